@@ -1,0 +1,1 @@
+//! Display (placeholder: being written).

@@ -1,0 +1,1 @@
+//! Sense data (placeholder: being written).
