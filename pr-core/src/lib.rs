@@ -15,6 +15,7 @@
 //! - [`transport_id`]: every SPC-5 TransportID format, binary and the textual forms of `sg_persist`.
 //! - [`sense`]: SCSI status codes, fixed and descriptor sense data, sense key and ASC/ASCQ names.
 //! - [`outcome`]: the typed result of a completed command, which keeps its sense bytes.
+//! - [`transport`]: the async transport trait that every device, path or simulator implements.
 //! - [`display`]: human-readable rendering of decoded responses (kept apart from decoding).
 //!
 //! # Example
@@ -56,6 +57,7 @@ pub mod outcome;
 pub mod prin;
 pub mod prout;
 pub mod sense;
+pub mod transport;
 pub mod transport_id;
 pub mod types;
 
