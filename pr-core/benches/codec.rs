@@ -1,6 +1,7 @@
 //! Codec benchmarks: CDB build, PR OUT parameter list encode, READ FULL STATUS decode of
 //! 1,024 descriptors (reported per descriptor via Throughput::Elements), with a same-run
 //! baseline (a plain byte copy of the same response) to compare against.
+#![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use pr_core::cdb::PrInCdb;
@@ -17,7 +18,9 @@ fn full_status(n: usize) -> Vec<u8> {
         scope: Scope::LogicalUnit,
         type_code: if i == 0 { 5 } else { 0 },
         relative_target_port: (i % 4) as u16 + 1,
-        transport_id: TransportId::Sas { address: 0x5001405a00000000 + i as u64 },
+        transport_id: TransportId::Sas {
+            address: 0x5001405a00000000 + i as u64,
+        },
     });
     let mut buf = vec![0u8; 8 + 48 * n];
     let len = FullStatus::encode(1, entries, &mut buf, false).unwrap();
@@ -36,9 +39,12 @@ fn benches(c: &mut Criterion) {
     c.bench_function("cdb/prout_reserve", |b| {
         let mut out = [0u8; 10];
         b.iter(|| {
-            PrOut::reserve(black_box(ReservationKey(0x1234)), ReservationType::WriteExclusiveRegistrantsOnly)
-                .encode_cdb(&mut out)
-                .unwrap();
+            PrOut::reserve(
+                black_box(ReservationKey(0x1234)),
+                ReservationType::WriteExclusiveRegistrantsOnly,
+            )
+            .encode_cdb(&mut out)
+            .unwrap();
             black_box(out)
         })
     });
@@ -52,8 +58,11 @@ fn benches(c: &mut Criterion) {
             black_box(out)
         })
     });
-    let ids: Vec<TransportId<'static>> =
-        (0..8).map(|i| TransportId::Sas { address: 0x5001405a00000000 + i }).collect();
+    let ids: Vec<TransportId<'static>> = (0..8)
+        .map(|i| TransportId::Sas {
+            address: 0x5001405a00000000 + i,
+        })
+        .collect();
     c.bench_function("params/register_spec_i_pt_8", |b| {
         let mut out = [0u8; 512];
         b.iter(|| {
@@ -69,28 +78,36 @@ fn benches(c: &mut Criterion) {
     let bytes = full_status(n);
     let mut g = c.benchmark_group("read_full_status");
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_with_input(BenchmarkId::new("decode_keys_rtpi", n), &bytes, |b, bytes| {
-        b.iter(|| {
-            let fs = FullStatus::decode(black_box(bytes)).unwrap();
-            let mut acc = 0u64;
-            for d in fs.descriptors() {
-                acc = acc.wrapping_add(d.key().0) ^ u64::from(d.relative_target_port());
-            }
-            black_box(acc)
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("decode_with_transport_id", n), &bytes, |b, bytes| {
-        b.iter(|| {
-            let fs = FullStatus::decode(black_box(bytes)).unwrap();
-            let mut acc = 0u64;
-            for d in fs.descriptors() {
-                if let Ok(TransportId::Sas { address }) = d.transport_id() {
-                    acc = acc.wrapping_add(address).wrapping_add(d.key().0);
+    g.bench_with_input(
+        BenchmarkId::new("decode_keys_rtpi", n),
+        &bytes,
+        |b, bytes| {
+            b.iter(|| {
+                let fs = FullStatus::decode(black_box(bytes)).unwrap();
+                let mut acc = 0u64;
+                for d in fs.descriptors() {
+                    acc = acc.wrapping_add(d.key().0) ^ u64::from(d.relative_target_port());
                 }
-            }
-            black_box(acc)
-        })
-    });
+                black_box(acc)
+            })
+        },
+    );
+    g.bench_with_input(
+        BenchmarkId::new("decode_with_transport_id", n),
+        &bytes,
+        |b, bytes| {
+            b.iter(|| {
+                let fs = FullStatus::decode(black_box(bytes)).unwrap();
+                let mut acc = 0u64;
+                for d in fs.descriptors() {
+                    if let Ok(TransportId::Sas { address }) = d.transport_id() {
+                        acc = acc.wrapping_add(address).wrapping_add(d.key().0);
+                    }
+                }
+                black_box(acc)
+            })
+        },
+    );
     g.bench_with_input(BenchmarkId::new("baseline_copy", n), &bytes, |b, bytes| {
         let mut dst = vec![0u8; bytes.len()];
         b.iter(|| {

@@ -149,7 +149,9 @@ pub enum Error {
     #[error(transparent)]
     Command(#[from] crate::outcome::CommandError),
     /// A reservation key in text form could not be parsed.
-    #[error("invalid reservation key ({text_len} characters): expected 0x-prefixed hex, hex with an h suffix, or decimal, at most 64 bits")]
+    #[error(
+        "invalid reservation key ({text_len} characters): expected 0x-prefixed hex, hex with an h suffix, or decimal, at most 64 bits"
+    )]
     InvalidKey {
         /// Length of the rejected text.
         text_len: usize,

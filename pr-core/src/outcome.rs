@@ -811,7 +811,8 @@ impl fmt::Display for CommandError {
                 driver_status,
             } => {
                 f.write_str("transport error: ")?;
-                let show_driver = driver_status.0 != 0 && driver_status.code() != 8;
+                let show_driver =
+                    driver_status.0 != 0 && driver_status.code() != DriverStatus::SENSE.code();
                 if !host_status.is_ok() || !show_driver {
                     write!(f, "host {host_status}")?;
                     if show_driver {
@@ -822,9 +823,10 @@ impl fmt::Display for CommandError {
                     write!(f, "driver {driver_status}")?;
                 }
             }
-            CommandError::UnexpectedStatus { status, .. } => {
-                write!(f, "unexpected SCSI status {status} ({:02X}h)", status.0)?;
-            }
+            CommandError::UnexpectedStatus { status, .. } => match status.name() {
+                Some(name) => write!(f, "unexpected SCSI status {name} ({:02X}h)", status.0)?,
+                None => write!(f, "unexpected SCSI status {:02X}h (reserved)", status.0)?,
+            },
         }
         if self.asc_ascq().is_some() && self.sense().is_some_and(|s| s.is_deferred()) {
             f.write_str(" [deferred error]")?;
@@ -1105,10 +1107,7 @@ mod tests {
         let u = e(0x10);
         assert!(matches!(u, CommandError::UnexpectedStatus { .. }));
         assert_eq!(u.to_string(), "unexpected SCSI status INTERMEDIATE (10h)");
-        assert_eq!(
-            e(0x0c).to_string(),
-            "unexpected SCSI status reserved status 0Ch (0Ch)"
-        );
+        assert_eq!(e(0x0c).to_string(), "unexpected SCSI status 0Ch (reserved)");
     }
 
     #[test]

@@ -429,12 +429,10 @@ impl<'a> PrOut<'a> {
         self.validate()?;
         let len = self.param_len()?;
         let available = out.len();
-        let out = out
-            .get_mut(..len)
-            .ok_or(BuildError::BufferTooSmall {
-                needed: len,
-                available,
-            })?;
+        let out = out.get_mut(..len).ok_or(BuildError::BufferTooSmall {
+            needed: len,
+            available,
+        })?;
         out.fill(0);
         let (head, rest) = out.split_at_mut(BASIC_LEN);
         if self.action == PrOutAction::RegisterAndMove {
@@ -445,8 +443,8 @@ impl<'a> PrOut<'a> {
             if self.flags.contains(PrOutFlags::APTPL) {
                 flags |= MOVE_APTPL;
             }
-            let tid_len = u32::try_from(rest.len())
-                .map_err(|_| BuildError::ParameterListTooLong { len })?;
+            let tid_len =
+                u32::try_from(rest.len()).map_err(|_| BuildError::ParameterListTooLong { len })?;
             let h = MoveLayout {
                 key: U64::new(self.key.0),
                 sa_key: U64::new(self.sa_key.0),
@@ -542,15 +540,15 @@ impl<'a> BasicParams<'a> {
             needed: BASIC_LEN,
         })?;
         let flags = PrOutFlags::from_bits_truncate(h.flags & BASIC_FLAG_MASK);
-        let (transport_id_bytes, transport_id_length) = if flags.contains(PrOutFlags::SPEC_I_PT)
-        {
-            let (l, tids) =
-                U32::ref_from_prefix(rest).map_err(|_| DecodeError::Short {
-                    what: "PR OUT parameter list with SPEC_I_PT",
-                    len: bytes.len(),
-                    needed: BASIC_LEN.saturating_add(4),
-                })?;
-            let n = usize::try_from(l.get()).unwrap_or(usize::MAX).min(tids.len());
+        let (transport_id_bytes, transport_id_length) = if flags.contains(PrOutFlags::SPEC_I_PT) {
+            let (l, tids) = U32::ref_from_prefix(rest).map_err(|_| DecodeError::Short {
+                what: "PR OUT parameter list with SPEC_I_PT",
+                len: bytes.len(),
+                needed: BASIC_LEN.saturating_add(4),
+            })?;
+            let n = usize::try_from(l.get())
+                .unwrap_or(usize::MAX)
+                .min(tids.len());
             (tids.get(..n).unwrap_or(&[]), l.get())
         } else {
             (&[][..], 0)
@@ -687,7 +685,10 @@ mod tests {
 
     #[test]
     fn reserve_release_preempt_bytes() {
-        let (cdb, _) = enc(&PrOut::reserve(K1, ReservationType::ExclusiveAccessRegistrantsOnly));
+        let (cdb, _) = enc(&PrOut::reserve(
+            K1,
+            ReservationType::ExclusiveAccessRegistrantsOnly,
+        ));
         assert_eq!(cdb, [0x5f, 1, 0x06, 0, 0, 0, 0, 0, 24, 0]);
         let (cdb, _) = enc(&PrOut::release(K1, ReservationType::WriteExclusive));
         assert_eq!(cdb, [0x5f, 2, 0x01, 0, 0, 0, 0, 0, 24, 0]);

@@ -650,8 +650,8 @@ impl fmt::Display for Sense<'_> {
             Some(a) => write!(f, ": {a} (asc {:02X}h, ascq {:02X}h)", a.asc, a.ascq)?,
             None => write!(
                 f,
-                " (no additional sense code: sense data truncated to {} bytes)",
-                self.buffer_len
+                " (no additional sense code: sense data ends after {} bytes)",
+                self.bytes.len()
             )?,
         }
         if let Some(sks) = self.sense_key_specific() {
@@ -1910,7 +1910,7 @@ mod tests {
         assert!(s.is_truncated());
         assert_eq!(
             s.to_string(),
-            "UNIT ATTENTION (no additional sense code: sense data truncated to 8 bytes)"
+            "UNIT ATTENTION (no additional sense code: sense data ends after 8 bytes)"
         );
         // 14 bytes: ASC/ASCQ, but no sense-key specific bytes.
         let s = Sense::parse(&LIO_UA_PREEMPTED[..14]).unwrap();

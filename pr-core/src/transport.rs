@@ -27,7 +27,10 @@ impl Cdb {
     /// A CDB from its bytes, or `None` when it is empty or longer than [`CDB_MAX`].
     pub fn new(bytes: &[u8]) -> Option<Self> {
         let len = u8::try_from(bytes.len()).ok()?;
-        let mut c = Cdb { bytes: [0; CDB_MAX], len };
+        let mut c = Cdb {
+            bytes: [0; CDB_MAX],
+            len,
+        };
         c.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
         if bytes.is_empty() { None } else { Some(c) }
     }
@@ -45,7 +48,10 @@ impl Cdb {
 
 impl From<[u8; 10]> for Cdb {
     fn from(b: [u8; 10]) -> Self {
-        let mut c = Cdb { bytes: [0; CDB_MAX], len: 10 };
+        let mut c = Cdb {
+            bytes: [0; CDB_MAX],
+            len: 10,
+        };
         if let Some(dst) = c.bytes.get_mut(..10) {
             dst.copy_from_slice(&b);
         }

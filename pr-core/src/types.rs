@@ -169,9 +169,7 @@ impl ReservationType {
             ReservationType::WriteExclusive => "Write Exclusive",
             ReservationType::ExclusiveAccess => "Exclusive Access",
             ReservationType::WriteExclusiveRegistrantsOnly => "Write Exclusive, registrants only",
-            ReservationType::ExclusiveAccessRegistrantsOnly => {
-                "Exclusive Access, registrants only"
-            }
+            ReservationType::ExclusiveAccessRegistrantsOnly => "Exclusive Access, registrants only",
             ReservationType::WriteExclusiveAllRegistrants => "Write Exclusive, all registrants",
             ReservationType::ExclusiveAccessAllRegistrants => "Exclusive Access, all registrants",
         }
@@ -462,8 +460,14 @@ mod tests {
 
     #[test]
     fn key_parse_forms() {
-        assert_eq!("0x1a".parse::<ReservationKey>().unwrap(), ReservationKey(0x1a));
-        assert_eq!("1aH".parse::<ReservationKey>().unwrap(), ReservationKey(0x1a));
+        assert_eq!(
+            "0x1a".parse::<ReservationKey>().unwrap(),
+            ReservationKey(0x1a)
+        );
+        assert_eq!(
+            "1aH".parse::<ReservationKey>().unwrap(),
+            ReservationKey(0x1a)
+        );
         assert_eq!("26".parse::<ReservationKey>().unwrap(), ReservationKey(26));
         assert!("0xg".parse::<ReservationKey>().is_err());
         assert!("0x1ffffffffffffffff".parse::<ReservationKey>().is_err());
@@ -481,7 +485,10 @@ mod tests {
         }
         assert_eq!(type_code_name(0xa).to_string(), "obsolete [0xa]");
         assert_eq!(type_code_name(4).to_string(), "obsolete [4]");
-        assert_eq!(type_code_name(5).to_string(), "Write Exclusive, registrants only");
+        assert_eq!(
+            type_code_name(5).to_string(),
+            "Write Exclusive, registrants only"
+        );
     }
 
     #[test]

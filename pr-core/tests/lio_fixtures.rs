@@ -3,14 +3,20 @@
 //! `tests/fixtures/lio/README.md` says how each file was captured and what sg_persist decoded.
 
 use pr_core::outcome::{CommandError, Completion, SenseBuf};
-use pr_core::prin::{Capabilities, FullStatus, FullStatusEntry, ReadKeys, ReadReservation, Truncation};
+use pr_core::prin::{
+    Capabilities, FullStatus, FullStatusEntry, ReadKeys, ReadReservation, Truncation,
+};
 use pr_core::sense::{ScsiStatus, Sense, SenseKey};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{ReservationKey, ReservationType, Scope};
 
 macro_rules! fx {
     ($name:literal) => {
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lio/", $name))
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/lio/",
+            $name
+        ))
     };
 }
 
@@ -19,7 +25,9 @@ const K2: ReservationKey = ReservationKey(0x2222);
 const K3: ReservationKey = ReservationKey(0x3333);
 
 fn sas(i: u64) -> TransportId<'static> {
-    TransportId::Sas { address: 0x5001405a00000000 + i }
+    TransportId::Sas {
+        address: 0x5001405a00000000 + i,
+    }
 }
 
 fn iscsi(p: u8, isid: u8) -> TransportId<'static> {
@@ -36,10 +44,19 @@ fn keys(b: &[u8]) -> (u32, Vec<ReservationKey>) {
 }
 
 fn entries(b: &[u8]) -> Vec<FullStatusEntry<'_>> {
-    FullStatus::decode(b).unwrap().descriptors().map(|d| d.to_entry().unwrap()).collect()
+    FullStatus::decode(b)
+        .unwrap()
+        .descriptors()
+        .map(|d| d.to_entry().unwrap())
+        .collect()
 }
 
-fn entry(key: ReservationKey, tid: TransportId<'static>, rtpi: u16, holder: Option<u8>) -> FullStatusEntry<'static> {
+fn entry(
+    key: ReservationKey,
+    tid: TransportId<'static>,
+    rtpi: u16,
+    holder: Option<u8>,
+) -> FullStatusEntry<'static> {
     FullStatusEntry {
         key,
         all_tg_pt: false,
@@ -63,8 +80,18 @@ fn reencodes(b: &[u8]) {
 #[test]
 fn empty_lun() {
     for (k, r, c, s) in [
-        (fx!("loop-none.read_keys.bin"), &fx!("loop-none.read_reservation.bin")[..], fx!("loop-none.report_capabilities.bin"), &fx!("loop-none.read_full_status.bin")[..]),
-        (fx!("iscsi-none.read_keys.bin"), &fx!("iscsi-none.read_reservation.bin")[..], fx!("iscsi-none.report_capabilities.bin"), &fx!("iscsi-none.read_full_status.bin")[..]),
+        (
+            fx!("loop-none.read_keys.bin"),
+            &fx!("loop-none.read_reservation.bin")[..],
+            fx!("loop-none.report_capabilities.bin"),
+            &fx!("loop-none.read_full_status.bin")[..],
+        ),
+        (
+            fx!("iscsi-none.read_keys.bin"),
+            &fx!("iscsi-none.read_reservation.bin")[..],
+            fx!("iscsi-none.report_capabilities.bin"),
+            &fx!("iscsi-none.read_full_status.bin")[..],
+        ),
     ] {
         assert_eq!(keys(k), (0, vec![]));
         let rr = ReadReservation::decode(r).unwrap();
@@ -74,7 +101,11 @@ fn empty_lun() {
         assert!(caps.crh() && caps.sip_c() && caps.atp_c() && caps.ptpl_c() && caps.tmv());
         assert!(!caps.rlr_c() && !caps.ptpl_a());
         assert_eq!(caps.allow_commands.0, 1);
-        assert!(ReservationType::ALL.iter().all(|&t| caps.supports(t) == Some(true)));
+        assert!(
+            ReservationType::ALL
+                .iter()
+                .all(|&t| caps.supports(t) == Some(true))
+        );
         assert_eq!(FullStatus::decode(s).unwrap().descriptors().count(), 0);
     }
 }
@@ -85,12 +116,22 @@ fn three_registrants_loop() {
     let b = fx!("loop-3reg.read_full_status.bin");
     assert_eq!(
         entries(b),
-        vec![entry(K1, sas(0), 1, None), entry(K2, sas(1), 2, None), entry(K3, sas(2), 3, None)]
+        vec![
+            entry(K1, sas(0), 1, None),
+            entry(K2, sas(1), 2, None),
+            entry(K3, sas(2), 3, None)
+        ]
     );
-    assert_eq!(FullStatus::decode(b).unwrap().truncation(8192), Truncation::Complete);
+    assert_eq!(
+        FullStatus::decode(b).unwrap().truncation(8192),
+        Truncation::Complete
+    );
     reencodes(b);
     // The same state read through another path.
-    assert_eq!(entries(fx!("loop-3reg-via-path3.read_full_status.bin")).len(), 3);
+    assert_eq!(
+        entries(fx!("loop-3reg-via-path3.read_full_status.bin")).len(),
+        3
+    );
 }
 
 #[test]
@@ -100,7 +141,11 @@ fn three_registrants_iscsi() {
     let es = entries(b);
     assert_eq!(
         es,
-        vec![entry(K1, iscsi(2, 1), 1, None), entry(K2, iscsi(1, 2), 1, None), entry(K3, iscsi(0, 3), 1, None)]
+        vec![
+            entry(K1, iscsi(2, 1), 1, None),
+            entry(K2, iscsi(1, 2), 1, None),
+            entry(K3, iscsi(0, 3), 1, None)
+        ]
     );
     // 64-byte iSCSI TransportIDs, format 01b: byte 0 = 0x45.
     let d = FullStatus::decode(b).unwrap().descriptors().next().unwrap();
@@ -116,13 +161,24 @@ fn three_registrants_iscsi() {
 #[test]
 fn reservation_type5() {
     for (r, s, tid0) in [
-        (&fx!("loop-3reg-resv5.read_reservation.bin")[..], &fx!("loop-3reg-resv5.read_full_status.bin")[..], sas(0)),
-        (&fx!("iscsi-3reg-resv5.read_reservation.bin")[..], &fx!("iscsi-3reg-resv5.read_full_status.bin")[..], iscsi(2, 1)),
+        (
+            &fx!("loop-3reg-resv5.read_reservation.bin")[..],
+            &fx!("loop-3reg-resv5.read_full_status.bin")[..],
+            sas(0),
+        ),
+        (
+            &fx!("iscsi-3reg-resv5.read_reservation.bin")[..],
+            &fx!("iscsi-3reg-resv5.read_full_status.bin")[..],
+            iscsi(2, 1),
+        ),
     ] {
         let rr = ReadReservation::decode(r).unwrap();
         let res = rr.reservation().unwrap();
         assert_eq!(res.key, K1);
-        assert_eq!(res.reservation_type(), Some(ReservationType::WriteExclusiveRegistrantsOnly));
+        assert_eq!(
+            res.reservation_type(),
+            Some(ReservationType::WriteExclusiveRegistrantsOnly)
+        );
         assert_eq!(rr.generation(), 3);
         let es = entries(s);
         assert_eq!(es[0], entry(K1, tid0, 1, Some(5)));
@@ -138,9 +194,21 @@ fn reservation_type5() {
 #[test]
 fn all_registrants_reservations() {
     for (r, s, code) in [
-        (&fx!("loop-3reg-resv7.read_reservation.bin")[..], &fx!("loop-3reg-resv7.read_full_status.bin")[..], 7u8),
-        (&fx!("loop-3reg-resv8.read_reservation.bin")[..], &fx!("loop-3reg-resv8.read_full_status.bin")[..], 8),
-        (&fx!("iscsi-3reg-resv7.read_reservation.bin")[..], &fx!("iscsi-3reg-resv7.read_full_status.bin")[..], 7),
+        (
+            &fx!("loop-3reg-resv7.read_reservation.bin")[..],
+            &fx!("loop-3reg-resv7.read_full_status.bin")[..],
+            7u8,
+        ),
+        (
+            &fx!("loop-3reg-resv8.read_reservation.bin")[..],
+            &fx!("loop-3reg-resv8.read_full_status.bin")[..],
+            8,
+        ),
+        (
+            &fx!("iscsi-3reg-resv7.read_reservation.bin")[..],
+            &fx!("iscsi-3reg-resv7.read_full_status.bin")[..],
+            7,
+        ),
     ] {
         let res = ReadReservation::decode(r).unwrap().reservation().unwrap();
         assert_eq!(res.key, ReservationKey(0), "all-registrants: key 0");
@@ -163,7 +231,11 @@ fn all_tg_pt_and_aptpl() {
     let c = Capabilities::decode(fx!("loop-aptpl.report_capabilities.bin")).unwrap();
     assert!(c.ptpl_a());
     assert_eq!(c.to_bytes()[3], 0x91);
-    assert!(!Capabilities::decode(fx!("loop-none-after-aptpl.report_capabilities.bin")).unwrap().ptpl_a());
+    assert!(
+        !Capabilities::decode(fx!("loop-none-after-aptpl.report_capabilities.bin"))
+            .unwrap()
+            .ptpl_a()
+    );
 }
 
 #[test]
@@ -194,7 +266,11 @@ fn read_full_status_truncation_as_lio_does_it() {
     assert_eq!(fs.descriptors().count(), 2);
     // LIO stopped early and counted only what it wrote: looks complete, is not.
     for (b, alloc, n) in [
-        (&fx!("loop-3reg-alloc64.read_full_status.bin")[..], 64u32, 1usize),
+        (
+            &fx!("loop-3reg-alloc64.read_full_status.bin")[..],
+            64u32,
+            1usize,
+        ),
         (&fx!("iscsi-3reg-alloc200.read_full_status.bin")[..], 200, 2),
         (&fx!("iscsi-3reg-alloc100.read_full_status.bin")[..], 100, 1),
         (&fx!("loop-3reg-alloc16.read_full_status.bin")[..], 16, 0),
@@ -213,7 +289,10 @@ fn read_full_status_truncation_as_lio_does_it() {
 #[test]
 fn preempted_state() {
     assert_eq!(keys(fx!("loop-preempted.read_keys.bin")).1, vec![K2]);
-    let res = ReadReservation::decode(fx!("loop-preempted.read_reservation.bin")).unwrap().reservation().unwrap();
+    let res = ReadReservation::decode(fx!("loop-preempted.read_reservation.bin"))
+        .unwrap()
+        .reservation()
+        .unwrap();
     assert_eq!((res.key, res.type_code), (K2, 5));
     assert_eq!(keys(fx!("iscsi-preempt-aborted.read_keys.bin")).1, vec![K2]);
 }
@@ -234,14 +313,46 @@ fn check(sense: &[u8]) -> CommandError {
 #[test]
 fn real_sense_data() {
     for (b, key, asc) in [
-        (&fx!("loop-ua-preempted-tur.sense.bin")[..], SenseKey::UnitAttention, (0x2a, 0x05)),
-        (&fx!("iscsi-ua-preempt-abort-tur.sense.bin")[..], SenseKey::UnitAttention, (0x2a, 0x05)),
-        (&fx!("loop-ua-after-clear-tur.sense.bin")[..], SenseKey::UnitAttention, (0x2a, 0x03)),
-        (&fx!("loop-ua-after-release-tur.sense.bin")[..], SenseKey::UnitAttention, (0x2a, 0x04)),
-        (&fx!("loop-prin-invalid-sa.sense.bin")[..], SenseKey::IllegalRequest, (0x24, 0x00)),
-        (&fx!("loop-prout-replace-lost.sense.bin")[..], SenseKey::IllegalRequest, (0x24, 0x00)),
-        (&fx!("loop-prout-register-len16.sense.bin")[..], SenseKey::IllegalRequest, (0x1a, 0x00)),
-        (&fx!("loop-prout-release-spec-i-pt.sense.bin")[..], SenseKey::IllegalRequest, (0x26, 0x00)),
+        (
+            &fx!("loop-ua-preempted-tur.sense.bin")[..],
+            SenseKey::UnitAttention,
+            (0x2a, 0x05),
+        ),
+        (
+            &fx!("iscsi-ua-preempt-abort-tur.sense.bin")[..],
+            SenseKey::UnitAttention,
+            (0x2a, 0x05),
+        ),
+        (
+            &fx!("loop-ua-after-clear-tur.sense.bin")[..],
+            SenseKey::UnitAttention,
+            (0x2a, 0x03),
+        ),
+        (
+            &fx!("loop-ua-after-release-tur.sense.bin")[..],
+            SenseKey::UnitAttention,
+            (0x2a, 0x04),
+        ),
+        (
+            &fx!("loop-prin-invalid-sa.sense.bin")[..],
+            SenseKey::IllegalRequest,
+            (0x24, 0x00),
+        ),
+        (
+            &fx!("loop-prout-replace-lost.sense.bin")[..],
+            SenseKey::IllegalRequest,
+            (0x24, 0x00),
+        ),
+        (
+            &fx!("loop-prout-register-len16.sense.bin")[..],
+            SenseKey::IllegalRequest,
+            (0x1a, 0x00),
+        ),
+        (
+            &fx!("loop-prout-release-spec-i-pt.sense.bin")[..],
+            SenseKey::IllegalRequest,
+            (0x26, 0x00),
+        ),
     ] {
         let s = Sense::parse(b).unwrap();
         assert_eq!((s.key(), s.asc_ascq()), (key, Some(asc)));

@@ -6,7 +6,9 @@ use std::cell::Cell;
 
 use pr_core::cdb::{PrInCdb, PrOutCdb};
 use pr_core::outcome::{Completion, SenseBuf};
-use pr_core::prin::{Capabilities, FullStatus, FullStatusEntry, ReadKeys, ReadReservation, Reservation};
+use pr_core::prin::{
+    Capabilities, FullStatus, FullStatusEntry, ReadKeys, ReadReservation, Reservation,
+};
 use pr_core::prout::{ParamList, PrOut};
 use pr_core::sense::{ScsiStatus, Sense};
 use pr_core::transport_id::TransportId;
@@ -50,11 +52,15 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
 fn codec_paths_allocate_nothing() {
     // Inputs prepared outside the measured region.
     let sas = [
-        TransportId::Sas { address: 0x5001405a00000001 },
-        TransportId::Sas { address: 0x5001405a00000002 },
+        TransportId::Sas {
+            address: 0x5001405a00000001,
+        },
+        TransportId::Sas {
+            address: 0x5001405a00000002,
+        },
     ];
-    let iscsi = TransportId::parse("iqn.2003-01.org.linux-iscsi.prlab:init.p1,i,0x00023d000001")
-        .unwrap();
+    let iscsi =
+        TransportId::parse("iqn.2003-01.org.linux-iscsi.prlab:init.p1,i,0x00023d000001").unwrap();
     let entries = [
         FullStatusEntry {
             key: ReservationKey(0x11),
@@ -81,7 +87,9 @@ fn codec_paths_allocate_nothing() {
     let mut rr_buf = [0u8; 24];
     let mut params = [0u8; 512];
     let mut cdb = [0u8; 10];
-    let ua = [0x70u8, 0, 6, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x2a, 0x05, 0, 0, 0, 0];
+    let ua = [
+        0x70u8, 0, 6, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x2a, 0x05, 0, 0, 0, 0,
+    ];
     let ua_sense = SenseBuf::new(&ua);
 
     let (total, n) = allocations(|| {
@@ -95,11 +103,25 @@ fn codec_paths_allocate_nothing() {
         let reqs = [
             PrOut::register(ReservationKey(0), ReservationKey(0x1234)).with_aptpl(),
             PrOut::register_ignore(ReservationKey(0x1234)).with_all_tg_pt(),
-            PrOut::reserve(ReservationKey(0x1234), ReservationType::WriteExclusiveRegistrantsOnly),
-            PrOut::release(ReservationKey(0x1234), ReservationType::WriteExclusiveRegistrantsOnly),
+            PrOut::reserve(
+                ReservationKey(0x1234),
+                ReservationType::WriteExclusiveRegistrantsOnly,
+            ),
+            PrOut::release(
+                ReservationKey(0x1234),
+                ReservationType::WriteExclusiveRegistrantsOnly,
+            ),
             PrOut::clear(ReservationKey(0x1234)),
-            PrOut::preempt(ReservationKey(1), ReservationKey(2), ReservationType::WriteExclusive),
-            PrOut::preempt_and_abort(ReservationKey(1), ReservationKey(2), ReservationType::ExclusiveAccess),
+            PrOut::preempt(
+                ReservationKey(1),
+                ReservationKey(2),
+                ReservationType::WriteExclusive,
+            ),
+            PrOut::preempt_and_abort(
+                ReservationKey(1),
+                ReservationKey(2),
+                ReservationType::ExclusiveAccess,
+            ),
             PrOut::replace_lost_reservation(ReservationKey(9), ReservationType::WriteExclusive),
         ];
         for r in reqs {
@@ -112,7 +134,13 @@ fn codec_paths_allocate_nothing() {
         if let ParamList::Basic(b) = ParamList::decode(spec.action, &params[..len]).unwrap() {
             total += b.transport_ids().filter(Result::is_ok).count();
         }
-        let mv = PrOut::register_and_move(ReservationKey(1), ReservationKey(2), ReservationType::WriteExclusive, &iscsi, 1);
+        let mv = PrOut::register_and_move(
+            ReservationKey(1),
+            ReservationKey(2),
+            ReservationType::WriteExclusive,
+            &iscsi,
+            1,
+        );
         mv.encode_cdb(&mut cdb).unwrap();
         total += mv.encode_params(&mut params).unwrap();
         total += PrOutCdb::decode(&cdb).unwrap().parameter_list_length as usize;
@@ -123,10 +151,19 @@ fn codec_paths_allocate_nothing() {
         total += rk.keys().map(|k| k.0 as usize).sum::<usize>();
         let n = ReadReservation::encode(
             3,
-            Some(Reservation { key: ReservationKey(0x11), scope: Scope::LogicalUnit, type_code: 5 }),
+            Some(Reservation {
+                key: ReservationKey(0x11),
+                scope: Scope::LogicalUnit,
+                type_code: 5,
+            }),
             &mut rr_buf,
         );
-        total += ReadReservation::decode(&rr_buf[..n]).unwrap().reservation().unwrap().key.0 as usize;
+        total += ReadReservation::decode(&rr_buf[..n])
+            .unwrap()
+            .reservation()
+            .unwrap()
+            .key
+            .0 as usize;
         let caps = Capabilities::decode(&[0x00, 0x08, 0x1d, 0x91, 0xea, 0x01, 0, 0]).unwrap();
         total += usize::from(caps.sip_c());
         let n = FullStatus::encode(4, entries.iter().cloned(), &mut fs_buf, false).unwrap();

@@ -55,7 +55,10 @@ pub(crate) struct Header {
     pub(crate) additional_length: U32,
 }
 
-pub(crate) fn header<'a>(what: &'static str, bytes: &'a [u8]) -> Result<(&'a Header, &'a [u8]), DecodeError> {
+pub(crate) fn header<'a>(
+    what: &'static str,
+    bytes: &'a [u8],
+) -> Result<(&'a Header, &'a [u8]), DecodeError> {
     Header::ref_from_prefix(bytes).map_err(|_| DecodeError::Short {
         what,
         len: bytes.len(),

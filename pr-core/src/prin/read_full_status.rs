@@ -334,7 +334,10 @@ mod tests {
     #[test]
     fn spc_layout_two_descriptors() {
         let mut out = [0u8; 200];
-        let es = [entry(0x11, true, 0x5001405a00000001), entry(0x22, false, 0x5001405a00000002)];
+        let es = [
+            entry(0x11, true, 0x5001405a00000001),
+            entry(0x22, false, 0x5001405a00000002),
+        ];
         let n = FullStatus::encode(7, es.clone(), &mut out, false).unwrap();
         assert_eq!(n, 8 + 2 * 48);
         assert_eq!(&out[..8], &[0, 0, 0, 7, 0, 0, 0, 96]);
@@ -359,15 +362,23 @@ mod tests {
         assert_eq!(fs.truncation(100), Truncation::Cut { needed: 152 });
         // LIO: whole descriptors only.
         let n = FullStatus::encode(1, es, &mut out, true).unwrap();
-        assert_eq!(n, 8 + 2 * 48);
+        assert_eq!(n, 8 + 48);
         let fs = FullStatus::decode(&out[..n]).unwrap();
-        assert_eq!(fs.descriptors().count(), 2);
+        assert_eq!(fs.additional_length(), 48);
+        assert_eq!(fs.descriptors().count(), 1);
         assert_eq!(fs.truncation(100), Truncation::Possible);
     }
 
     fn arb_entry() -> impl Strategy<Value = FullStatusEntry<'static>> {
-        (any::<u64>(), any::<bool>(), any::<bool>(), 0u8..16, any::<u16>(), any::<u64>()).prop_map(
-            |(k, a, h, t, r, addr)| FullStatusEntry {
+        (
+            any::<u64>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u8..16,
+            any::<u16>(),
+            any::<u64>(),
+        )
+            .prop_map(|(k, a, h, t, r, addr)| FullStatusEntry {
                 key: ReservationKey(k),
                 all_tg_pt: a,
                 r_holder: h,
@@ -375,8 +386,7 @@ mod tests {
                 type_code: t,
                 relative_target_port: r,
                 transport_id: TransportId::Sas { address: addr },
-            },
-        )
+            })
     }
 
     proptest! {

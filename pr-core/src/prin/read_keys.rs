@@ -26,12 +26,13 @@ impl<'a> ReadKeys<'a> {
         let additional_length = h.additional_length.get();
         let listed = usize::try_from(additional_length).unwrap_or(usize::MAX);
         let body = rest.get(..listed.min(rest.len())).unwrap_or(&[]);
-        let (keys, _) = <[U64]>::ref_from_prefix_with_elems(body, body.len() / 8).map_err(|_| {
-            DecodeError::BadLength {
-                what: "READ KEYS ADDITIONAL LENGTH",
-                value: additional_length,
-            }
-        })?;
+        let (keys, _) =
+            <[U64]>::ref_from_prefix_with_elems(body, body.len() / 8).map_err(|_| {
+                DecodeError::BadLength {
+                    what: "READ KEYS ADDITIONAL LENGTH",
+                    value: additional_length,
+                }
+            })?;
         Ok(ReadKeys {
             generation: h.generation.get(),
             additional_length,
@@ -84,7 +85,8 @@ impl<'a> ReadKeys<'a> {
     }
 
     /// Writes a READ KEYS response into `out` (sized to the allocation length): the header
-    /// with ADDITIONAL LENGTH counting every key, then as many keys as fit. Returns the
+    /// with ADDITIONAL LENGTH counting every key, then the key list cut at the allocation
+    /// length (possibly inside a key, as SPC truncates). Returns the
     /// bytes written. Allocates nothing.
     pub fn encode(
         generation: u32,
@@ -96,9 +98,16 @@ impl<'a> ReadKeys<'a> {
         for (i, k) in keys.into_iter().enumerate() {
             total = total.saturating_add(8);
             let at = i.saturating_mul(8).saturating_add(HEADER_LEN);
-            if let Some(dst) = out.get_mut(at..at.saturating_add(8)) {
-                dst.copy_from_slice(&k.to_be_bytes());
-                written = at.saturating_add(8);
+            if at < out.len() {
+                // The allocation length may cut a key in the middle (SPC truncates bytes).
+                let end = at.saturating_add(8).min(out.len());
+                let kb = k.to_be_bytes();
+                if let (Some(dst), Some(src)) =
+                    (out.get_mut(at..end), kb.get(..end.saturating_sub(at)))
+                {
+                    dst.copy_from_slice(src);
+                }
+                written = end;
             }
         }
         let h = super::Header {

@@ -149,7 +149,10 @@ mod tests {
         let r = ReadReservation::decode(&b).unwrap();
         let res = r.reservation().unwrap();
         assert_eq!(res.key, ReservationKey(0x1111));
-        assert_eq!(res.reservation_type(), Some(ReservationType::WriteExclusiveRegistrantsOnly));
+        assert_eq!(
+            res.reservation_type(),
+            Some(ReservationType::WriteExclusiveRegistrantsOnly)
+        );
         assert_eq!(res.scope, Scope::LogicalUnit);
         assert!(!r.is_truncated());
         let none = ReadReservation::decode(&[0, 0, 0, 3, 0, 0, 0, 0]).unwrap();

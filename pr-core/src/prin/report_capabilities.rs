@@ -99,8 +99,12 @@ impl AllowCommands {
         match self.0 {
             0 => "no information about allowed commands",
             1 => "TEST UNIT READY allowed through Write Exclusive and Exclusive Access",
-            2 => "TEST UNIT READY allowed; PERSISTENT RESERVE IN and listed non-media commands not allowed through Write Exclusive",
-            3 => "TEST UNIT READY allowed; PERSISTENT RESERVE IN and listed non-media commands allowed through Write Exclusive",
+            2 => {
+                "TEST UNIT READY allowed; PERSISTENT RESERVE IN and listed non-media commands not allowed through Write Exclusive"
+            }
+            3 => {
+                "TEST UNIT READY allowed; PERSISTENT RESERVE IN and listed non-media commands allowed through Write Exclusive"
+            }
             4 => "as 3, and the listed commands allowed through Exclusive Access",
             5 => "as 4, and READ-type commands from registered I_T nexuses under Write Exclusive",
             _ => "reserved",
