@@ -1,0 +1,297 @@
+//! Opening a SCSI device node and executing commands on it over SG_IO.
+
+use std::fs::OpenOptions as StdOpenOptions;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pr_core::transport::{Request, Response, Transport, TransportError};
+
+use crate::engine::{self, Limiter, SgV3Engine};
+use crate::error::{Error, Result};
+use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
+
+/// How a [`Device`] turns its blocking kernel calls into futures (see [`crate::engine`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// `SG_IO` on a thread of tokio's blocking pool, bounded by the device's [`Limiter`].
+    /// Works on every kind of device.
+    #[default]
+    BlockingPool,
+    /// The sg v3 `write()`/`read()` interface with `AsyncFd`: no thread per command. Works
+    /// on sg nodes and on SCSI disks (through their sg node, found in sysfs); not on dm maps.
+    SgV3Async,
+}
+
+/// Options for [`Device::open_with`].
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    read_only: bool,
+    engine: Engine,
+    limiter: Option<Limiter>,
+    sysfs: Sysfs,
+}
+
+impl OpenOptions {
+    /// Read-write, blocking-pool engine, global limiter, `/sys`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the node `O_RDONLY`: PR IN and other reads only. PERSISTENT RESERVE OUT is then
+    /// refused with [`TransportError::InvalidRequest`] before it reaches the kernel.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// The execution engine.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The limiter for the blocking pool (default: [`Limiter::global`]).
+    pub fn limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// The sysfs root used to identify the device (default `/sys`; for tests).
+    pub fn sysfs(mut self, sysfs: Sysfs) -> Self {
+        self.sysfs = sysfs;
+        self
+    }
+
+    pub(crate) fn parts(&self) -> (bool, Option<Limiter>, &Sysfs) {
+        (self.read_only, self.limiter.clone(), &self.sysfs)
+    }
+}
+
+/// An open node and its identity, before an engine is attached.
+#[derive(Debug)]
+pub(crate) struct OpenNode {
+    pub(crate) fd: OwnedFd,
+    pub(crate) kind: DeviceKind,
+    pub(crate) dev: DevT,
+}
+
+/// Opens `path` with `O_NONBLOCK` and identifies it through fstat and sysfs.
+pub(crate) fn open_node(path: &Path, read_only: bool, sys: &Sysfs) -> Result<OpenNode> {
+    let file = StdOpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::from_open(path, read_only, e))?;
+    let fd: OwnedFd = file.into();
+    let st = nix::sys::stat::fstat(fd.as_fd()).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        op: "fstat",
+        source: std::io::Error::from(e),
+    })?;
+    let node = NodeType::from_mode(st.st_mode);
+    let dev = DevT::from_raw(st.st_rdev);
+    let kind = sysfs::identify(sys, node, dev).map_err(|reason| Error::NotScsi {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    Ok(OpenNode { fd, kind, dev })
+}
+
+#[derive(Debug)]
+enum Exec {
+    Pool {
+        fd: Arc<OwnedFd>,
+        limiter: Limiter,
+    },
+    SgV3 {
+        engine: Arc<SgV3Engine>,
+        _block: Option<OwnedFd>,
+    },
+}
+
+/// A SCSI device reached with SG_IO: a SCSI disk (`/dev/sdX`), an sg node (`/dev/sgN`), or a
+/// dm-multipath map (`/dev/mapper/NAME`, `/dev/dm-N`; the kernel sends SG_IO to the map's
+/// current path).
+///
+/// `Device` implements [`Transport`]. Commands on a dropped future keep running to completion
+/// at the device (see [`crate::engine`] for why that is memory-safe).
+#[derive(Debug)]
+pub struct Device {
+    path: PathBuf,
+    name: Arc<str>,
+    kind: DeviceKind,
+    dev: DevT,
+    read_only: bool,
+    exec: Exec,
+}
+
+impl Device {
+    /// Opens `path` read-write with the default engine.
+    ///
+    /// Errors name the path and say why: [`Error::NotFound`], [`Error::PermissionDenied`],
+    /// [`Error::NotScsi`] (a regular file, `/dev/null`, a loop device, a partition, a
+    /// non-multipath dm device, ...), or [`Error::Io`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Device> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    /// Opens `path` with `options`. The sg v3 engine must be created inside a tokio runtime.
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Device> {
+        let path = path.as_ref();
+        let node = open_node(path, options.read_only, &options.sysfs)?;
+        let exec = match options.engine {
+            Engine::BlockingPool => Exec::Pool {
+                fd: Arc::new(node.fd),
+                limiter: options.limiter.clone().unwrap_or_else(Limiter::global),
+            },
+            Engine::SgV3Async => {
+                let (sg_fd, block) = match &node.kind {
+                    DeviceKind::ScsiGeneric { .. } => {
+                        if options.read_only {
+                            return Err(Error::NotScsi {
+                                path: path.to_path_buf(),
+                                reason: "the sg v3 engine needs the sg node opened read-write"
+                                    .into(),
+                            });
+                        }
+                        (node.fd, None)
+                    }
+                    DeviceKind::ScsiDisk { name, .. } => {
+                        let sg = sysfs::sg_of_disk(&options.sysfs, name).ok_or_else(|| {
+                            Error::NotScsi {
+                                path: path.to_path_buf(),
+                                reason: format!("{name} has no sg node (is the sg module loaded?)"),
+                            }
+                        })?;
+                        let sg_path = PathBuf::from("/dev").join(&sg);
+                        let sg_node = open_node(&sg_path, false, &options.sysfs)?;
+                        (sg_node.fd, Some(node.fd))
+                    }
+                    DeviceKind::Multipath { .. } => {
+                        return Err(Error::NotScsi {
+                            path: path.to_path_buf(),
+                            reason: "a dm-multipath map has no sg node; the sg v3 engine needs one (use the blocking-pool engine)".into(),
+                        });
+                    }
+                };
+                let engine = SgV3Engine::new(sg_fd).map_err(|e| Error::Io {
+                    path: path.to_path_buf(),
+                    op: "register with the tokio reactor",
+                    source: e,
+                })?;
+                Exec::SgV3 {
+                    engine: Arc::new(engine),
+                    _block: block,
+                }
+            }
+        };
+        Ok(Device {
+            path: path.to_path_buf(),
+            name: Arc::from(path.to_string_lossy().as_ref()),
+            kind: node.kind,
+            dev: node.dev,
+            read_only: options.read_only,
+            exec,
+        })
+    }
+
+    /// The path it was opened with.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the node is.
+    pub fn kind(&self) -> &DeviceKind {
+        &self.kind
+    }
+
+    /// Its device number.
+    pub fn dev(&self) -> DevT {
+        self.dev
+    }
+
+    /// Whether it was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        match self.exec {
+            Exec::Pool { .. } => Engine::BlockingPool,
+            Exec::SgV3 { .. } => Engine::SgV3Async,
+        }
+    }
+}
+
+/// Refuses PR OUT on a read-only device.
+pub(crate) fn check_read_only(
+    read_only: bool,
+    device: &str,
+    request: &Request,
+) -> Result<(), TransportError> {
+    if read_only && request.cdb.opcode() == 0x5f {
+        return Err(TransportError::InvalidRequest(format!(
+            "{device}: opened read-only, PERSISTENT RESERVE OUT refused"
+        )));
+    }
+    Ok(())
+}
+
+impl Transport for Device {
+    async fn execute(&self, request: Request) -> Result<Response, TransportError> {
+        check_read_only(self.read_only, &self.name, &request)?;
+        match &self.exec {
+            Exec::Pool { fd, limiter } => {
+                engine::sg_io_pooled(fd.clone(), limiter, self.name.clone(), request).await
+            }
+            Exec::SgV3 { engine, .. } => engine.execute(&self.name, request).await,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pr_core::transport::Cdb;
+
+    #[test]
+    fn open_errors_name_the_path() {
+        let e = Device::open("/nonexistent/sdz").unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }));
+        assert_eq!(e.to_string(), "/nonexistent/sdz: no such device node");
+
+        let e = Device::open("/dev/null").unwrap_err();
+        let s = e.to_string();
+        assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+        assert!(
+            s.starts_with("/dev/null: not a SCSI device: character device 1:3"),
+            "{s}"
+        );
+
+        let t = tempfile::NamedTempFile::new().unwrap();
+        let e = Device::open(t.path()).unwrap_err();
+        let s = e.to_string();
+        assert!(
+            s.contains(&*t.path().to_string_lossy()) && s.contains("regular file"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn read_only_refuses_prout() {
+        let r = Request::data_out(Cdb::from([0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0]), vec![0; 24]);
+        let e = check_read_only(true, "/dev/sda", &r).unwrap_err();
+        assert!(e.to_string().contains("/dev/sda: opened read-only"));
+        assert!(check_read_only(false, "/dev/sda", &r).is_ok());
+        let r = Request::data_in(Cdb::from([0x5e, 0, 0, 0, 0, 0, 0, 0x20, 0, 0]), 8192);
+        assert!(check_read_only(true, "/dev/sda", &r).is_ok());
+    }
+}

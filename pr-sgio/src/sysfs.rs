@@ -1,0 +1,538 @@
+//! Small sysfs helpers and the identification of a device node from its device number.
+//!
+//! Everything here takes a [`Sysfs`] root, so that tests can point it at a fake tree.
+
+use core::fmt;
+use core::str::FromStr;
+use std::path::{Path, PathBuf};
+
+/// A Linux device number, split into major and minor.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Default)]
+pub struct DevT {
+    /// Major number.
+    pub major: u32,
+    /// Minor number.
+    pub minor: u32,
+}
+
+impl DevT {
+    /// A device number from its parts.
+    pub const fn new(major: u32, minor: u32) -> Self {
+        DevT { major, minor }
+    }
+
+    /// Splits a `dev_t` as glibc encodes it (`st_rdev`), which for 32-bit values is also
+    /// the kernel's `huge_encode_dev` (device-mapper's `dev` fields).
+    pub const fn from_raw(dev: u64) -> Self {
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        DevT {
+            major: major as u32,
+            minor: minor as u32,
+        }
+    }
+
+    /// The glibc / `huge_encode_dev` encoding.
+    pub const fn to_raw(self) -> u64 {
+        let (ma, mi) = (self.major as u64, self.minor as u64);
+        ((ma & 0xfff) << 8) | ((ma & !0xfff) << 32) | (mi & 0xff) | ((mi & !0xff) << 12)
+    }
+}
+
+impl fmt::Display for DevT {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for DevT {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?} is not MAJ:MIN"))?;
+        let major = a.parse().map_err(|_| format!("bad major in {s:?}"))?;
+        let minor = b.parse().map_err(|_| format!("bad minor in {s:?}"))?;
+        Ok(DevT { major, minor })
+    }
+}
+
+/// A SCSI address: host, channel, target, LUN.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct Hctl {
+    /// SCSI host number (`hostN`).
+    pub host: u32,
+    /// Channel (bus).
+    pub channel: u32,
+    /// Target id.
+    pub target: u32,
+    /// Logical unit number.
+    pub lun: u64,
+}
+
+impl fmt::Display for Hctl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.host, self.channel, self.target, self.lun
+        )
+    }
+}
+
+impl FromStr for Hctl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut it = s.trim().split(':');
+        let mut next = || it.next().ok_or_else(|| format!("{s:?} is not H:C:T:L"));
+        let host = next()?.parse().map_err(|_| format!("bad host in {s:?}"))?;
+        let channel = next()?
+            .parse()
+            .map_err(|_| format!("bad channel in {s:?}"))?;
+        let target = next()?
+            .parse()
+            .map_err(|_| format!("bad target in {s:?}"))?;
+        let lun = next()?.parse().map_err(|_| format!("bad lun in {s:?}"))?;
+        if it.next().is_some() {
+            return Err(format!("{s:?} is not H:C:T:L"));
+        }
+        Ok(Hctl {
+            host,
+            channel,
+            target,
+            lun,
+        })
+    }
+}
+
+/// What a device node is, as far as this crate is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// A SCSI disk block device (`/dev/sdX`).
+    ScsiDisk {
+        /// Kernel name (`sda`).
+        name: String,
+        /// Its SCSI address, when sysfs shows it.
+        hctl: Option<Hctl>,
+    },
+    /// A SCSI generic character device (`/dev/sgN`).
+    ScsiGeneric {
+        /// Kernel name (`sg0`).
+        name: String,
+        /// Its SCSI address, when sysfs shows it.
+        hctl: Option<Hctl>,
+    },
+    /// A device-mapper multipath map (`/dev/mapper/NAME`, `/dev/dm-N`).
+    Multipath {
+        /// Kernel name (`dm-0`).
+        name: String,
+        /// Map name (`mpatha`).
+        map: String,
+        /// Device-mapper uuid (`mpath-<wwid>`).
+        uuid: String,
+    },
+}
+
+impl DeviceKind {
+    /// The kernel name (`sda`, `sg0`, `dm-0`).
+    pub fn kernel_name(&self) -> &str {
+        match self {
+            DeviceKind::ScsiDisk { name, .. }
+            | DeviceKind::ScsiGeneric { name, .. }
+            | DeviceKind::Multipath { name, .. } => name,
+        }
+    }
+}
+
+/// The type of a node, from `st_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeType {
+    /// A block device.
+    Block,
+    /// A character device.
+    Char,
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// Anything else (FIFO, socket).
+    Other,
+}
+
+impl NodeType {
+    /// The type from a `st_mode`.
+    pub fn from_mode(mode: u32) -> Self {
+        match mode & libc::S_IFMT {
+            libc::S_IFBLK => NodeType::Block,
+            libc::S_IFCHR => NodeType::Char,
+            libc::S_IFREG => NodeType::Regular,
+            libc::S_IFDIR => NodeType::Directory,
+            _ => NodeType::Other,
+        }
+    }
+}
+
+/// A sysfs tree (normally `/sys`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sysfs {
+    root: PathBuf,
+}
+
+impl Default for Sysfs {
+    fn default() -> Self {
+        Sysfs {
+            root: PathBuf::from("/sys"),
+        }
+    }
+}
+
+impl Sysfs {
+    /// A sysfs tree rooted at `root` (for tests).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Sysfs { root: root.into() }
+    }
+
+    /// The root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `/sys/dev/block/MAJ:MIN`.
+    pub fn dev_block(&self, dev: DevT) -> PathBuf {
+        self.root.join("dev/block").join(dev.to_string())
+    }
+
+    /// `/sys/dev/char/MAJ:MIN`.
+    pub fn dev_char(&self, dev: DevT) -> PathBuf {
+        self.root.join("dev/char").join(dev.to_string())
+    }
+
+    /// `/sys/block/NAME`.
+    pub fn block(&self, name: &str) -> PathBuf {
+        self.root.join("block").join(name)
+    }
+
+    /// `/sys/class/scsi_generic/NAME`.
+    pub fn scsi_generic(&self, name: &str) -> PathBuf {
+        self.root.join("class/scsi_generic").join(name)
+    }
+}
+
+/// Reads a sysfs attribute, trimmed; `None` when it does not exist or cannot be read.
+pub fn read_attr(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// The last component of a symlink's target (`.../devices/.../sda` -> `sda`).
+pub fn link_basename(path: &Path) -> Option<String> {
+    let t = std::fs::read_link(path).ok()?;
+    t.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The names in a directory, sorted; empty when it does not exist.
+pub fn list_dir(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(path)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The SCSI address of a SCSI device directory (`.../device`, a link to `.../H:C:T:L`).
+pub fn hctl_of(device_link: &Path) -> Option<Hctl> {
+    let real = std::fs::canonicalize(device_link).ok()?;
+    real.file_name()?.to_str()?.parse().ok()
+}
+
+/// Identifies a node from its type and device number; the error is the reason it is not
+/// usable, for a message that names the path.
+pub fn identify(sys: &Sysfs, node: NodeType, dev: DevT) -> Result<DeviceKind, String> {
+    match node {
+        NodeType::Block => identify_block(sys, dev),
+        NodeType::Char => {
+            let base = sys.dev_char(dev);
+            let name = link_basename(&base);
+            let subsystem = link_basename(&base.join("subsystem"));
+            match (name, subsystem.as_deref()) {
+                (Some(name), Some("scsi_generic")) => Ok(DeviceKind::ScsiGeneric {
+                    hctl: hctl_of(&base.join("device")),
+                    name,
+                }),
+                (Some(name), _) => Err(format!(
+                    "character device {dev} ({name}) is not a SCSI generic (sg) node"
+                )),
+                (None, _) => Err(format!(
+                    "character device {dev} is not a SCSI generic (sg) node (no sysfs entry)"
+                )),
+            }
+        }
+        NodeType::Regular => Err("a regular file, not a device node".to_owned()),
+        NodeType::Directory => Err("a directory, not a device node".to_owned()),
+        NodeType::Other => Err("not a device node".to_owned()),
+    }
+}
+
+fn identify_block(sys: &Sysfs, dev: DevT) -> Result<DeviceKind, String> {
+    let base = sys.dev_block(dev);
+    let Some(name) = link_basename(&base) else {
+        return Err(format!("block device {dev} has no sysfs entry"));
+    };
+    if base.join("partition").exists() {
+        let whole = base
+            .parent()
+            .and_then(|_| std::fs::canonicalize(&base).ok())
+            .and_then(|p| {
+                p.parent()
+                    .and_then(|q| q.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+            });
+        return Err(match whole {
+            Some(w) => format!(
+                "block device {dev} ({name}) is a partition; persistent reservations address the whole logical unit ({w})"
+            ),
+            None => format!(
+                "block device {dev} ({name}) is a partition; persistent reservations address the whole logical unit"
+            ),
+        });
+    }
+    if let Some(uuid) = read_attr(&base.join("dm/uuid")) {
+        let map = read_attr(&base.join("dm/name")).unwrap_or_default();
+        if uuid.starts_with("mpath-") {
+            return Ok(DeviceKind::Multipath { name, map, uuid });
+        }
+        let shown = if uuid.is_empty() {
+            "no uuid".to_owned()
+        } else {
+            format!("uuid {uuid}")
+        };
+        return Err(format!(
+            "block device {dev} ({name}, map {map:?}, {shown}) is a device-mapper device but not a multipath map"
+        ));
+    }
+    let subsystem = link_basename(&base.join("device/subsystem"));
+    if subsystem.as_deref() == Some("scsi") {
+        return Ok(DeviceKind::ScsiDisk {
+            hctl: hctl_of(&base.join("device")),
+            name,
+        });
+    }
+    Err(match subsystem {
+        Some(s) => format!(
+            "block device {dev} ({name}) is on the {s} bus, not a SCSI disk or a dm-multipath map"
+        ),
+        None => format!("block device {dev} ({name}) is not a SCSI disk or a dm-multipath map"),
+    })
+}
+
+/// The sg node of a SCSI disk (`sda` -> `sg0`), from `/sys/block/sda/device/scsi_generic/`.
+pub fn sg_of_disk(sys: &Sysfs, disk: &str) -> Option<String> {
+    list_dir(&sys.block(disk).join("device/scsi_generic"))
+        .into_iter()
+        .next()
+}
+
+#[cfg(test)]
+pub(crate) mod fake {
+    //! A fake sysfs tree for tests.
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    /// Creates `rel` (and parents) under `root` with `content`.
+    pub(crate) fn file(root: &Path, rel: &str, content: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    /// Creates a directory.
+    pub(crate) fn dir(root: &Path, rel: &str) {
+        std::fs::create_dir_all(root.join(rel)).unwrap();
+    }
+
+    /// Creates a symlink `rel` -> `target`.
+    pub(crate) fn link(root: &Path, rel: &str, target: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        symlink(target, p).unwrap();
+    }
+
+    /// A SCSI disk `name` at `dev` with address `hctl` and sg node `sg` (char `sgdev`).
+    pub(crate) fn scsi_disk(root: &Path, name: &str, dev: &str, hctl: &str, sg: &str, sgdev: &str) {
+        let devdir = format!("devices/pci0/host0/target0/{hctl}");
+        dir(root, &format!("{devdir}/block/{name}"));
+        link(root, &format!("{devdir}/subsystem"), "../../../../bus/scsi");
+        dir(root, "bus/scsi");
+        file(root, &format!("{devdir}/state"), "running\n");
+        link(root, &format!("{devdir}/block/{name}/device"), "../..");
+        dir(root, &format!("{devdir}/scsi_generic/{sg}"));
+        link(root, &format!("{devdir}/scsi_generic/{sg}/device"), "../..");
+        link(
+            root,
+            &format!("{devdir}/scsi_generic/{sg}/subsystem"),
+            "../../../../../../class/scsi_generic",
+        );
+        link(
+            root,
+            &format!("block/{name}"),
+            &format!("../{devdir}/block/{name}"),
+        );
+        link(
+            root,
+            &format!("dev/block/{dev}"),
+            &format!("../../{devdir}/block/{name}"),
+        );
+        link(
+            root,
+            &format!("dev/char/{sgdev}"),
+            &format!("../../{devdir}/scsi_generic/{sg}"),
+        );
+        dir(root, &format!("{devdir}/block/{name}/holders"));
+    }
+
+    /// A dm device `name` at `dev` with map name and uuid, holding `slaves`.
+    pub(crate) fn dm(root: &Path, name: &str, dev: &str, map: &str, uuid: &str, slaves: &[&str]) {
+        let d = format!("devices/virtual/block/{name}");
+        file(root, &format!("{d}/dm/name"), &format!("{map}\n"));
+        file(root, &format!("{d}/dm/uuid"), &format!("{uuid}\n"));
+        link(root, &format!("block/{name}"), &format!("../{d}"));
+        link(root, &format!("dev/block/{dev}"), &format!("../../{d}"));
+        for s in slaves {
+            link(
+                root,
+                &format!("{d}/slaves/{s}"),
+                &format!("../../../../../block/{s}"),
+            );
+            link(
+                root,
+                &format!("block/{s}/holders/{name}"),
+                &format!("../../../{d}"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devt_encoding() {
+        let d = DevT::new(8, 16);
+        assert_eq!(d.to_raw(), 0x810);
+        assert_eq!(DevT::from_raw(0x810), d);
+        let big = DevT::new(259, 300);
+        assert_eq!(DevT::from_raw(big.to_raw()), big);
+        assert_eq!(DevT::new(253, 0).to_raw(), 0xfd00);
+        assert_eq!("8:16".parse::<DevT>().unwrap(), d);
+        assert_eq!(d.to_string(), "8:16");
+        assert!("816".parse::<DevT>().is_err());
+    }
+
+    #[test]
+    fn hctl_parse() {
+        let h: Hctl = "2:0:1:3".parse().unwrap();
+        assert_eq!((h.host, h.channel, h.target, h.lun), (2, 0, 1, 3));
+        assert_eq!(h.to_string(), "2:0:1:3");
+        assert!("2:0:1".parse::<Hctl>().is_err());
+        assert!("2:0:1:3:4".parse::<Hctl>().is_err());
+    }
+
+    #[test]
+    fn identify_in_fake_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fake::scsi_disk(r, "sda", "8:0", "2:0:0:0", "sg0", "21:0");
+        fake::scsi_disk(r, "sdb", "8:16", "3:0:0:0", "sg1", "21:1");
+        fake::dm(
+            r,
+            "dm-0",
+            "253:0",
+            "mpatha",
+            "mpath-36001405aaaa",
+            &["sda", "sdb"],
+        );
+        fake::dm(r, "dm-1", "253:1", "vg-lv", "LVM-xyz", &[]);
+        fake::file(r, "devices/virtual/block/loop0/dev", "7:0\n");
+        fake::link(r, "dev/block/7:0", "../../devices/virtual/block/loop0");
+        fake::file(r, "devices/virtual/mem/null/dev", "1:3\n");
+        fake::link(
+            r,
+            "devices/virtual/mem/null/subsystem",
+            "../../../../class/mem",
+        );
+        fake::link(r, "dev/char/1:3", "../../devices/virtual/mem/null");
+        let s = Sysfs::at(r);
+
+        assert_eq!(
+            identify(&s, NodeType::Block, DevT::new(8, 0)).unwrap(),
+            DeviceKind::ScsiDisk {
+                name: "sda".into(),
+                hctl: Some("2:0:0:0".parse().unwrap())
+            }
+        );
+        assert_eq!(
+            identify(&s, NodeType::Char, DevT::new(21, 1)).unwrap(),
+            DeviceKind::ScsiGeneric {
+                name: "sg1".into(),
+                hctl: Some("3:0:0:0".parse().unwrap())
+            }
+        );
+        assert_eq!(
+            identify(&s, NodeType::Block, DevT::new(253, 0)).unwrap(),
+            DeviceKind::Multipath {
+                name: "dm-0".into(),
+                map: "mpatha".into(),
+                uuid: "mpath-36001405aaaa".into()
+            }
+        );
+        let e = identify(&s, NodeType::Block, DevT::new(253, 1)).unwrap_err();
+        assert!(
+            e.contains("not a multipath map") && e.contains("LVM-xyz"),
+            "{e}"
+        );
+        let e = identify(&s, NodeType::Block, DevT::new(7, 0)).unwrap_err();
+        assert!(e.contains("loop0") && e.contains("not a SCSI disk"), "{e}");
+        let e = identify(&s, NodeType::Char, DevT::new(1, 3)).unwrap_err();
+        assert!(
+            e.contains("null") && e.contains("not a SCSI generic"),
+            "{e}"
+        );
+        let e = identify(&s, NodeType::Block, DevT::new(9, 9)).unwrap_err();
+        assert!(e.contains("no sysfs entry"), "{e}");
+        assert!(
+            identify(&s, NodeType::Regular, DevT::new(0, 0))
+                .unwrap_err()
+                .contains("regular file")
+        );
+        assert_eq!(sg_of_disk(&s, "sdb").as_deref(), Some("sg1"));
+    }
+
+    #[test]
+    fn identify_partition() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fake::scsi_disk(r, "sda", "8:0", "2:0:0:0", "sg0", "21:0");
+        fake::file(
+            r,
+            "devices/pci0/host0/target0/2:0:0:0/block/sda/sda1/partition",
+            "1\n",
+        );
+        fake::link(
+            r,
+            "dev/block/8:1",
+            "../../devices/pci0/host0/target0/2:0:0:0/block/sda/sda1",
+        );
+        let e = identify(&Sysfs::at(r), NodeType::Block, DevT::new(8, 1)).unwrap_err();
+        assert!(
+            e.contains("sda1") && e.contains("partition") && e.contains("(sda)"),
+            "{e}"
+        );
+    }
+}

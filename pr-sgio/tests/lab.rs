@@ -1,0 +1,334 @@
+//! Real-device tests, run inside the project's QEMU lab (LIO LUNs reached through several
+//! I_T nexuses, dm-multipath on top). Every test is `#[ignore]`d so that `cargo test` stays
+//! hermetic; the lab runner runs them explicitly:
+//!
+//! ```text
+//! cargo test -p pr-sgio --test lab --no-run          # on the host
+//! ../shared/lab/run.sh -p 2 'target/.../lab-<hash> --ignored --test-threads=1'
+//! ```
+//!
+//! They read the lab topology from `LAB_MPATH_0` (`/dev/mapper/...`), `LAB_PATHS_0`
+//! (its `/dev/sdX` paths, space separated) and `LAB_SG_0` (the matching `/dev/sgN`), and
+//! fail with a clear message when run without them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pr_core::prout::PrOut;
+use pr_core::transport::{Cdb, Request, Transport, TransportError};
+use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_sgio::discover::{self, Discovery, PathState};
+use pr_sgio::ops::{self, PrInData, PrInOptions};
+use pr_sgio::{BlockPrDevice, Device, DeviceKind, Engine, Error, OpenOptions};
+
+/// PR OUT tests change the LUN's state: run them one at a time even without
+/// `--test-threads=1`.
+static PR_STATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn lab_var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => panic!(
+            "{name} is not set: these tests need the QEMU lab. Build with \
+             `cargo test -p pr-sgio --test lab --no-run` and run the test binary with \
+             `--ignored` through shared/lab/run.sh, which sets LAB_MPATH_0, LAB_PATHS_0 and LAB_SG_0"
+        ),
+    }
+}
+
+fn lab_paths() -> Vec<PathBuf> {
+    let v: Vec<PathBuf> = lab_var("LAB_PATHS_0")
+        .split_whitespace()
+        .map(PathBuf::from)
+        .collect();
+    assert!(!v.is_empty(), "LAB_PATHS_0 lists no path");
+    v
+}
+
+fn lab_map() -> PathBuf {
+    PathBuf::from(lab_var("LAB_MPATH_0"))
+}
+
+fn lab_sgs() -> Vec<PathBuf> {
+    lab_var("LAB_SG_0")
+        .split_whitespace()
+        .map(PathBuf::from)
+        .collect()
+}
+
+fn test_key(salt: u64) -> ReservationKey {
+    ReservationKey(0x5157_0000_0000_0000 | (u64::from(std::process::id()) << 8) | salt)
+}
+
+/// Runs `f`, retrying while the device reports a UNIT ATTENTION (LIO reports the
+/// consequences of earlier PR commands once per nexus).
+async fn retry_ua<T, F, Fut>(mut f: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: core::future::Future<Output = Result<T, Error>>,
+{
+    for _ in 0..5 {
+        match f().await {
+            Err(e) if e.command_error().is_some_and(|c| c.is_unit_attention()) => continue,
+            r => return r,
+        }
+    }
+    f().await
+}
+
+async fn prin<T: Transport>(t: &T, action: PrInAction) -> PrInData {
+    let opts = PrInOptions::default();
+    retry_ua(|| ops::pr_in(t, action, &opts))
+        .await
+        .unwrap_or_else(|e| panic!("{} {action} failed: {e}", t.name()))
+}
+
+async fn prout<T: Transport>(t: &T, req: &PrOut<'_>) {
+    retry_ua(|| ops::pr_out(t, req, None))
+        .await
+        .unwrap_or_else(|e| panic!("{} {} failed: {e}", t.name(), req.action));
+}
+
+async fn keys_of<T: Transport>(t: &T) -> Vec<ReservationKey> {
+    prin(t, PrInAction::ReadKeys)
+        .await
+        .read_keys()
+        .unwrap()
+        .keys()
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0, LAB_MPATH_0)"]
+fn open_paths_sg_nodes_and_map() {
+    for p in lab_paths() {
+        let d = Device::open(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(d.kind(), DeviceKind::ScsiDisk { .. }),
+            "{}: {:?}",
+            p.display(),
+            d.kind()
+        );
+        let ro = Device::open_with(&p, &OpenOptions::new().read_only(true)).unwrap();
+        assert!(ro.is_read_only());
+    }
+    for p in lab_sgs() {
+        let d = Device::open(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(d.kind(), DeviceKind::ScsiGeneric { .. }),
+            "{}: {:?}",
+            p.display(),
+            d.kind()
+        );
+    }
+    let m = lab_map();
+    let d = Device::open(&m).unwrap_or_else(|e| panic!("{e}"));
+    match d.kind() {
+        DeviceKind::Multipath { uuid, .. } => assert!(uuid.starts_with("mpath-")),
+        k => panic!("{}: {k:?}", m.display()),
+    }
+    // A dm map has no sg node, so the sg v3 engine refuses it, saying why.
+    let e = Device::open_with(&m, &OpenOptions::new().engine(Engine::SgV3Async)).unwrap_err();
+    assert!(e.to_string().contains("sg v3 engine"), "{e}");
+}
+
+#[tokio::test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0)"]
+async fn all_four_prin_on_each_path_and_the_map() {
+    let mut targets = lab_paths();
+    targets.push(lab_map());
+    for p in targets {
+        let d = Device::open(&p).unwrap();
+        let rk = prin(&d, PrInAction::ReadKeys).await;
+        rk.read_keys().unwrap();
+        let rr = prin(&d, PrInAction::ReadReservation).await;
+        rr.read_reservation().unwrap();
+        let rc = prin(&d, PrInAction::ReportCapabilities).await;
+        let caps = rc.capabilities().unwrap();
+        assert_eq!(caps.length, 8, "{}", p.display());
+        let fs = prin(&d, PrInAction::ReadFullStatus).await;
+        fs.full_status().unwrap();
+        assert!(rk.completion.duration > Duration::ZERO);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0, LAB_SG_0)"]
+async fn sg_v3_engine_matches_blocking_pool() {
+    let path = &lab_paths()[0];
+    let pool = Device::open(path).unwrap();
+    let v3 = Device::open_with(path, &OpenOptions::new().engine(Engine::SgV3Async)).unwrap();
+    assert_eq!(v3.engine(), Engine::SgV3Async);
+    let a = prin(&pool, PrInAction::ReportCapabilities).await;
+    let b = prin(&v3, PrInAction::ReportCapabilities).await;
+    assert_eq!(a.bytes, b.bytes);
+    // Many commands in flight at once, more than the queue depth.
+    let futs: Vec<_> = (0..40).map(|_| ops::read_keys(&v3)).collect();
+    let mut ok = 0;
+    for f in futs {
+        match f.await {
+            Ok(_) => ok += 1,
+            Err(e) if e.command_error().is_some_and(|c| c.is_unit_attention()) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(ok > 30, "only {ok} of 40 READ KEYS succeeded");
+    if let Some(sg) = lab_sgs().first() {
+        let d = Device::open_with(sg, &OpenOptions::new().engine(Engine::SgV3Async)).unwrap();
+        prin(&d, PrInAction::ReadReservation).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0)"]
+async fn register_reserve_release_clear_on_a_path() {
+    let _g = PR_STATE.lock().await;
+    let path = &lab_paths()[0];
+    let d = Device::open(path).unwrap();
+    let k = test_key(1);
+    // Start from a clean LUN: register, then CLEAR removes every registration.
+    prout(&d, &PrOut::register_ignore(k)).await;
+    prout(&d, &PrOut::clear(k)).await;
+    assert!(keys_of(&d).await.is_empty());
+
+    prout(&d, &PrOut::register(ReservationKey(0), k)).await;
+    assert_eq!(keys_of(&d).await, [k]);
+    prout(&d, &PrOut::reserve(k, ReservationType::WriteExclusive)).await;
+    let rr = prin(&d, PrInAction::ReadReservation).await;
+    let r = rr
+        .read_reservation()
+        .unwrap()
+        .reservation()
+        .expect("a reservation");
+    assert_eq!((r.key, r.type_code), (k, 1));
+    // A second path (another I_T nexus) that is not registered gets a conflict.
+    if let Some(other) = lab_paths().get(1) {
+        let o = Device::open(other).unwrap();
+        let req = PrOut::reserve(k, ReservationType::WriteExclusive);
+        let e = retry_ua(|| ops::pr_out(&o, &req, None)).await.unwrap_err();
+        assert!(e.is_reservation_conflict(), "{e}");
+    }
+    prout(&d, &PrOut::release(k, ReservationType::WriteExclusive)).await;
+    let rr = prin(&d, PrInAction::ReadReservation).await;
+    assert!(rr.read_reservation().unwrap().reservation().is_none());
+    prout(&d, &PrOut::clear(k)).await;
+    assert!(keys_of(&d).await.is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0)"]
+async fn block_pr_ioctls_on_a_path() {
+    let _g = PR_STATE.lock().await;
+    let path = &lab_paths()[0];
+    let b = BlockPrDevice::open(path).unwrap();
+    let sg = Device::open(path).unwrap();
+    let k = test_key(2);
+    // The sd driver registers with APTPL=1; without it the transport refuses.
+    let e = ops::pr_out(&b, &PrOut::register_ignore(k), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Transport(TransportError::Unsupported { .. })),
+        "{e}"
+    );
+    prout(&b, &PrOut::register_ignore(k).with_aptpl()).await;
+    assert!(keys_of(&sg).await.contains(&k));
+    prout(
+        &b,
+        &PrOut::reserve(k, ReservationType::ExclusiveAccessRegistrantsOnly),
+    )
+    .await;
+    let r = prin(&sg, PrInAction::ReadReservation).await;
+    assert_eq!(
+        r.read_reservation()
+            .unwrap()
+            .reservation()
+            .unwrap()
+            .type_code,
+        6
+    );
+    // Reads need Linux 6.19; older kernels say so.
+    match ops::read_keys(&b).await {
+        Ok(d) => assert!(d.read_keys().unwrap().keys().any(|x| x == k)),
+        Err(Error::Transport(TransportError::Unsupported { reason, .. })) => {
+            assert!(reason.contains("6.19"), "{reason}")
+        }
+        Err(e) => panic!("{e}"),
+    }
+    prout(
+        &b,
+        &PrOut::release(k, ReservationType::ExclusiveAccessRegistrantsOnly),
+    )
+    .await;
+    prout(&b, &PrOut::clear(k)).await;
+    // Clear by SG_IO too, in case APTPL state lingers.
+    assert!(keys_of(&sg).await.is_empty());
+    // READ FULL STATUS has no ioctl.
+    let e = ops::read_full_status(&b).await.unwrap_err();
+    assert!(e.to_string().contains("READ FULL STATUS"), "{e}");
+}
+
+#[test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0, LAB_MPATH_0)"]
+fn discovery_finds_the_map_and_all_paths_active() {
+    let map_path = lab_map();
+    let name = map_path.file_name().unwrap().to_string_lossy().into_owned();
+    let disc = Discovery::new().unwrap_or_else(|e| panic!("{e}"));
+    let maps = disc.maps().unwrap();
+    let m = maps
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("map {name} not in {maps:?}"));
+    assert!(m.uuid.starts_with("mpath-"));
+    assert_eq!(
+        m.table.groups.iter().map(|g| g.paths.len()).sum::<usize>(),
+        m.paths.len()
+    );
+    let mut want: Vec<String> = lab_paths()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut got: Vec<String> = m.paths.iter().filter_map(|p| p.name.clone()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "paths of {name}");
+    for p in &m.paths {
+        assert_eq!(p.dm_state, PathState::Active, "{p:?}");
+        assert_eq!(p.sysfs_state.as_deref(), Some("running"), "{p:?}");
+        assert!(p.sg.is_some() && p.hctl.is_some(), "{p:?}");
+        if let Some(id) = &p.lu_id {
+            assert_eq!(id.wwid(), m.wwid, "VPD 83h identity of {p:?}");
+        }
+        let disk = p.name.as_deref().unwrap();
+        let h = discover::holder_map(disc.sysfs(), disk).expect("holder");
+        assert_eq!(h.name, m.name);
+    }
+    assert_eq!(disc.map_by_name(&name).unwrap().dev, m.dev);
+    let d = Device::open(&map_path).unwrap();
+    assert_eq!(d.dev(), m.dev);
+}
+
+#[tokio::test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0)"]
+async fn vpd83_over_sg_io_matches_sysfs() {
+    for p in lab_paths() {
+        let d = Device::open(&p).unwrap();
+        let cdb = discover::vpd_inquiry_cdb(0x83, 255);
+        let r = d
+            .execute(Request::data_in(Cdb::new(&cdb).unwrap(), 255))
+            .await
+            .unwrap();
+        r.completion.check().unwrap();
+        let ids = discover::parse_vpd83(&r.buf).unwrap();
+        let id = discover::lu_identity(&ids).expect("an LU designator");
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let sysfs = Path::new("/sys/block").join(&name).join("device/vpd_pg83");
+        if let Ok(page) = std::fs::read(&sysfs) {
+            let from_sysfs = discover::lu_identity(&discover::parse_vpd83(&page).unwrap());
+            assert_eq!(from_sysfs, Some(id.clone()));
+        }
+        let holder =
+            discover::holder_map(&pr_sgio::sysfs::Sysfs::default(), &name).expect("held by a map");
+        assert_eq!(format!("mpath-{}", id.wwid()), holder.uuid);
+    }
+}
