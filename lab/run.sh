@@ -1,0 +1,236 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# lab/run.sh - boot a throw-away Linux guest with real SCSI Persistent Reservations
+# (LIO target + dm-multipath), run one command in it as root, return its exit status.
+#
+# Usage: lab/run.sh [options] -- CMD [ARG...]
+#   -l, --luns N          LUNs (default 1)
+#   -p, --paths N         node-1 I_T nexuses (paths) per LUN, in the multipath map (default 2)
+#   -n, --node2-paths N   extra I_T nexuses per LUN for a second cluster node; never part
+#                         of a multipath map (default 0)
+#   -T, --transport T     loop  : tcm_loop, one target + nexus per path, SAS TransportIDs
+#                                 (default; PREEMPT AND ABORT deadlocks LIO here)
+#                         iscsi : LIO iSCSI target on 127.0.0.1:3260, one open-iscsi session
+#                                 per path, each its own initiator name, iSCSI TransportIDs
+#   -t, --timeout SECS    hard limit for the whole run, boot included (default 600)
+#   -C, --dir DIR         directory shared read-write at the same path (default: the
+#                         repository root, the parent of lab/); CMD runs in the current
+#                         directory if it lies inside DIR, else in DIR
+#   -e, --env NAME=VALUE  export this to CMD too (repeatable)
+#   -s, --state DIR       persistent LIO state: DIR becomes /etc/target/pr (APTPL files,
+#                         replayed at boot) and holds the LUN images, so data and APTPL
+#                         registrations survive to the next run with the same DIR
+#       --lun-size MIB    size of each LUN (default 64)
+#       --topology FILE   copy the guest's topology file to FILE on the host
+#   -v, --verbose         stream the guest console to stderr too
+#   -k, --keep            keep the run directory (console log, outputs) for debugging
+#   -h, --help
+# Environment: LAB_ACCEL=auto|kvm|tcg, LAB_KVM_PROBE_SECS (30), LAB_MEM (MiB, 2048),
+#   LAB_CPUS (2), LAB_KERNEL=/boot/vmlinuz-VERSION (default: newest with modules),
+#   LAB_FAIL_SETUP=1 (make the guest setup fail on purpose, to test the 125 path).
+#
+# CMD runs with stdin /dev/null; its stdout/stderr stream here live. It sees LAB_LUNS,
+# LAB_NPATHS, LAB_NODE2_NPATHS, LAB_TRANSPORT, LAB_TOPOLOGY (the file with all of
+# these), and per LUN i: LAB_MPATH_i, LAB_WWID_i, LAB_PATHS_i, LAB_SG_i,
+# LAB_NODE2_PATHS_i, LAB_NODE2_SG_i; LAB_INITIATORS, LAB_NODE2_INITIATORS; and
+# LAB_GUEST_TOOLS (source it for lab_add_path, lab_del_path, lab_fail_path, ...).
+#
+# Exit status: CMD's; 124 when the time limit hit; 125 when the lab itself failed
+# (the reason and the guest console tail go to stderr); 2 on bad usage.
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+usage() { sed -n '/^# Usage:/,/^#   -h, --help/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+fail() { echo "lab/run.sh: $*" >&2; exit 125; }
+bad() { echo "lab/run.sh: $*" >&2; exit 2; }
+
+luns=1 paths=2 node2=0 transport=loop tmo=600 share="" state="" lun_mb=64 topo_out=""
+verbose=0 keep=0 envs=()
+while (($#)); do
+  case $1 in
+    -l|--luns) luns=${2-}; shift 2 ;;
+    -p|--paths) paths=${2-}; shift 2 ;;
+    -n|--node2-paths) node2=${2-}; shift 2 ;;
+    -T|--transport) transport=${2-}; shift 2 ;;
+    -t|--timeout) tmo=${2-}; shift 2 ;;
+    -C|--dir) share=${2-}; shift 2 ;;
+    -e|--env) envs+=("${2-}"); shift 2 ;;
+    -s|--state) state=${2-}; shift 2 ;;
+    --lun-size) lun_mb=${2-}; shift 2 ;;
+    --topology) topo_out=${2-}; shift 2 ;;
+    -v|--verbose) verbose=1; shift ;;
+    -k|--keep) keep=1; shift ;;
+    -h|--help) usage ;;
+    --) shift; break ;;
+    -*) bad "unknown option $1 (see --help)" ;;
+    *) break ;;
+  esac
+done
+(($#)) || bad "no command given (usage: lab/run.sh [options] -- CMD [ARG...])"
+num() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3)) || bad "$1 must be an integer >= $3 (got '$2')"; }
+num --luns "$luns" 1; num --paths "$paths" 1; num --node2-paths "$node2" 0
+num --timeout "$tmo" 1; num --lun-size "$lun_mb" 1
+[[ $transport == loop || $transport == iscsi ]] || bad "--transport must be loop or iscsi"
+share=$(cd "${share:-$LAB_DIR/..}" 2>/dev/null && pwd) || bad "bad --dir"
+if [ -n "$state" ]; then mkdir -p "$state" && state=$(cd "$state" && pwd) || bad "bad --state"; fi
+for e in ${envs[@]+"${envs[@]}"}; do
+  [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || bad "--env wants NAME=VALUE (got '$e')"
+done
+
+# --- guest kernel ------------------------------------------------------------------
+kernel=${LAB_KERNEL:-}
+if [ -z "$kernel" ]; then
+  for k in $(ls -v /boot/vmlinuz-* 2>/dev/null); do
+    [ -d "/lib/modules/${k#/boot/vmlinuz-}/kernel" ] && kernel=$k
+  done
+fi
+[ -n "$kernel" ] && [ -r "$kernel" ] ||
+  fail "no readable guest kernel with modules in /boot (run lab/setup.sh as root)"
+kver=${kernel#/boot/vmlinuz-}
+for tool in qemu-system-x86_64 busybox cpio modprobe timeout; do
+  command -v $tool >/dev/null || fail "$tool is missing (run lab/setup.sh as root)"
+done
+
+# --- run directory: shared with the guest as /run/lab --------------------------------
+run=$(mktemp -d "${TMPDIR:-/tmp}/labpr.XXXXXX")
+qpid="" tails=()
+finish() {
+  set +e
+  [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+  for t in ${tails[@]+"${tails[@]}"}; do kill "$t" 2>/dev/null; done
+  if ((keep)); then echo "lab: run directory kept: $run" >&2; else rm -rf "$run"; fi
+}
+trap finish EXIT
+trap 'echo "lab: interrupted" >&2; exit 130' INT TERM HUP
+
+cwd=$PWD
+case $cwd/ in "$share"/*) ;; *) cwd=$share ;; esac
+{
+  printf 'LAB_LUNS=%q\nLAB_NPATHS=%q\nLAB_NODE2=%q\nLAB_TRANSPORT=%q\n' \
+    "$luns" "$paths" "$node2" "$transport"
+  printf 'LAB_SHARE=%q\nLAB_CWD=%q\nLAB_DIR=%q\nLAB_HOST_PATH=%q\n' \
+    "$share" "$cwd" "$LAB_DIR" "$PATH"
+  printf 'LAB_STATE=%q\nLAB_LUN_MB=%q\n' "$([ -n "$state" ] && echo 1 || echo 0)" "$lun_mb"
+  printf 'LAB_FAIL_SETUP=%q\n' "${LAB_FAIL_SETUP:-}"
+} >"$run/params"
+for e in ${envs[@]+"${envs[@]}"}; do printf '%s=%q\n' "${e%%=*}" "${e#*=}"; done >"$run/env"
+printf '%q ' "$@" >"$run/cmd"
+: >"$run/stdout"; : >"$run/stderr"; : >"$run/console.log"
+
+# --- initramfs: static busybox, stage 1, virtio/9p/overlay modules ------------------
+ird=$run/initramfs
+mkdir -p "$ird/bin" "$ird/modules"
+cp "$(command -v busybox)" "$ird/bin/busybox"
+cp "$LAB_DIR/guest/initramfs-init.sh" "$ird/init"
+chmod 0755 "$ird/init" "$ird/bin/busybox"
+mods=$(modprobe -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p overlay 2>&1 |
+  awk '$1 == "insmod" && !seen[$2]++ {print $2}') || true
+[ -n "$mods" ] || fail "modprobe cannot resolve the 9p/overlay modules of $kver"
+n=0
+for m in $mods; do
+  n=$((n + 1)); out=$ird/modules/$(printf %03d $n).ko
+  case $m in
+    *.ko.xz) xz -dc "$m" >"$out" ;;
+    *.ko.zst) zstd -qdc "$m" >"$out" ;;
+    *.ko.gz) gzip -dc "$m" >"$out" ;;
+    *) cp "$m" "$out" ;;
+  esac || fail "cannot unpack module $m"
+done
+(cd "$ird" && find . | cpio -o -H newc --quiet) >"$run/initrd.cpio" || fail "cpio failed"
+
+# --- accelerator --------------------------------------------------------------------
+accel=${LAB_ACCEL:-auto} why=""
+case $accel in
+  kvm) why="LAB_ACCEL=kvm" ;;
+  tcg) why="LAB_ACCEL=tcg" ;;
+  auto)
+    if [ ! -e /dev/kvm ]; then accel=tcg why="/dev/kvm does not exist"
+    elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then accel=tcg why="/dev/kvm is not accessible"
+    elif [ -d /sys/module/kvm_pvm ]; then
+      # PVM (kvm_pvm) only runs PVM-enabled guest kernels, not a stock one
+      accel=tcg why="/dev/kvm is PVM (kvm_pvm module), which cannot run a stock kernel"
+    else accel=kvm why="/dev/kvm is usable (falls back to TCG if the vCPU does not boot)"; fi ;;
+  *) bad "LAB_ACCEL must be auto, kvm or tcg" ;;
+esac
+
+start_qemu() { # start_qemu kvm|tcg [LIMIT]: QEMU in the background, sets qpid
+  local cpu=max
+  [ "$1" = kvm ] && cpu=host
+  : >"$run/console.log"
+  timeout -k 5 "${2:-$tmo}" qemu-system-x86_64 \
+    -accel "$1" -cpu "$cpu" -smp "${LAB_CPUS:-2}" -m "${LAB_MEM:-2048}" \
+    -nodefaults -no-user-config -display none -no-reboot -monitor none \
+    -kernel "$kernel" -initrd "$run/initrd.cpio" \
+    -append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init labstage2=$LAB_DIR/guest/stage2.sh" \
+    -serial "file:$run/console.log" \
+    -fsdev local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap \
+    -device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot \
+    -fsdev local,id=fsshare,path="$share",security_model=none,multidevs=remap \
+    -device virtio-9p-pci,fsdev=fsshare,mount_tag=labshare \
+    -fsdev local,id=fsrun,path="$run",security_model=none \
+    -device virtio-9p-pci,fsdev=fsrun,mount_tag=labrun \
+    ${state:+-fsdev local,id=fsstate,path=$state,security_model=none} \
+    ${state:+-device virtio-9p-pci,fsdev=fsstate,mount_tag=labstate} \
+    </dev/null >"$run/qemu.log" 2>&1 &
+  qpid=$!
+}
+
+t_start=$(date +%s.%N)
+elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
+start_qemu "$accel"
+if [ "$accel" = kvm ] && [ "${LAB_ACCEL:-auto}" = auto ]; then
+  probe=${LAB_KVM_PROBE_SECS:-30}
+  for ((i = 0; i < probe * 5; i++)); do
+    grep -q 'lab-init: root ready' "$run/console.log" 2>/dev/null && break
+    kill -0 "$qpid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! grep -q 'lab-init: root ready' "$run/console.log"; then
+    echo "lab: KVM guest did not reach stage 1 within ${probe}s:" >&2
+    tail -n 3 "$run/qemu.log" "$run/console.log" >&2 2>/dev/null || true
+    kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true; qpid=""
+    accel=tcg why="KVM vCPU did not boot within ${probe}s"
+    left=$(awk -v t="$tmo" -v e="$(elapsed)" 'BEGIN {l = int(t - e); print (l < 1 ? 1 : l)}')
+    start_qemu tcg "$left"
+  fi
+fi
+echo "lab: accelerator $accel ($why); kernel $kver; $transport, $luns LUN(s) x $paths path(s)" \
+  "+ $node2 node-2 path(s); limit ${tmo}s" >&2
+
+# stream CMD's output (and with -v the console) while QEMU runs
+tail -s 0.2 -c +1 -f --pid="$qpid" "$run/stdout" & tails+=($!)
+tail -s 0.2 -c +1 -f --pid="$qpid" "$run/stderr" >&2 & tails+=($!)
+if ((verbose)); then tail -s 0.2 -c +1 -f --pid="$qpid" "$run/console.log" >&2 & tails+=($!); fi
+set +e
+wait "$qpid"; qrc=$?
+qpid=""
+for t in "${tails[@]}"; do wait "$t"; done
+tails=()
+set -e
+
+[ -n "$topo_out" ] && [ -s "$run/topology.sh" ] && cp "$run/topology.sh" "$topo_out"
+console_tail() { echo "--- guest console (last ${1} lines) ---" >&2; tail -n "$1" "$run/console.log" >&2; }
+if [ -s "$run/rc" ]; then
+  rc=$(cat "$run/rc")
+  echo "lab: command exited $rc; $(elapsed)s in all, lab ready after $(cat "$run/ready")s" \
+    "of guest uptime ($accel)" >&2
+  exit "$rc"
+fi
+if ((qrc == 124 || qrc == 137)); then
+  echo "lab: TIMEOUT: the run did not finish within ${tmo}s (--timeout); killed the VM" >&2
+  [ -s "$run/ready" ] && echo "lab: (the lab was ready after $(cat "$run/ready")s of guest uptime;" \
+    "the command was running)" >&2
+  console_tail 30
+  exit 124
+fi
+if [ -s "$run/setup-error" ]; then
+  echo "lab: LAB FAILURE: guest setup failed: $(cat "$run/setup-error")" >&2
+elif [ -s "$run/ready" ]; then
+  echo "lab: LAB FAILURE: the guest stopped while the command ran (no exit status; qemu exit $qrc)" >&2
+else
+  echo "lab: LAB FAILURE: the guest stopped before the lab was ready (qemu exit $qrc)" >&2
+fi
+echo "--- qemu log ---" >&2; tail -n 10 "$run/qemu.log" >&2
+console_tail 60
+exit 125

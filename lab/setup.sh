@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# lab/setup.sh - install the Debian 12 (bookworm) packages the PR lab needs.
+# Idempotent and non-interactive; must run as root when something is missing.
+# Prints one summary line.
+#
+# What each package is for:
+#   qemu-system-x86     the lab VM (KVM when usable, TCG otherwise)
+#   linux-image-amd64   the guest kernel; the guest's root is this machine's root,
+#                       so its modules (/lib/modules/VER) are found there
+#   busybox-static      the tiny initramfs that mounts that root
+#   kmod cpio zstd xz-utils   resolving/unpacking modules, packing the initramfs
+#   udev multipath-tools sg3-utils open-iscsi iproute2   used inside the guest
+#
+# Note: on images that carry qemu-utils from bookworm-backports without that suite
+# configured, apt removes it to install bookworm's qemu-system-common (the backports
+# qemu-utils "Breaks" it). Nothing in the lab needs qemu-img.
+set -euo pipefail
+
+pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
+      udev multipath-tools sg3-utils open-iscsi iproute2)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
+
+action="nothing to install"
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "lab/setup.sh: must run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
+            --no-install-recommends)
+  # Refresh the package lists only when they are missing or older than a week.
+  fresh=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -7 2>/dev/null | head -n 1)
+  updated=no
+  if [ -z "$fresh" ]; then apt-get update -q >&2; updated=yes; fi
+  if ! apt-get install "${apt_opts[@]}" "${missing[@]}" >&2; then
+    # The lists may still be stale (e.g. a security update replaced a version): retry once.
+    [ "$updated" = yes ] && { echo "lab/setup.sh: apt-get install failed" >&2; exit 1; }
+    apt-get update -q >&2
+    apt-get install "${apt_opts[@]}" "${missing[@]}" >&2
+  fi
+  action="installed ${missing[*]}"
+fi
+
+kernels=$(for k in /boot/vmlinuz-*; do
+  v=${k#/boot/vmlinuz-}; [ -d "/lib/modules/$v/kernel" ] && printf '%s ' "$v"; done)
+[ -n "$kernels" ] || { echo "lab/setup.sh: no kernel with modules under /boot" >&2; exit 1; }
+echo "lab setup ok: ${#pkgs[@]} packages present ($action); guest kernel(s): ${kernels% }"
