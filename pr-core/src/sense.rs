@@ -264,6 +264,60 @@ impl fmt::Display for FieldPointer {
     }
 }
 
+/// Length of the fixed-format sense data [`encode_fixed`] writes.
+pub const FIXED_SENSE_LEN: usize = 18;
+
+/// Encodes current, fixed-format (70h) sense data: `key`, `asc`/`ascq`, and for ILLEGAL
+/// REQUEST an optional field pointer (SKSV set, C/D, BPV and bit pointer). ADDITIONAL SENSE
+/// LENGTH is 10. Device servers (the simulator) use it; [`Sense::parse`] reads it back.
+///
+/// ```
+/// use pr_core::sense::{encode_fixed, FieldLocation, FieldPointer, Sense, SenseKey};
+/// let fp = FieldPointer { c_d: FieldLocation::Cdb, bit_pointer: Some(4), field_pointer: 2 };
+/// let b = encode_fixed(SenseKey::IllegalRequest, 0x24, 0x00, Some(fp));
+/// let s = Sense::parse(&b).unwrap();
+/// assert_eq!((s.key(), s.asc_ascq(), s.field_pointer()), (SenseKey::IllegalRequest, Some((0x24, 0)), Some(fp)));
+/// ```
+pub fn encode_fixed(
+    key: SenseKey,
+    asc: u8,
+    ascq: u8,
+    field: Option<FieldPointer>,
+) -> [u8; FIXED_SENSE_LEN] {
+    let mut sks = [0u8; 3];
+    if let Some(f) = field {
+        let mut b15 = 0x80;
+        if f.c_d == FieldLocation::Cdb {
+            b15 |= 0x40;
+        }
+        if let Some(bit) = f.bit_pointer {
+            b15 |= 0x08 | (bit & 0x07);
+        }
+        let [hi, lo] = f.field_pointer.to_be_bytes();
+        sks = [b15, hi, lo];
+    }
+    [
+        0x70,
+        0,
+        key.code() & 0x0f,
+        0,
+        0,
+        0,
+        0,
+        0x0a,
+        0,
+        0,
+        0,
+        0,
+        asc,
+        ascq,
+        0,
+        sks[0],
+        sks[1],
+        sks[2],
+    ]
+}
+
 /// A progress indication: the numerator of a fraction of 65536 (`0x8000` is half done).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct Progress(pub u16);

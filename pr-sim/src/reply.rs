@@ -80,26 +80,16 @@ impl Condition {
 
     /// The 18 bytes of fixed-format, current sense data (70h).
     pub fn to_fixed(&self) -> [u8; SENSE_LEN] {
-        let mut b = [0u8; SENSE_LEN];
-        b[0] = 0x70;
-        b[2] = self.key.code() & 0x0f;
-        b[7] = 0x0a;
-        b[12] = self.asc;
-        b[13] = self.ascq;
-        if let Some(f) = self.field {
-            let mut b15 = 0x80;
-            if f.in_cdb {
-                b15 |= 0x40;
-            }
-            if let Some(bit) = f.bit {
-                b15 |= 0x08 | (bit & 0x07);
-            }
-            b[15] = b15;
-            let [hi, lo] = f.byte.to_be_bytes();
-            b[16] = hi;
-            b[17] = lo;
-        }
-        b
+        let field = self.field.map(|f| pr_core::sense::FieldPointer {
+            c_d: if f.in_cdb {
+                pr_core::sense::FieldLocation::Cdb
+            } else {
+                pr_core::sense::FieldLocation::ParameterList
+            },
+            bit_pointer: f.bit,
+            field_pointer: f.byte,
+        });
+        pr_core::sense::encode_fixed(self.key, self.asc, self.ascq, field)
     }
 }
 

@@ -130,9 +130,10 @@ impl<'a> FullStatus<'a> {
     /// returns the bytes written.
     ///
     /// With `whole_descriptors == false` the response follows SPC: ADDITIONAL LENGTH counts
-    /// every descriptor and the bytes are cut at the allocation length. With `true` it
-    /// follows the Linux LIO target: only descriptors that fit entirely are written, and
-    /// ADDITIONAL LENGTH counts only those.
+    /// every descriptor and the bytes are cut at the allocation length. With `true` only the
+    /// descriptors that fit entirely are written and ADDITIONAL LENGTH counts only those (a
+    /// conservative target behaviour that clients must be ready for; the Linux LIO target's
+    /// own, odder algorithm is reproduced by `pr-sim`'s LIO personality, not here).
     pub fn encode<'t>(
         generation: u32,
         entries: impl IntoIterator<Item = FullStatusEntry<'t>>,
