@@ -62,6 +62,52 @@ pub const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 /// Sense buffer size requested from the kernel (the sg header's `mx_sb_len` is one byte).
 pub const SENSE_LEN: usize = 252;
 
+/// Extra bytes given to the kernel beyond the request's length for PERSISTENT RESERVE IN
+/// READ FULL STATUS.
+///
+/// The Linux LIO target's READ FULL STATUS checks only the TransportID's length against the
+/// allocation length before writing a descriptor, so it can write up to 32 bytes (a 24-byte
+/// descriptor header and the check's 8-byte header miscount) past the allocation length.
+/// Over tcm_loop the target writes straight into the initiator's buffer, which SG_IO maps
+/// from user memory when it is 4-byte aligned: those bytes would land on whatever follows
+/// the buffer on the heap (`sg_persist` aborts with a corrupted heap there). The transfer
+/// length is therefore the request's length plus this slack: the target clamps its data
+/// length to the CDB's allocation length, the stray bytes fall into the slack, and the
+/// response is truncated back to at most the request's length.
+pub const DATA_IN_SLACK: usize = 64;
+
+/// Whether a CDB gets [`DATA_IN_SLACK`]: PERSISTENT RESERVE IN READ FULL STATUS only (the
+/// only command known to overrun; the slack makes LIO log a transfer-length mismatch, so it
+/// is not given to every command).
+pub(crate) fn needs_slack(cdb: &[u8]) -> bool {
+    matches!(cdb, [0x5e, sa, ..] if sa & 0x1f == 0x03)
+}
+
+/// Adds [`DATA_IN_SLACK`] to a data-in buffer when [`needs_slack`]; returns the request's
+/// length.
+pub(crate) fn add_slack(cdb: &[u8], direction: DataDirection, buf: &mut Vec<u8>) -> usize {
+    let len = buf.len();
+    if direction == DataDirection::FromDevice && len > 0 && needs_slack(cdb) {
+        buf.resize(len + DATA_IN_SLACK, 0);
+    }
+    len
+}
+
+/// Undoes [`add_slack`]: the buffer back to `len` bytes and the residual relative to `len`
+/// (bytes beyond `len` that a device may have sent are dropped, as if not transferred).
+pub(crate) fn remove_slack(
+    direction: DataDirection,
+    buf: &mut Vec<u8>,
+    len: usize,
+    reply: &mut SgReply,
+) {
+    if direction == DataDirection::FromDevice && buf.len() > len {
+        let slack = u32::try_from(buf.len() - len).unwrap_or(u32::MAX);
+        buf.truncate(len);
+        reply.resid = reply.resid.saturating_sub(slack);
+    }
+}
+
 /// A bound on the threads blocked in the kernel: a counting semaphore shared by the devices
 /// given the same limiter.
 #[derive(Clone, Debug)]
@@ -200,6 +246,7 @@ pub(crate) async fn sg_io_pooled(
     let dev = device.clone();
     let call = move || {
         let mut buf = buf;
+        let len = add_slack(cdb.as_bytes(), direction, &mut buf);
         let mut sense = [0u8; SENSE_LEN];
         let started = Instant::now();
         let r = sys::sg_io(
@@ -212,7 +259,10 @@ pub(crate) async fn sg_io_pooled(
         );
         let elapsed = started.elapsed();
         match r {
-            Ok(reply) => response_from_reply(&reply, &sense, direction, buf, timeout, elapsed),
+            Ok(mut reply) => {
+                remove_slack(direction, &mut buf, len, &mut reply);
+                response_from_reply(&reply, &sense, direction, buf, timeout, elapsed)
+            }
             Err(e) => Err(os_error("SG_IO", &dev, e)),
         }
     };
@@ -334,6 +384,8 @@ impl SgV3Engine {
             if let Ok(mut m) = self.waiters.lock() {
                 m.insert(id, (tx, permit));
             }
+            let mut buf = buf;
+            let len = add_slack(cdb.as_bytes(), direction, &mut buf);
             let bufs = SgBuffers {
                 data: buf,
                 sense: vec![0u8; SENSE_LEN],
@@ -351,13 +403,14 @@ impl SgV3Engine {
                 }
                 return Err(os_error("write", device, e));
             }
-            let (reply, bufs) = loop {
+            let (mut reply, mut bufs) = loop {
                 tokio::select! {
                     r = &mut rx => break r.map_err(|_| TransportError::Closed)?,
                     r = self.poll_once(device) => r?,
                 }
             };
             let elapsed = started.elapsed();
+            remove_slack(direction, &mut bufs.data, len, &mut reply);
             response_from_reply(&reply, &bufs.sense, direction, bufs.data, timeout, elapsed)
         };
         match tokio::time::timeout(deadline, work).await {
@@ -470,6 +523,56 @@ mod tests {
             .unwrap_err();
             assert_eq!(e, TransportError::Timeout(Duration::from_secs(2)));
         }
+    }
+
+    #[test]
+    fn data_in_slack_is_invisible() {
+        // 152 of 8192 bytes sent: the kernel counts the slack as not transferred.
+        let rfs = [0x5e, 0x03, 0, 0, 0, 0, 0, 0x20, 0, 0];
+        assert!(needs_slack(&rfs) && !needs_slack(&[0x5e, 0, 0, 0, 0, 0, 0, 0x20, 0, 0]));
+        let mut buf = vec![0u8; 8192];
+        let len = add_slack(&rfs, DataDirection::FromDevice, &mut buf);
+        assert_eq!((len, buf.len()), (8192, 8192 + DATA_IN_SLACK));
+        buf[8192 + 10] = 0xee; // a stray byte written past the allocation length
+        let mut r = reply(0, 0, 0, (8192 + DATA_IN_SLACK - 152) as u32, 0);
+        remove_slack(DataDirection::FromDevice, &mut buf, len, &mut r);
+        assert_eq!((buf.len(), r.resid), (8192, 8192 - 152));
+        let resp = response_from_reply(
+            &r,
+            &[],
+            DataDirection::FromDevice,
+            buf,
+            Duration::from_secs(1),
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(
+            (resp.buf.len(), resp.completion.residual),
+            (152, 8192 - 152)
+        );
+        // A device that filled the slack too: the response stops at the request's length.
+        let mut buf = vec![0u8; 16];
+        let len = add_slack(&rfs, DataDirection::FromDevice, &mut buf);
+        let mut r = reply(0, 0, 0, 0, 0);
+        remove_slack(DataDirection::FromDevice, &mut buf, len, &mut r);
+        assert_eq!((buf.len(), r.resid), (16, 0));
+        // Data out, empty buffers and other commands are left alone.
+        let mut buf = vec![1u8; 24];
+        assert_eq!(add_slack(&rfs, DataDirection::ToDevice, &mut buf), 24);
+        assert_eq!(buf.len(), 24);
+        let mut buf = Vec::new();
+        assert_eq!(add_slack(&rfs, DataDirection::FromDevice, &mut buf), 0);
+        assert!(buf.is_empty());
+        let mut buf = vec![0u8; 8192];
+        assert_eq!(
+            add_slack(
+                &[0x5e, 0, 0, 0, 0, 0, 0, 0x20, 0, 0],
+                DataDirection::FromDevice,
+                &mut buf
+            ),
+            8192
+        );
+        assert_eq!(buf.len(), 8192);
     }
 
     #[test]

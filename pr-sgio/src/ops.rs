@@ -27,7 +27,7 @@ use std::time::Duration;
 use pr_core::DecodeError;
 use pr_core::cdb::PrInCdb;
 use pr_core::outcome::Completion;
-use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Response};
+use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Response, Truncation};
 use pr_core::prout::PrOut;
 use pr_core::transport::{Cdb, Request, Transport};
 use pr_core::types::PrInAction;
@@ -43,7 +43,8 @@ pub struct PrInOptions {
     /// Allocation length of the first attempt (at least 8).
     pub alloc_len: u16,
     /// Re-issue once with the length the device asked for (capped at 65535) when the
-    /// response was cut short.
+    /// response was cut short; READ FULL STATUS re-issues with 65535 also when the
+    /// response may be incomplete (see [`next_alloc_len`]).
     pub grow: bool,
     /// Command timeout.
     pub timeout: Duration,
@@ -129,6 +130,32 @@ pub fn grown_alloc_len(alloc_len: u16, needed: Option<u32>) -> Option<u16> {
     (n > alloc_len).then_some(n)
 }
 
+/// The allocation length to re-issue PR IN `action` with after `bytes` came back for
+/// `alloc_len`: `None` when the response is complete (or cannot grow).
+///
+/// READ KEYS and READ RESERVATION grow to the length ADDITIONAL LENGTH asks for
+/// ([`grown_alloc_len`]). READ FULL STATUS grows straight to 65535 whenever
+/// [`FullStatus::truncation`] is not [`Truncation::Complete`]: the Linux LIO target returns
+/// whole descriptors only and counts only those in ADDITIONAL LENGTH, so a response can look
+/// complete while registrants are missing ([`Truncation::Possible`]), and a cut response's
+/// ADDITIONAL LENGTH can undercount too (re-issuing with exactly that length may again
+/// return fewer descriptors than exist).
+pub fn next_alloc_len(action: PrInAction, alloc_len: u16, bytes: &[u8]) -> Option<u16> {
+    if action == PrInAction::ReadFullStatus {
+        let fs = FullStatus::decode(bytes).ok()?;
+        return match fs.truncation(u32::from(alloc_len)) {
+            Truncation::Complete => None,
+            Truncation::Cut { .. } | Truncation::Possible => {
+                (alloc_len < u16::MAX).then_some(u16::MAX)
+            }
+        };
+    }
+    let needed = Response::decode(action, bytes)
+        .ok()
+        .and_then(|r| r.needed_alloc_len());
+    grown_alloc_len(alloc_len, needed)
+}
+
 fn command_error(device: &str, what: String, e: pr_core::outcome::CommandError) -> Error {
     Error::Command {
         device: device.to_owned(),
@@ -138,7 +165,8 @@ fn command_error(device: &str, what: String, e: pr_core::outcome::CommandError) 
 }
 
 /// Sends PERSISTENT RESERVE IN `action`, growing the allocation length once if the device
-/// had more to return. Errors: [`Error::Transport`] when the command did not complete,
+/// had more to return (or, for READ FULL STATUS, may have had more: see
+/// [`next_alloc_len`]). Errors: [`Error::Transport`] when the command did not complete,
 /// [`Error::Command`] when it completed unsuccessfully (with its sense bytes).
 pub async fn pr_in<T: Transport + ?Sized>(
     t: &T,
@@ -166,8 +194,7 @@ pub async fn pr_in<T: Transport + ?Sized>(
             completion: response.completion,
         };
         if options.grow && attempts == 1 {
-            let needed = data.decode().ok().and_then(|r| r.needed_alloc_len());
-            if let Some(next) = grown_alloc_len(alloc_len, needed) {
+            if let Some(next) = next_alloc_len(action, alloc_len, &data.bytes) {
                 alloc_len = next;
                 continue;
             }
@@ -291,6 +318,107 @@ mod tests {
         fn name(&self) -> &str {
             "fake0"
         }
+    }
+
+    /// Answers READ FULL STATUS as the Linux LIO target does: whole descriptors only,
+    /// ADDITIONAL LENGTH counting only those (iSCSI TransportIDs, 88-byte descriptors).
+    struct LioFullStatus {
+        n: usize,
+        seen: Mutex<Vec<u16>>,
+    }
+
+    impl Transport for LioFullStatus {
+        async fn execute(&self, request: Request) -> Result<TResponse, TransportError> {
+            use pr_core::prin::FullStatusEntry;
+            use pr_core::transport_id::TransportId;
+            use pr_core::types::Scope;
+            let alloc = u16::from_be_bytes([request.cdb.as_bytes()[7], request.cdb.as_bytes()[8]]);
+            self.seen.lock().unwrap().push(alloc);
+            let names: Vec<String> = (0..self.n)
+                .map(|i| format!("iqn.2003-01.org.linux-iscsi.labpr:node1.p{i}"))
+                .collect();
+            let entries = names.iter().enumerate().map(|(i, name)| FullStatusEntry {
+                key: ReservationKey(0x1111 * (i as u64 + 1)),
+                all_tg_pt: false,
+                r_holder: false,
+                scope: Scope::LogicalUnit,
+                type_code: 0,
+                relative_target_port: 1,
+                transport_id: TransportId::Iscsi {
+                    name: name.as_str().into(),
+                    isid: Some(format!("00023d00000{i}").into()),
+                },
+            });
+            let mut buf = request.buf;
+            let n = FullStatus::encode(7, entries, &mut buf, true).unwrap();
+            let residual = u32::try_from(buf.len() - n).unwrap();
+            buf.truncate(n);
+            Ok(TResponse {
+                completion: good(ScsiStatus::GOOD, &[], residual),
+                buf,
+            })
+        }
+
+        fn name(&self) -> &str {
+            "lio0"
+        }
+    }
+
+    #[tokio::test]
+    async fn read_full_status_regrows_when_lio_may_have_dropped_descriptors() {
+        let opts = |alloc_len| PrInOptions {
+            alloc_len,
+            ..Default::default()
+        };
+        let t = LioFullStatus {
+            n: 3,
+            seen: Mutex::new(Vec::new()),
+        };
+        // Without growth, 200 bytes hold 2 of 3 descriptors and the response looks complete.
+        let d = pr_in(
+            &t,
+            PrInAction::ReadFullStatus,
+            &PrInOptions {
+                grow: false,
+                ..opts(200)
+            },
+        )
+        .await
+        .unwrap();
+        let fs = d.full_status().unwrap();
+        assert_eq!(fs.descriptors().count(), 2);
+        assert!(!fs.is_truncated());
+        assert_eq!(fs.truncation(200), Truncation::Possible);
+        assert!(!d.is_truncated());
+        // With growth: re-issued once with 65535, all three are there.
+        let d = pr_in(&t, PrInAction::ReadFullStatus, &opts(200))
+            .await
+            .unwrap();
+        assert_eq!((d.attempts, d.alloc_len), (2, 65535));
+        assert_eq!(d.full_status().unwrap().descriptors().count(), 3);
+        assert_eq!(*t.seen.lock().unwrap(), [200, 200, 65535]);
+        // A cut response also goes straight to 65535 (LIO's ADDITIONAL LENGTH undercounts).
+        t.seen.lock().unwrap().clear();
+        let d = pr_in(&t, PrInAction::ReadFullStatus, &opts(64))
+            .await
+            .unwrap();
+        assert_eq!(d.full_status().unwrap().descriptors().count(), 3);
+        assert_eq!(*t.seen.lock().unwrap(), [64, 65535]);
+        // Room for another descriptor: complete, sent once.
+        t.seen.lock().unwrap().clear();
+        let d = read_full_status(&t).await.unwrap();
+        assert_eq!(d.attempts, 1);
+        assert_eq!(d.full_status().unwrap().descriptors().count(), 3);
+        assert_eq!(*t.seen.lock().unwrap(), [8192]);
+        // Already at 65535: nothing more to try.
+        assert_eq!(
+            next_alloc_len(PrInAction::ReadFullStatus, 65535, &d.bytes),
+            None
+        );
+        // READ KEYS keeps growing to exactly what it needs.
+        let mut rk = vec![0u8; 16];
+        ReadKeys::encode(1, [ReservationKey(1), ReservationKey(2)], &mut rk);
+        assert_eq!(next_alloc_len(PrInAction::ReadKeys, 16, &rk), Some(24));
     }
 
     #[test]
