@@ -99,6 +99,8 @@ pub mod ua {
 
 #[derive(Clone, Debug)]
 struct Reg {
+    /// Identity of this registration (the LIO personality may hold two for one nexus).
+    id: u64,
     nexus: ItNexus,
     key: ReservationKey,
     all_tg_pt: bool,
@@ -109,6 +111,9 @@ struct Resv {
     ty: ReservationType,
     /// `None` for the all-registrants types.
     holder: Option<ItNexus>,
+    /// LIO personality: the registration LIO points to as the holder (`dev_pr_res_holder`),
+    /// for the all-registrants types too.
+    holder_reg: Option<u64>,
 }
 
 /// Why a command did not complete with GOOD.
@@ -168,6 +173,23 @@ fn supported_tid(t: &TransportId<'_>) -> bool {
     !matches!(t, TransportId::Other { .. } | TransportId::Ssa { .. })
 }
 
+/// Whether two nexuses have the same initiator port name (LIO compares node ACL names:
+/// an iSCSI name without its ISID, otherwise the whole TransportID).
+fn same_initiator_name(a: &ItNexus, b: &ItNexus) -> bool {
+    match (&a.initiator, &b.initiator) {
+        (TransportId::Iscsi { name: x, .. }, TransportId::Iscsi { name: y, .. }) => x == y,
+        (x, y) => x == y,
+    }
+}
+
+/// The ISID of an iSCSI initiator port TransportID.
+fn isid_of<'a>(t: &'a TransportId<'_>) -> Option<&'a str> {
+    match t {
+        TransportId::Iscsi { isid, .. } => isid.as_deref(),
+        _ => None,
+    }
+}
+
 /// What a media-access command does, for the reservation conflict table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Access {
@@ -189,6 +211,10 @@ pub struct LogicalUnit {
     lost: bool,
     uas: HashMap<ItNexus, VecDeque<(u8, u8)>>,
     blocks: BTreeMap<u64, Vec<u8>>,
+    next_reg_id: u64,
+    /// LIO personality: the nexuses LIO counts as registered when it checks a command
+    /// against the reservation (`DEF_PR_REG_ACTIVE`; see `lio_free`).
+    lio_active: Vec<ItNexus>,
 }
 
 impl LogicalUnit {
@@ -207,6 +233,8 @@ impl LogicalUnit {
             lost: false,
             uas: HashMap::new(),
             blocks: BTreeMap::new(),
+            next_reg_id: 0,
+            lio_active: Vec::new(),
         };
         lu.load_state_file();
         lu
@@ -346,6 +374,7 @@ impl LogicalUnit {
             self.regs.clear();
             self.resv = None;
         }
+        self.lio_fixup();
         let known = self.known.clone();
         for n in &known {
             self.add_ua(n, ua::POWER_ON);
@@ -361,6 +390,7 @@ impl LogicalUnit {
         self.regs.clear();
         self.resv = None;
         self.lost = true;
+        self.lio_active.clear();
     }
 
     /// Queues a unit attention for `nexus`, as this personality queues them.
@@ -495,6 +525,10 @@ impl LogicalUnit {
                 if self.lost {
                     return Err(lost);
                 }
+                if self.lio() {
+                    // LIO: TEST UNIT READY never conflicts (ALLOW COMMANDS 001b).
+                    return Ok(Vec::new());
+                }
                 self.check_access(nexus, Access::TestUnitReady)?;
                 Ok(Vec::new())
             }
@@ -611,7 +645,13 @@ impl LogicalUnit {
         if cdb.len() < need {
             return Err(invalid_cdb(0, None));
         }
-        self.check_access(nexus, if write { Access::Write } else { Access::Read })?;
+        if self.lio() {
+            if self.lio_conflicts(nexus, op, 0, write) {
+                return Err(Fail::Conflict);
+            }
+        } else {
+            self.check_access(nexus, if write { Access::Write } else { Access::Read })?;
+        }
         if lba.saturating_add(len) > self.config.block_count {
             return Err(Fail::Check(Condition::illegal(0x21, 0, None)));
         }
@@ -651,7 +691,14 @@ impl LogicalUnit {
         let c = PrInCdb::decode(cdb).map_err(|_| invalid_cdb(0, None))?;
         let action = PrInAction::from_code(c.service_action).ok_or(invalid_cdb(1, Some(4)))?;
         let alloc = usize::from(c.allocation_length);
-        if self.lio() && alloc < 8 {
+        // LIO: READ KEYS, READ RESERVATION and READ FULL STATUS need 8 bytes, REPORT
+        // CAPABILITIES 6.
+        let lio_min = if action == PrInAction::ReportCapabilities {
+            6
+        } else {
+            8
+        };
+        if self.lio() && alloc < lio_min {
             return Err(invalid_cdb(7, None));
         }
         let room = alloc.min(data_in_len);
@@ -730,10 +777,21 @@ impl LogicalUnit {
     }
 
     fn full_status_entries(&self) -> Vec<FullStatusEntry<'static>> {
+        let lio_holder = self.resv.as_ref().and_then(|v| v.holder_reg);
+        let all_reg = self
+            .resv
+            .as_ref()
+            .is_some_and(|v| v.ty.is_all_registrants());
         self.regs
             .iter()
             .map(|r| {
-                let holder = self.is_holder(&r.nexus);
+                // LIO marks the registration it points to as the holder (not every
+                // registration of that nexus), and every one for the all-registrants types.
+                let holder = if self.lio() {
+                    all_reg || lio_holder == Some(r.id)
+                } else {
+                    self.is_holder(&r.nexus)
+                };
                 FullStatusEntry {
                     key: r.key,
                     all_tg_pt: r.all_tg_pt,
@@ -766,6 +824,17 @@ impl LogicalUnit {
         let c = PrOutCdb::decode(cdb).map_err(|_| invalid_cdb(0, None))?;
         let pll = usize::try_from(c.parameter_list_length).unwrap_or(usize::MAX);
         let params = data_out.get(..pll).ok_or_else(param_len_error)?;
+        // A PR OUT with a parameter list is a data-out ("write") command for this check.
+        if self.lio()
+            && self.lio_conflicts(
+                nexus,
+                opcode::PERSISTENT_RESERVE_OUT,
+                c.service_action,
+                pll > 0,
+            )
+        {
+            return Err(Fail::Conflict);
+        }
         let r = if self.lio() {
             self.lio_pr_out(nexus, &c, params)
         } else {
@@ -875,15 +944,12 @@ impl LogicalUnit {
                     return Err(invalid_param(8, None));
                 }
                 self.regs.clear();
-                self.regs.push(Reg {
-                    nexus: nexus.clone(),
-                    key: b.sa_key,
-                    all_tg_pt: false,
-                });
+                self.push_reg(nexus.clone(), b.sa_key, false);
                 let ty = ty.ok_or(invalid_cdb(2, Some(3)))?;
                 self.resv = Some(Resv {
                     ty,
                     holder: (!ty.is_all_registrants()).then(|| nexus.clone()),
+                    holder_reg: None,
                 });
                 self.lost = false;
                 self.aptpl = b.flags.contains(PrOutFlags::APTPL);
@@ -892,6 +958,16 @@ impl LogicalUnit {
             }
             PrOutAction::RegisterAndMove => Err(invalid_cdb(1, Some(4))),
         }
+    }
+
+    fn push_reg(&mut self, nexus: ItNexus, key: ReservationKey, all_tg_pt: bool) {
+        self.next_reg_id = self.next_reg_id.wrapping_add(1);
+        self.regs.push(Reg {
+            id: self.next_reg_id,
+            nexus,
+            key,
+            all_tg_pt,
+        });
     }
 
     fn bump(&mut self) {
@@ -992,11 +1068,7 @@ impl LogicalUnit {
                     return Err(insufficient_registration_resources());
                 }
                 for n in new {
-                    self.regs.push(Reg {
-                        nexus: n,
-                        key: b.sa_key,
-                        all_tg_pt,
-                    });
+                    self.push_reg(n, b.sa_key, all_tg_pt);
                 }
                 Ok(())
             }
@@ -1026,11 +1098,7 @@ impl LogicalUnit {
                     for n in targets {
                         match self.regs.iter_mut().find(|r| r.nexus == n) {
                             Some(r) => r.key = b.sa_key,
-                            None => self.regs.push(Reg {
-                                nexus: n,
-                                key: b.sa_key,
-                                all_tg_pt,
-                            }),
+                            None => self.push_reg(n, b.sa_key, all_tg_pt),
                         }
                     }
                 }
@@ -1063,6 +1131,14 @@ impl LogicalUnit {
     /// Ends an all-registrants reservation without registrants, and a reservation whose
     /// holder is no longer registered.
     fn settle(&mut self) {
+        if self.lio() {
+            // LIO releases only where its code says so; a holder pointer to a registration
+            // that is gone (not reachable in the lab's topologies) ends the reservation.
+            if self.resv.is_some() && self.lio_holder().is_none() {
+                self.resv = None;
+            }
+            return;
+        }
         let drop = match &self.resv {
             Some(r) if r.ty.is_all_registrants() => self.regs.is_empty(),
             Some(Resv {
@@ -1100,6 +1176,7 @@ impl LogicalUnit {
                 self.resv = Some(Resv {
                     ty,
                     holder: (!ty.is_all_registrants()).then(|| nexus.clone()),
+                    holder_reg: None,
                 });
                 Ok(())
             }
@@ -1188,6 +1265,7 @@ impl LogicalUnit {
                     self.resv = Some(Resv {
                         ty,
                         holder: (!ty.is_all_registrants()).then(|| nexus.clone()),
+                        holder_reg: None,
                     });
                 } else {
                     if !exists {
@@ -1210,6 +1288,7 @@ impl LogicalUnit {
                     self.resv = Some(Resv {
                         ty,
                         holder: (!ty.is_all_registrants()).then(|| nexus.clone()),
+                        holder_reg: None,
                     });
                     if changed {
                         for n in self.registered_nexuses() {
@@ -1233,23 +1312,14 @@ impl LogicalUnit {
         m: &MoveParams<'_>,
         ty: ReservationType,
     ) -> R<()> {
-        let lio = self.lio();
         let Some(key) = self.key_of(nexus) else {
-            return Err(if lio && self.resv.is_none() {
-                lu_comm_failure()
-            } else {
-                Fail::Conflict
-            });
+            return Err(Fail::Conflict);
         };
         if key != m.key {
             return Err(Fail::Conflict);
         }
         let Some(r) = self.resv.clone() else {
-            return Err(if lio {
-                invalid_cdb(0, None)
-            } else {
-                Fail::Conflict
-            });
+            return Err(Fail::Conflict);
         };
         if r.ty.is_all_registrants() || r.holder.as_ref() != Some(nexus) {
             return Err(Fail::Conflict);
@@ -1259,15 +1329,12 @@ impl LogicalUnit {
         }
         let (tid, used) =
             TransportId::decode(m.transport_id_bytes).map_err(|_| invalid_param(24, None))?;
-        if !supported_tid(&tid) || (!lio && used != m.transport_id_bytes.len()) {
+        if !supported_tid(&tid) || used != m.transport_id_bytes.len() {
             return Err(invalid_param(24, None));
         }
         let dest = ItNexus::new(tid.into_owned(), m.relative_target_port);
         if !self.target_ports.contains(&dest.relative_target_port) {
             return Err(invalid_param(18, None));
-        }
-        if lio && !self.known.contains(&dest) {
-            return Err(invalid_param(24, None));
         }
         if dest == *nexus {
             return Err(invalid_param(24, None));
@@ -1278,16 +1345,13 @@ impl LogicalUnit {
                 if self.regs.len() >= self.config.max_registrations {
                     return Err(insufficient_registration_resources());
                 }
-                self.regs.push(Reg {
-                    nexus: dest.clone(),
-                    key: m.sa_key,
-                    all_tg_pt: false,
-                });
+                self.push_reg(dest.clone(), m.sa_key, false);
             }
         }
         self.resv = Some(Resv {
-            ty: if lio { r.ty } else { ty },
+            ty,
             holder: Some(dest),
+            holder_reg: None,
         });
         if m.flags.contains(PrOutFlags::UNREG) {
             self.regs.retain(|x| &x.nexus != nexus);
@@ -1298,185 +1362,609 @@ impl LogicalUnit {
     }
 
     // -----------------------------------------------------------------------------------
-    // The LIO personality's PERSISTENT RESERVE OUT
+    // The LIO personality's PERSISTENT RESERVE OUT: a model of LIO's registration list
+    // (drivers/target/target_core_pr.c, Linux 6.1; behaviour only, no code taken)
     // -----------------------------------------------------------------------------------
+    //
+    // LIO keeps a list of registrations. The same nexus can be on it twice (SPEC_I_PT
+    // naming the issuer); a command works on the *first* registration of its nexus. The
+    // reservation is a pointer to one registration (`holder_reg`), also for the
+    // all-registrants types (the one that reserved; when it unregisters, the head of the
+    // list). Separately, a per-nexus flag (`lio_active`, LIO's DEF_PR_REG_ACTIVE) is what
+    // the reservation check of every command calls "registered": set when a registration of
+    // the nexus is added, cleared when any registration of the nexus is freed.
+
+    /// The first registration of `nexus` (LIO's `core_scsi3_locate_pr_reg`).
+    fn lio_locate(&self, nexus: &ItNexus) -> Option<usize> {
+        self.regs.iter().position(|r| &r.nexus == nexus)
+    }
+
+    /// The registration the reservation points to.
+    fn lio_holder(&self) -> Option<usize> {
+        let id = self.resv.as_ref()?.holder_reg?;
+        self.regs.iter().position(|r| r.id == id)
+    }
+
+    fn lio_index_of(&self, id: u64) -> Option<usize> {
+        self.regs.iter().position(|r| r.id == id)
+    }
+
+    /// Recomputes the LIO bookkeeping after registrations were set wholesale (power on,
+    /// APTPL state loaded).
+    fn lio_fixup(&mut self) {
+        self.lio_active.clear();
+        for r in &self.regs {
+            if !self.lio_active.contains(&r.nexus) {
+                self.lio_active.push(r.nexus.clone());
+            }
+        }
+        let first = |lu: &LogicalUnit, h: &Option<ItNexus>| match h {
+            Some(n) => lu.regs.iter().find(|r| &r.nexus == n).map(|r| r.id),
+            None => lu.regs.first().map(|r| r.id),
+        };
+        if let Some(r) = &self.resv
+            && r.holder_reg.is_none()
+        {
+            let id = first(self, &r.holder);
+            if let Some(v) = self.resv.as_mut() {
+                v.holder_reg = id;
+            }
+        }
+    }
+
+    /// Adds a registration at the tail (PRgeneration + 1 each, as LIO counts).
+    fn lio_add(&mut self, nexus: ItNexus, key: ReservationKey, all_tg_pt: bool) -> u64 {
+        self.push_reg(nexus.clone(), key, all_tg_pt);
+        if !self.lio_active.contains(&nexus) {
+            self.lio_active.push(nexus);
+        }
+        self.bump();
+        self.next_reg_id
+    }
+
+    /// Frees registration `id`: it leaves the list and its nexus stops counting as
+    /// registered for the reservation check, even when it has another registration.
+    fn lio_free(&mut self, id: u64) {
+        if let Some(i) = self.lio_index_of(id) {
+            let r = self.regs.remove(i);
+            self.lio_active.retain(|n| n != &r.nexus);
+        }
+    }
+
+    /// LIO's release of the reservation; with `unreg`, that registration is freed as well
+    /// and an all-registrants reservation passes to the head of the list.
+    fn lio_release(&mut self, unreg: Option<u64>) {
+        let old = self.resv.take();
+        if let Some(id) = unreg {
+            self.lio_free(id);
+            if let Some(o) = old
+                && o.ty.is_all_registrants()
+                && let Some(head) = self.regs.first()
+            {
+                self.resv = Some(Resv {
+                    ty: o.ty,
+                    holder: None,
+                    holder_reg: Some(head.id),
+                });
+            }
+        }
+    }
+
+    fn lio_set_reservation(&mut self, ty: ReservationType, id: u64) {
+        let holder = self
+            .lio_index_of(id)
+            .and_then(|i| self.regs.get(i))
+            .map(|r| r.nexus.clone());
+        self.resv = Some(Resv {
+            ty,
+            holder: if ty.is_all_registrants() {
+                None
+            } else {
+                holder
+            },
+            holder_reg: Some(id),
+        });
+    }
+
+    /// Queues `code` for the nexus of every registration on the list except `except`
+    /// (LIO walks the list, so a nexus registered twice is visited twice).
+    fn lio_ua_to_list(&mut self, except: Option<u64>, code: (u8, u8)) {
+        let targets: Vec<ItNexus> = self
+            .regs
+            .iter()
+            .filter(|r| Some(r.id) != except)
+            .map(|r| r.nexus.clone())
+            .collect();
+        for n in targets {
+            self.add_ua(&n, code);
+        }
+    }
+
+    /// LIO's check of a command against the reservation, before the command runs
+    /// (`target_scsi3_pr_reservation_check`, `core_scsi3_pr_seq_non_holder`): `true` for
+    /// RESERVATION CONFLICT. The holder is the nexus of the registration the reservation
+    /// points to (for the all-registrants types too); "registered" is the per-nexus flag.
+    fn lio_conflicts(&self, nexus: &ItNexus, op: u8, service_action: u8, write: bool) -> bool {
+        let Some(r) = &self.resv else { return false };
+        if self
+            .lio_holder()
+            .and_then(|i| self.regs.get(i))
+            .is_some_and(|h| &h.nexus == nexus)
+        {
+            return false;
+        }
+        let registered = self.lio_active.contains(nexus);
+        let code = r.ty.code();
+        let we = matches!(code, 1 | 5 | 7);
+        let reg_only = matches!(code, 5 | 6);
+        let all_reg = matches!(code, 7 | 8);
+        match op {
+            opcode::PERSISTENT_RESERVE_OUT => match service_action & 0x1f {
+                // REGISTER, REGISTER AND IGNORE EXISTING KEY: allowed.
+                0 | 6 => return false,
+                // RELEASE, CLEAR, PREEMPT, PREEMPT AND ABORT: allowed for a registered
+                // nexus; otherwise the general rules below decide.
+                2..=5 if registered => return false,
+                // RESERVE, REGISTER AND MOVE: the general rules below decide (so a
+                // registered nexus passes under a registrants-only or all-registrants
+                // reservation).
+                1..=5 | 7 => {}
+                // Any other service action: conflict.
+                _ => return true,
+            },
+            opcode::TEST_UNIT_READY
+            | opcode::INQUIRY
+            | opcode::REPORT_LUNS
+            | opcode::REQUEST_SENSE
+            | opcode::PERSISTENT_RESERVE_IN => return false,
+            _ => {}
+        }
+        if we && !registered {
+            return write;
+        }
+        if (reg_only || all_reg) && registered {
+            return false;
+        }
+        !(we && registered && !write)
+    }
 
     fn lio_pr_out(&mut self, nexus: &ItNexus, c: &PrOutCdb, p: &[u8]) -> R<()> {
-        // LIO checks the parameter list before the service action.
+        // target_scsi3_emulate_pr_out: the parameter list before the service action.
         if p.len() < 24 {
             return Err(param_len_error());
         }
-        let is_move = c.service_action == PrOutAction::RegisterAndMove.code();
+        let sa = c.service_action & 0x1f;
+        let res_key = ReservationKey(u64_of(p, 0));
+        let sa_key = ReservationKey(u64_of(p, 8));
+        let is_move = sa == PrOutAction::RegisterAndMove.code();
         let flags = p.get(if is_move { 17 } else { 20 }).copied().unwrap_or(0);
-        let spec = !is_move && flags & 0x08 != 0;
-        if spec && c.service_action != PrOutAction::Register.code() {
+        let (spec, all_tg_pt, aptpl, unreg) = if is_move {
+            (false, false, flags & 0x01 != 0, flags & 0x02 != 0)
+        } else {
+            (
+                flags & 0x08 != 0,
+                flags & 0x04 != 0,
+                flags & 0x01 != 0,
+                false,
+            )
+        };
+        if spec && sa != PrOutAction::Register.code() {
             return Err(invalid_param(20, Some(3)));
         }
         if !spec && !is_move && p.len() != 24 {
             return Err(param_len_error());
         }
-        let action = PrOutAction::from_code(c.service_action)
-            .filter(|a| *a != PrOutAction::ReplaceLostReservation)
-            .ok_or(invalid_cdb(1, Some(4)))?;
-        let unregistered_fail = |lu: &LogicalUnit| {
-            if lu.resv.is_none() {
-                lu_comm_failure()
-            } else {
-                Fail::Conflict
+        let valid_type = ReservationType::from_code(c.type_code);
+        match PrOutAction::from_code(sa) {
+            Some(PrOutAction::Register) => {
+                self.lio_register(nexus, Some(res_key), sa_key, aptpl, all_tg_pt, spec, p)
             }
-        };
-        if is_move {
-            let m = MoveParams::decode(p).map_err(|_| param_len_error())?;
-            let tlen = usize::try_from(m.transport_id_length).unwrap_or(usize::MAX);
-            if 24usize.saturating_add(tlen) != p.len() {
-                return Err(param_len_error());
+            Some(PrOutAction::RegisterAndIgnoreExistingKey) => {
+                self.lio_register(nexus, None, sa_key, aptpl, all_tg_pt, spec, p)
             }
-            // LIO ignores the CDB's TYPE and keeps the reservation's.
-            let keep = self
-                .resv
-                .as_ref()
-                .map_or(ReservationType::WriteExclusive, |r| r.ty);
-            return self.register_and_move(nexus, &m, keep);
-        }
-        let b = BasicParams::decode(p).map_err(|_| param_len_error())?;
-        if spec
-            && 28usize.saturating_add(usize::try_from(b.transport_id_length).unwrap_or(usize::MAX))
-                != p.len()
-        {
-            return Err(invalid_param(24, None));
-        }
-        match action {
-            PrOutAction::Register | PrOutAction::RegisterAndIgnoreExistingKey => {
-                let all = b.flags.contains(PrOutFlags::ALL_TG_PT);
-                self.lio_register(nexus, action, &b, all)?;
-                self.aptpl = b.flags.contains(PrOutFlags::APTPL);
-                Ok(())
+            Some(PrOutAction::Reserve) => {
+                let ty = valid_type.ok_or(invalid_cdb(2, None))?;
+                self.lio_reserve(nexus, ty, c.scope, res_key)
             }
-            PrOutAction::Reserve => {
-                let ty = ReservationType::from_code(c.type_code).ok_or(invalid_cdb(2, None))?;
-                let Some(k) = self.key_of(nexus) else {
-                    return Err(unregistered_fail(self));
-                };
-                if k != b.key {
-                    return Err(Fail::Conflict);
-                }
-                if c.scope != 0 {
-                    return Err(invalid_param(0, None));
-                }
-                self.reserve(nexus, ty)
+            Some(PrOutAction::Release) => self.lio_release_sa(nexus, c.type_code, c.scope, res_key),
+            Some(PrOutAction::Clear) => self.lio_clear(nexus, res_key),
+            Some(PrOutAction::Preempt | PrOutAction::PreemptAndAbort) => {
+                let ty = valid_type.ok_or(invalid_cdb(2, None))?;
+                self.lio_preempt(nexus, ty, c.scope, res_key, sa_key)
             }
-            PrOutAction::Release => {
-                let Some(k) = self.key_of(nexus) else {
-                    return Err(unregistered_fail(self));
-                };
-                if self.resv.is_none() || !self.is_holder(nexus) {
-                    return Ok(());
-                }
-                if k != b.key {
-                    return Err(Fail::Conflict);
-                }
-                match ReservationType::from_code(c.type_code) {
-                    Some(ty) => self.release(nexus, ty, c.scope, true),
-                    None => Err(Fail::Conflict),
-                }
+            Some(PrOutAction::RegisterAndMove) => {
+                self.lio_register_and_move(nexus, res_key, sa_key, aptpl, unreg, p)
             }
-            PrOutAction::Clear => {
-                if self.key_of(nexus).is_none() {
-                    return Err(unregistered_fail(self));
-                }
-                self.check_key(nexus, b.key)?;
-                self.clear(nexus);
-                self.aptpl = false;
-                Ok(())
-            }
-            PrOutAction::Preempt | PrOutAction::PreemptAndAbort => {
-                let ty = ReservationType::from_code(c.type_code).ok_or(invalid_cdb(2, None))?;
-                self.check_key(nexus, b.key)?;
-                self.preempt(nexus, b.sa_key, ty)
-            }
-            PrOutAction::RegisterAndMove | PrOutAction::ReplaceLostReservation => {
-                Err(invalid_cdb(1, None))
-            }
+            Some(PrOutAction::ReplaceLostReservation) | None => Err(invalid_cdb(1, None)),
         }
     }
 
+    /// REGISTER (`res_key` given) and REGISTER AND IGNORE EXISTING KEY (`None`).
+    #[allow(clippy::too_many_arguments)]
     fn lio_register(
         &mut self,
         nexus: &ItNexus,
-        action: PrOutAction,
-        b: &BasicParams<'_>,
+        res_key: Option<ReservationKey>,
+        sa_key: ReservationKey,
+        aptpl: bool,
         all_tg_pt: bool,
+        spec: bool,
+        p: &[u8],
     ) -> R<()> {
-        let current = self.regs.iter().find(|r| &r.nexus == nexus).cloned();
-        let spec = b.flags.contains(PrOutFlags::SPEC_I_PT);
-        match current {
-            None => {
-                if action == PrOutAction::Register && !b.key.is_zero() {
-                    return Err(Fail::Conflict);
+        let Some(i) = self.lio_locate(nexus) else {
+            if res_key.is_some_and(|k| !k.is_zero()) {
+                return Err(Fail::Conflict);
+            }
+            if sa_key.is_zero() {
+                // Nothing happens (not even the APTPL update).
+                return Ok(());
+            }
+            let mine: Vec<ItNexus> = if all_tg_pt {
+                self.known_ports_of(nexus)
+            } else {
+                vec![nexus.clone()]
+            };
+            let mut dests: Vec<ItNexus> = Vec::new();
+            if spec {
+                // core_scsi3_decode_spec_i_port: every check answers INVALID FIELD IN
+                // PARAMETER LIST; TransportIDs of registered nexuses are skipped, the
+                // issuer's own is not (it is not registered yet): it gets a second
+                // registration.
+                if p.len() < 28 {
+                    return Err(invalid_param(24, None));
                 }
-                if b.sa_key.is_zero() {
-                    return Ok(());
+                let tpdl = usize::try_from(u32_of(p, 24)).unwrap_or(usize::MAX);
+                if tpdl.saturating_add(28) != p.len() {
+                    return Err(invalid_param(24, None));
                 }
-                let mut new: Vec<ItNexus> = if all_tg_pt {
-                    self.known_ports_of(nexus)
-                } else {
-                    vec![nexus.clone()]
-                };
-                if spec {
-                    for (tid, field) in self.parse_spec_tids(b)? {
-                        let found: Vec<ItNexus> = self
-                            .known
-                            .iter()
-                            .filter(|n| n.initiator == tid)
-                            .cloned()
-                            .collect();
-                        let Some(first) = found.first().cloned() else {
-                            return Err(invalid_param(field, None));
-                        };
-                        let targets = if all_tg_pt { found } else { vec![first] };
-                        for n in targets {
-                            // Already-registered nexuses are skipped; the issuer itself is
-                            // registered a second time.
-                            if !self.is_registered(&n) {
-                                new.push(n);
-                            }
+                let mut at: usize = 28;
+                while at < p.len() {
+                    let field = u16::try_from(at).unwrap_or(u16::MAX);
+                    let rest = p.get(at..).unwrap_or(&[]);
+                    let (tid, n) =
+                        TransportId::decode(rest).map_err(|_| invalid_param(field, None))?;
+                    if !supported_tid(&tid) || n == 0 {
+                        return Err(invalid_param(field, None));
+                    }
+                    let tid = tid.into_owned();
+                    let found: Vec<ItNexus> = self
+                        .known
+                        .iter()
+                        .filter(|k| k.initiator == tid)
+                        .cloned()
+                        .collect();
+                    let Some(first) = found.first().cloned() else {
+                        return Err(invalid_param(field, None));
+                    };
+                    if self.lio_locate(&first).is_none() {
+                        if all_tg_pt {
+                            dests.extend(found);
+                        } else {
+                            dests.push(first);
                         }
                     }
+                    at = at.saturating_add(n);
                 }
-                if self.regs.len().saturating_add(new.len()) > self.config.max_registrations {
-                    return Err(insufficient_registration_resources());
-                }
-                for n in new {
-                    self.regs.push(Reg {
-                        nexus: n,
-                        key: b.sa_key,
-                        all_tg_pt,
-                    });
-                    self.bump();
-                }
-                Ok(())
             }
-            Some(reg) => {
-                if action == PrOutAction::Register && reg.key != b.key {
-                    return Err(Fail::Conflict);
-                }
-                if spec {
-                    return Err(invalid_param(20, Some(3)));
-                }
-                if reg.all_tg_pt && !all_tg_pt {
-                    return Err(invalid_cdb(0, None));
-                }
-                if b.sa_key.is_zero() {
-                    self.unregister(nexus);
-                } else {
-                    for r in self.regs.iter_mut().filter(|r| &r.nexus == nexus) {
-                        r.key = b.sa_key;
-                    }
-                    self.bump();
-                }
-                Ok(())
+            if self
+                .regs
+                .len()
+                .saturating_add(mine.len())
+                .saturating_add(dests.len())
+                > self.config.max_registrations
+            {
+                return Err(insufficient_registration_resources());
+            }
+            for n in mine.into_iter().chain(dests) {
+                self.lio_add(n, sa_key, all_tg_pt);
+            }
+            self.aptpl = aptpl;
+            return Ok(());
+        };
+        let reg = self.regs.get(i).cloned().ok_or(Fail::Conflict)?;
+        if res_key.is_some_and(|k| k != reg.key) {
+            return Err(Fail::Conflict);
+        }
+        if spec {
+            return Err(invalid_param(20, Some(3)));
+        }
+        if reg.all_tg_pt && !all_tg_pt {
+            return Err(invalid_cdb(0, None));
+        }
+        if !sa_key.is_zero() {
+            // Only the first registration of the nexus changes.
+            if let Some(r) = self.regs.get_mut(i) {
+                r.key = sa_key;
+            }
+            self.bump();
+            self.aptpl = aptpl;
+            return Ok(());
+        }
+        // Unregister (PRgeneration unchanged).
+        let holder = self.lio_holder();
+        let held_type = self.resv.as_ref().map(|r| r.ty);
+        let is_holder = holder == Some(i);
+        if !is_holder
+            && reg.all_tg_pt
+            && let Some(h) = holder.and_then(|h| self.regs.get(h))
+            && same_initiator_name(&h.nexus, &reg.nexus)
+            && h.key == reg.key
+        {
+            return Err(Fail::Conflict);
+        }
+        if is_holder {
+            self.lio_release(Some(reg.id));
+        }
+        if reg.all_tg_pt {
+            // The initiator's other ALL_TG_PT registrations with the CDB's RESERVATION KEY
+            // (0 for REGISTER AND IGNORE EXISTING KEY, which matches none).
+            let rk = res_key.unwrap_or(ReservationKey::ZERO);
+            let others: Vec<u64> = self
+                .regs
+                .iter()
+                .filter(|r| {
+                    r.id != reg.id
+                        && r.all_tg_pt
+                        && r.key == rk
+                        && same_initiator_name(&r.nexus, &reg.nexus)
+                })
+                .map(|r| r.id)
+                .collect();
+            for id in others {
+                self.lio_free(id);
             }
         }
+        self.lio_free(reg.id);
+        if is_holder
+            && matches!(
+                held_type,
+                Some(
+                    ReservationType::WriteExclusiveRegistrantsOnly
+                        | ReservationType::ExclusiveAccessRegistrantsOnly
+                )
+            )
+        {
+            self.lio_ua_to_list(None, ua::RESERVATIONS_RELEASED);
+        }
+        self.settle();
+        self.aptpl = aptpl;
+        Ok(())
+    }
+
+    fn lio_reserve(
+        &mut self,
+        nexus: &ItNexus,
+        ty: ReservationType,
+        scope: u8,
+        res_key: ReservationKey,
+    ) -> R<()> {
+        let Some(i) = self.lio_locate(nexus) else {
+            return Err(lu_comm_failure());
+        };
+        let reg = self.regs.get(i).cloned().ok_or(Fail::Conflict)?;
+        if reg.key != res_key {
+            return Err(Fail::Conflict);
+        }
+        if scope != 0 {
+            return Err(invalid_param(0, None));
+        }
+        if let Some(r) = &self.resv {
+            if !(self.lio_holder() == Some(i) || r.ty.is_all_registrants()) || r.ty != ty {
+                return Err(Fail::Conflict);
+            }
+            return Ok(());
+        }
+        self.lio_set_reservation(ty, reg.id);
+        Ok(())
+    }
+
+    fn lio_release_sa(
+        &mut self,
+        nexus: &ItNexus,
+        type_code: u8,
+        scope: u8,
+        res_key: ReservationKey,
+    ) -> R<()> {
+        let Some(i) = self.lio_locate(nexus) else {
+            return Err(lu_comm_failure());
+        };
+        let reg = self.regs.get(i).cloned().ok_or(Fail::Conflict)?;
+        let Some(r) = self.resv.clone() else {
+            return Ok(());
+        };
+        if !(self.lio_holder() == Some(i) || r.ty.is_all_registrants()) {
+            return Ok(());
+        }
+        if reg.key != res_key {
+            return Err(Fail::Conflict);
+        }
+        if r.ty.code() != type_code || scope != 0 {
+            return Err(Fail::Conflict);
+        }
+        self.resv = None;
+        if matches!(type_code, 5..=8) {
+            self.lio_ua_to_list(Some(reg.id), ua::RESERVATIONS_RELEASED);
+        }
+        Ok(())
+    }
+
+    fn lio_clear(&mut self, nexus: &ItNexus, res_key: ReservationKey) -> R<()> {
+        let Some(i) = self.lio_locate(nexus) else {
+            return Err(lu_comm_failure());
+        };
+        let reg = self.regs.get(i).cloned().ok_or(Fail::Conflict)?;
+        if reg.key != res_key {
+            return Err(Fail::Conflict);
+        }
+        self.resv = None;
+        self.lio_ua_to_list(Some(reg.id), ua::RESERVATIONS_PREEMPTED);
+        self.regs.clear();
+        self.lio_active.clear();
+        self.aptpl = false;
+        self.bump();
+        Ok(())
+    }
+
+    fn lio_preempt(
+        &mut self,
+        nexus: &ItNexus,
+        ty: ReservationType,
+        scope: u8,
+        res_key: ReservationKey,
+        sa_key: ReservationKey,
+    ) -> R<()> {
+        let Some(i) = self.lio_locate(nexus) else {
+            return Err(Fail::Conflict);
+        };
+        let me = self.regs.get(i).cloned().ok_or(Fail::Conflict)?;
+        if me.key != res_key {
+            return Err(Fail::Conflict);
+        }
+        if scope != 0 {
+            return Err(invalid_param(0, None));
+        }
+        let all_reg = self
+            .resv
+            .as_ref()
+            .is_some_and(|r| r.ty.is_all_registrants());
+        if !all_reg && sa_key.is_zero() {
+            return Err(invalid_param(8, None));
+        }
+        let holder = self.lio_holder();
+        let holder_key = holder.and_then(|h| self.regs.get(h)).map(|r| r.key);
+        let snapshot: Vec<Reg> = self.regs.clone();
+        if self.resv.is_none() || holder_key != Some(sa_key) {
+            // Removing registrations (no reservation, or SA key not the holder's).
+            let mut unmatched = !sa_key.is_zero();
+            for e in &snapshot {
+                if !all_reg {
+                    if e.key != sa_key {
+                        continue;
+                    }
+                    unmatched = false;
+                    // The issuer's own registration goes too when it carries the key.
+                    self.lio_free(e.id);
+                    if e.id != me.id {
+                        self.add_ua(&e.nexus, ua::REGISTRATIONS_PREEMPTED);
+                    }
+                } else {
+                    if !sa_key.is_zero() && e.key != sa_key {
+                        continue;
+                    }
+                    unmatched = false;
+                    if e.id == me.id {
+                        continue;
+                    }
+                    self.lio_free(e.id);
+                    self.add_ua(&e.nexus, ua::REGISTRATIONS_PREEMPTED);
+                }
+            }
+            if unmatched {
+                return Err(Fail::Conflict);
+            }
+            if all_reg && sa_key.is_zero() {
+                self.lio_set_reservation(ty, me.id);
+            }
+            self.bump();
+            return Ok(());
+        }
+        // The SA key is the holder's: preempt the reservation.
+        let old_ty = self.resv.as_ref().map(|r| r.ty);
+        if holder != Some(i) {
+            self.resv = None;
+        }
+        for e in &snapshot {
+            if e.id == me.id || (!sa_key.is_zero() && e.key != sa_key) {
+                continue;
+            }
+            self.lio_free(e.id);
+            self.add_ua(&e.nexus, ua::REGISTRATIONS_PREEMPTED);
+        }
+        self.lio_set_reservation(ty, me.id);
+        if old_ty != Some(ty) {
+            self.lio_ua_to_list(Some(me.id), ua::RESERVATIONS_RELEASED);
+        }
+        self.bump();
+        Ok(())
+    }
+
+    fn lio_register_and_move(
+        &mut self,
+        nexus: &ItNexus,
+        res_key: ReservationKey,
+        sa_key: ReservationKey,
+        aptpl: bool,
+        unreg: bool,
+        p: &[u8],
+    ) -> R<()> {
+        let Some(i) = self.lio_locate(nexus) else {
+            return Err(lu_comm_failure());
+        };
+        let me = self.regs.get(i).cloned().ok_or(Fail::Conflict)?;
+        if me.key != res_key {
+            return Err(Fail::Conflict);
+        }
+        if sa_key.is_zero() {
+            return Err(invalid_param(8, None));
+        }
+        let tlen = usize::try_from(u32_of(p, 20)).unwrap_or(usize::MAX);
+        if tlen.saturating_add(24) != p.len() {
+            return Err(invalid_param(20, None));
+        }
+        let rtpi = u16_of(p, 18);
+        if !self.target_ports.contains(&rtpi) {
+            return Err(invalid_param(18, None));
+        }
+        // The first TransportID of the list is used.
+        let (tid, _) =
+            TransportId::decode(p.get(24..).unwrap_or(&[])).map_err(|_| invalid_param(24, None))?;
+        if !supported_tid(&tid) {
+            return Err(invalid_param(24, None));
+        }
+        let dest = ItNexus::new(tid.into_owned(), rtpi);
+        if same_initiator_name(&dest, nexus) {
+            // Same initiator: refused unless both carry ISIDs and they differ.
+            let (a, b) = (isid_of(&dest.initiator), isid_of(&nexus.initiator));
+            if a.is_none() || b.is_none() || a == b {
+                return Err(invalid_param(24, None));
+            }
+        }
+        if !self.known.contains(&dest) {
+            return Err(invalid_param(24, None));
+        }
+        let Some(r) = self.resv.clone() else {
+            return Err(invalid_cdb(0, None));
+        };
+        if !(self.lio_holder() == Some(i) || r.ty.is_all_registrants()) {
+            return Err(Fail::Conflict);
+        }
+        if r.ty.is_all_registrants() {
+            return Err(Fail::Conflict);
+        }
+        let dest_id = match self.lio_locate(&dest) {
+            None => {
+                if self.regs.len() >= self.config.max_registrations {
+                    return Err(insufficient_registration_resources());
+                }
+                self.lio_add(dest.clone(), sa_key, false)
+            }
+            Some(d) => {
+                let id = self.regs.get(d).map_or(0, |x| x.id);
+                if let Some(x) = self.regs.get_mut(d) {
+                    x.key = sa_key;
+                }
+                self.bump();
+                id
+            }
+        };
+        // The reservation keeps its type (the CDB's TYPE and SCOPE are ignored).
+        self.resv = None;
+        self.lio_set_reservation(r.ty, dest_id);
+        if unreg {
+            self.lio_free(me.id);
+        }
+        self.aptpl = aptpl;
+        Ok(())
     }
 
     // -----------------------------------------------------------------------------------
@@ -1526,18 +2014,18 @@ impl LogicalUnit {
         let Ok(st) = persist::decode(&text) else {
             return;
         };
-        self.regs = st
-            .regs
-            .into_iter()
-            .map(|r| Reg {
-                nexus: r.nexus,
-                key: r.key,
-                all_tg_pt: r.all_tg_pt,
-            })
-            .collect();
-        self.resv = st.resv.map(|(ty, holder)| Resv { ty, holder });
+        self.regs.clear();
+        for r in st.regs {
+            self.push_reg(r.nexus, r.key, r.all_tg_pt);
+        }
+        self.resv = st.resv.map(|(ty, holder)| Resv {
+            ty,
+            holder,
+            holder_reg: None,
+        });
         self.aptpl = true;
         self.settle();
+        self.lio_fixup();
     }
 }
 

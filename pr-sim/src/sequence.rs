@@ -181,7 +181,7 @@ fn prin_step(rng: &mut SplitMix64, cfg: &GenConfig, nexus: usize) -> Step {
     } else {
         u8::try_from(rng.below(4)).unwrap_or(0)
     };
-    let allocs: [u16; 9] = [0, 4, 8, 16, 24, 40, 64, 100, 8192];
+    let allocs: [u16; 12] = [0, 4, 6, 7, 8, 16, 22, 24, 40, 64, 100, 8192];
     let alloc = if rng.chance(0.3) {
         allocs.get(rng.index(allocs.len())).copied().unwrap_or(8192)
     } else {
@@ -332,6 +332,10 @@ pub struct Observation {
 pub struct StepRecord {
     /// The step's own outcome.
     pub outcome: Outcome,
+    /// The step's own data-in when it is a PERSISTENT RESERVE IN (its allocation length
+    /// varies, so this is where truncation shows); empty for every other command (READ data
+    /// is not compared: it depends on what the medium held before the sequence).
+    pub data: Vec<u8>,
     /// READ KEYS, READ RESERVATION, REPORT CAPABILITIES, READ FULL STATUS from the observer.
     pub observations: Vec<Observation>,
 }
@@ -360,22 +364,39 @@ async fn exec<T: Transport>(t: &T, req: Request) -> (Outcome, Vec<u8>) {
 pub async fn run<T: Transport>(steps: &[Step], paths: &[T], observer: usize) -> Vec<StepRecord> {
     let mut out = Vec::with_capacity(steps.len());
     for s in steps {
-        let outcome = match (paths.get(s.nexus), s.request()) {
-            (Some(p), Some(req)) => exec(p, req).await.0,
-            _ => Outcome::Transport("no such path or empty CDB".into()),
-        };
-        let mut observations = Vec::new();
-        if let Some(obs) = paths.get(observer) {
-            for action in PrInAction::ALL {
-                observations.push(observe(obs, action).await);
-            }
-        }
-        out.push(StepRecord {
-            outcome,
-            observations,
-        });
+        out.push(run_step(s, paths, observer).await);
     }
     out
+}
+
+/// Executes one step on `paths` and observes through `paths[observer]` (what [`run`] does
+/// for each step; for running two targets in lock step and stopping at the first
+/// difference).
+pub async fn run_step<T: Transport>(s: &Step, paths: &[T], observer: usize) -> StepRecord {
+    let (outcome, data) = match (paths.get(s.nexus), s.request()) {
+        (Some(p), Some(req)) => exec(p, req).await,
+        _ => (
+            Outcome::Transport("no such path or empty CDB".into()),
+            Vec::new(),
+        ),
+    };
+    let good = matches!(outcome, Outcome::Status { status: 0, .. });
+    let data = if good && s.cdb.first() == Some(&0x5e) {
+        data
+    } else {
+        Vec::new()
+    };
+    let mut observations = Vec::new();
+    if let Some(obs) = paths.get(observer) {
+        for action in PrInAction::ALL {
+            observations.push(observe(obs, action).await);
+        }
+    }
+    StepRecord {
+        outcome,
+        data,
+        observations,
+    }
 }
 
 /// Issues one PR IN (allocation length 8192) from `path`, re-issuing it while it returns a
@@ -422,6 +443,9 @@ impl fmt::Display for Divergence {
 pub fn compare(a: &StepRecord, b: &StepRecord) -> Option<String> {
     if a.outcome != b.outcome {
         return Some(format!("outcome {:?} vs {:?}", a.outcome, b.outcome));
+    }
+    if a.data != b.data {
+        return Some(format!("data-in {:02x?} vs {:02x?}", a.data, b.data));
     }
     for (x, y) in a.observations.iter().zip(&b.observations) {
         if x != y {

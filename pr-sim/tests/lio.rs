@@ -371,12 +371,21 @@ fn lio_reserve_with_scope_is_invalid_field_in_parameter_list() {
 
 #[test]
 fn lio_prin_allocation_length_below_8_is_invalid_field_in_cdb() {
+    // READ KEYS, READ RESERVATION, READ FULL STATUS need 8 bytes; REPORT CAPABILITIES 6
+    // (target_core_pr.c; the lab differential test checks 6 and 7 on the real target).
     let mut h = H::lio(1);
     for a in PrInAction::ALL {
-        let r = h.prin(0, a, 7);
+        let short = if a == PrInAction::ReportCapabilities {
+            5
+        } else {
+            7
+        };
+        let r = h.prin(0, a, short);
         check(&r, 5, 0x24, 0);
         assert!(field(&r).is_none(), "LIO never sets SKSV");
     }
+    let r = h.prin(0, PrInAction::ReportCapabilities, 6);
+    assert_eq!(r.data.len(), 6);
 }
 
 #[test]
@@ -413,4 +422,151 @@ fn lio_rejects_replace_lost_reservation() {
         0x24,
         0,
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Rules found by the lab differential test (DEPARTURES.md #29-#34)
+// ---------------------------------------------------------------------------------------
+
+fn lio_paths(n: usize) -> Vec<SimPath> {
+    let nexuses = lab_loop_nexuses(n);
+    let (sim, paths) = Sim::single_lun(LunConfig::lio(), &nexuses);
+    for p in &paths {
+        let nx = p.it_nexus().unwrap();
+        sim.with_lun(p.lun(), |lu| lu.add_nexus(nx));
+    }
+    paths
+}
+
+fn keys_of(p: &SimPath) -> Vec<u64> {
+    let d = prin(p, PrInAction::ReadKeys, 8192);
+    d[8..]
+        .chunks(8)
+        .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn tur(p: &SimPath) -> pr_sim::Reply {
+    exec(p, &[0; 6], &[], 0)
+}
+
+/// #5, #31: the issuer named in its own SPEC_I_PT list is registered twice; REGISTER AND
+/// IGNORE EXISTING KEY changes only its first registration.
+#[test]
+fn lio_register_changes_only_the_first_of_two_registrations() {
+    let p = lio_paths(3);
+    let me = lab_loop_nexuses(3)[0].0.clone();
+    let ids = [me];
+    good(&out(
+        &p[0],
+        PrOut::register(k(0), k(K1)).with_spec_i_pt(&ids),
+    ));
+    assert_eq!(keys_of(&p[0]), vec![K1, K1]);
+    good(&out(&p[0], PrOut::register_ignore(k(K2))));
+    assert_eq!(keys_of(&p[0]), vec![K2, K1]);
+    good(&out(&p[0], PrOut::register_ignore(k(0))));
+    assert_eq!(keys_of(&p[0]), vec![K1]);
+}
+
+/// #32: after its first registration is removed, a nexus whose second registration remains
+/// counts as unregistered for media access under a registrants-only reservation, yet its PR
+/// OUT commands still find the registration.
+#[test]
+fn lio_registered_flag_is_cleared_by_removing_either_registration() {
+    let p = lio_paths(3);
+    let me = lab_loop_nexuses(3)[0].0.clone();
+    let ids = [me];
+    good(&out(
+        &p[0],
+        PrOut::register(k(0), k(K1)).with_spec_i_pt(&ids),
+    ));
+    good(&out(&p[1], PrOut::register(k(0), k(K2))));
+    good(&out(&p[1], PrOut::reserve(k(K2), EA_RO)));
+    good(&exec(&p[0], &read10(), &[], 512));
+    good(&out(&p[0], PrOut::register_ignore(k(0))));
+    assert_eq!(keys_of(&p[1]), vec![K1, K2]);
+    conflict(&exec(&p[0], &read10(), &[], 512));
+    // RELEASE from a nexus LIO does not count as registered: conflict before it runs.
+    conflict(&out(&p[0], PrOut::release(k(K1), EA_RO)));
+    // REGISTER passes the check and finds the remaining registration.
+    good(&out(&p[0], PrOut::register(k(K1), k(K3))));
+    assert_eq!(keys_of(&p[1]), vec![K3, K2]);
+}
+
+/// #30: REPLACE LOST RESERVATION (and any unknown service action) from a non-holder while a
+/// reservation exists is a RESERVATION CONFLICT; from the holder, INVALID FIELD IN CDB.
+#[test]
+fn lio_unknown_service_action_from_a_non_holder_is_a_reservation_conflict() {
+    let p = lio_paths(3);
+    good(&out(&p[0], PrOut::register(k(0), k(K1))));
+    good(&out(&p[1], PrOut::register(k(0), k(K2))));
+    good(&out(&p[0], PrOut::reserve(k(K1), WE)));
+    let mut cdb = [0u8; 10];
+    PrOut::reserve(k(K2), WE).encode_cdb(&mut cdb).unwrap();
+    cdb[1] = 0x08;
+    let params = {
+        let mut v = vec![0u8; 24];
+        v[..8].copy_from_slice(&K2.to_be_bytes());
+        v
+    };
+    conflict(&exec(&p[1], &cdb, &params, 0));
+    let mut held = params.clone();
+    held[..8].copy_from_slice(&K1.to_be_bytes());
+    check(&exec(&p[0], &cdb, &held, 0), 5, 0x24, 0);
+}
+
+/// #30: RESERVE from a registered non-holder passes LIO's reservation check under a
+/// registrants-only reservation (and then conflicts in RESERVE itself), while a parameter
+/// list error is reported first.
+#[test]
+fn lio_reserve_from_a_registrant_under_registrants_only_reaches_its_own_checks() {
+    let p = lio_paths(3);
+    good(&out(&p[0], PrOut::register(k(0), k(K1))));
+    good(&out(&p[1], PrOut::register(k(0), k(K2))));
+    good(&out(&p[0], PrOut::reserve(k(K1), WE_RO)));
+    conflict(&out(&p[1], PrOut::reserve(k(K2), WE_RO)));
+    let mut cdb = [0u8; 10];
+    PrOut::reserve(k(K2), WE_RO).encode_cdb(&mut cdb).unwrap();
+    let mut params = vec![0u8; 24];
+    params[..8].copy_from_slice(&K2.to_be_bytes());
+    params[20] = 0x08; // SPEC_I_PT with RESERVE
+    check(&exec(&p[1], &cdb, &params, 0), 5, 0x26, 0);
+    // Under Write Exclusive the same RESERVE conflicts before any parameter check.
+    good(&out(&p[0], PrOut::release(k(K1), WE_RO)));
+    good(&out(&p[0], PrOut::reserve(k(K1), WE)));
+    check(&tur(&p[1]), 6, 0x2a, 0x04);
+    conflict(&exec(&p[1], &cdb, &params, 0));
+}
+
+/// #34: PREEMPT with the issuer's own key when it is not the holder's removes the issuer's
+/// registration too, without a unit attention for it.
+#[test]
+fn lio_preempt_of_its_own_key_removes_the_issuer_too() {
+    let p = lio_paths(3);
+    good(&out(&p[0], PrOut::register(k(0), k(K2))));
+    good(&out(&p[1], PrOut::register(k(0), k(K2))));
+    good(&out(&p[2], PrOut::register(k(0), k(K3))));
+    good(&out(&p[0], PrOut::preempt(k(K2), k(K2), WE)));
+    assert_eq!(keys_of(&p[2]), vec![K3]);
+    good(&tur(&p[0]));
+    check(&tur(&p[1]), 6, 0x2a, 0x05);
+}
+
+/// #29: REGISTER AND MOVE with a TransportID length that does not match the parameter list
+/// length is INVALID FIELD IN PARAMETER LIST, and comes before "no reservation".
+#[test]
+fn lio_register_and_move_checks_the_list_before_the_reservation() {
+    let p = lio_paths(3);
+    good(&out(&p[0], PrOut::register(k(0), k(K1))));
+    let dest = lab_loop_nexuses(3)[1].0.clone();
+    let req = PrOut::register_and_move(k(K1), k(K2), WE, &dest, 2);
+    let mut cdb = [0u8; 10];
+    req.encode_cdb(&mut cdb).unwrap();
+    let mut params = vec![0u8; req.param_len().unwrap()];
+    req.encode_params(&mut params).unwrap();
+    check(&exec(&p[0], &cdb, &params, 0), 5, 0x24, 0);
+    params.extend_from_slice(&[0; 8]);
+    let n = u32::try_from(params.len()).unwrap();
+    cdb[5..9].copy_from_slice(&n.to_be_bytes());
+    check(&exec(&p[0], &cdb, &params, 0), 5, 0x26, 0);
 }
