@@ -1,0 +1,222 @@
+//! Errors of pr-multipath. Every error that comes from a command keeps the command's
+//! [`CommandError`] (with its sense bytes) or [`TransportError`], and every error of an
+//! operation that touched several paths carries the full per-path [`Report`].
+
+use pr_core::outcome::CommandError;
+use pr_core::transport::TransportError;
+use pr_core::types::{ReservationKey, ReservationType};
+
+use crate::multipathd::MultipathdError;
+use crate::report::Report;
+
+/// Why one command on one path did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The command did not complete at the device (path down, timeout, OS error).
+    #[error("{0}")]
+    Transport(TransportError),
+    /// The command completed unsuccessfully; the error keeps the sense bytes.
+    #[error("{0}")]
+    Command(CommandError),
+}
+
+impl Failure {
+    /// Whether another path may succeed where this one failed: every transport error except
+    /// a malformed request, and the command errors pr-core classifies as path failures
+    /// (host byte, `DID_*` failures, NOT READY 04h/0Bh-0Ch, ...).
+    pub fn is_path_failure(&self) -> bool {
+        match self {
+            Failure::Transport(TransportError::InvalidRequest(_)) => false,
+            Failure::Transport(_) => true,
+            Failure::Command(c) => c.is_path_failure(),
+        }
+    }
+
+    /// Whether the command may have taken effect at the device although it failed: a
+    /// timeout, an OS error or a path that dropped it, or a transport-level host/driver
+    /// status. A reply lost on the way back looks exactly like this.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Failure::Transport(
+                TransportError::InvalidRequest(_) | TransportError::Unsupported { .. },
+            ) => false,
+            Failure::Transport(_) => true,
+            Failure::Command(c) => matches!(c, CommandError::Transport { .. }),
+        }
+    }
+
+    /// Whether the device answered RESERVATION CONFLICT.
+    pub fn is_reservation_conflict(&self) -> bool {
+        matches!(self, Failure::Command(c) if c.is_reservation_conflict())
+    }
+
+    /// The pr-core classification, when the command completed at the device.
+    pub fn command_error(&self) -> Option<&CommandError> {
+        match self {
+            Failure::Command(c) => Some(c),
+            Failure::Transport(_) => None,
+        }
+    }
+
+    /// The sense bytes, empty when there were none.
+    pub fn sense_bytes(&self) -> &[u8] {
+        self.command_error().map_or(&[], CommandError::sense_bytes)
+    }
+}
+
+/// Any pr-multipath error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No path of the LUN is usable.
+    #[error("{lun}: no usable path")]
+    NoUsablePath {
+        /// The LUN (map name).
+        lun: String,
+    },
+    /// An operation failed. `failure` is the decisive failure (the one the caller would
+    /// get from a single-path device: a reservation conflict if any path had one, else the
+    /// first error); `report` lists every command sent on every path, with its outcome and
+    /// sense, and what each path's registration is now.
+    #[error("{lun}: {what} failed: {}", failure.as_ref().map_or_else(|| "see report".to_owned(), |f| f.to_string()))]
+    Failed {
+        /// The LUN.
+        lun: String,
+        /// The operation (`REGISTER`, `RELEASE`, ...).
+        what: String,
+        /// The decisive failure.
+        failure: Option<Box<Failure>>,
+        /// Everything that was done.
+        report: Box<Report>,
+    },
+    /// The key given does not match the configured `reservation_key` (multipath.conf or the
+    /// prkeys file); nothing was sent. Same text as multipathd/libmpathpersist.
+    #[error("{lun}: configured reservation key doesn't match: {configured}")]
+    KeyMismatch {
+        /// The LUN.
+        lun: String,
+        /// The configured key.
+        configured: ReservationKey,
+        /// The key the caller gave.
+        given: ReservationKey,
+    },
+    /// A `reservation_key` configuration applies to this LUN but sets no key.
+    #[error("{lun}: no configured reservation key")]
+    NoConfiguredKey {
+        /// The LUN.
+        lun: String,
+    },
+    /// The safety check refused to preempt on the caller's behalf.
+    #[error("{lun}: safety check refused to preempt: {reason}")]
+    SafetyCheck {
+        /// The LUN.
+        lun: String,
+        /// Why.
+        reason: String,
+        /// What was done before the check (the first phase of the operation).
+        report: Box<Report>,
+    },
+    /// RELEASE with a type other than the held reservation's.
+    #[error(
+        "{lun}: reservation type {requested} does not match the held reservation's type {held:#x}"
+    )]
+    TypeMismatch {
+        /// The LUN.
+        lun: String,
+        /// The type asked for.
+        requested: ReservationType,
+        /// The type code held.
+        held: u8,
+        /// What was done.
+        report: Box<Report>,
+    },
+    /// Suspending or resuming the map failed.
+    #[error("{lun}: map {op} failed: {message}")]
+    MapControl {
+        /// The LUN.
+        lun: String,
+        /// `suspend` or `resume`.
+        op: &'static str,
+        /// The underlying error.
+        message: String,
+        /// What was done.
+        report: Box<Report>,
+    },
+    /// A PR IN response could not be decoded.
+    #[error("{lun}: {path}: cannot decode {what}: {source}")]
+    Decode {
+        /// The LUN.
+        lun: String,
+        /// The path that answered.
+        path: String,
+        /// The response.
+        what: &'static str,
+        /// Why.
+        source: pr_core::DecodeError,
+    },
+    /// A request could not be built; nothing was sent.
+    #[error("cannot build the request: {0}")]
+    Build(#[from] pr_core::BuildError),
+    /// multipathd could not be reached or refused a command.
+    #[error(transparent)]
+    Multipathd(#[from] MultipathdError),
+    /// A configuration file could not be read or parsed.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong (with a line number when there is one).
+        reason: String,
+    },
+    /// pr-sgio failed (discovery, opening a path device, dm ioctls).
+    #[error(transparent)]
+    Sgio(Box<pr_sgio::Error>),
+    /// The operation was cancelled before it started.
+    #[error("{lun}: cancelled before it started")]
+    Cancelled {
+        /// The LUN.
+        lun: String,
+    },
+}
+
+impl From<pr_sgio::Error> for Error {
+    fn from(e: pr_sgio::Error) -> Self {
+        Error::Sgio(Box::new(e))
+    }
+}
+
+impl Error {
+    /// The decisive failure of a failed operation.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Error::Failed { failure, .. } => failure.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The pr-core classification (with sense) of the decisive failure.
+    pub fn command_error(&self) -> Option<&CommandError> {
+        self.failure().and_then(Failure::command_error)
+    }
+
+    /// Whether the operation failed with RESERVATION CONFLICT (including a type mismatch on
+    /// RELEASE, which libmpathpersist reports as a conflict).
+    pub fn is_reservation_conflict(&self) -> bool {
+        matches!(self, Error::TypeMismatch { .. })
+            || self.failure().is_some_and(Failure::is_reservation_conflict)
+    }
+
+    /// The per-path report, for errors of operations that sent commands.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Error::Failed { report, .. }
+            | Error::SafetyCheck { report, .. }
+            | Error::TypeMismatch { report, .. }
+            | Error::MapControl { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;

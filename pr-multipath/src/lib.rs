@@ -1,0 +1,104 @@
+//! Persistent reservations on a dm-multipath LUN (one logical unit reached through many
+//! paths) and across many LUNs, asynchronous and generic over pr-core's
+//! [`Transport`](pr_core::transport::Transport): the same code drives pr-sgio devices on
+//! real maps and pr-sim's simulated paths. It does what libmpathpersist (multipath-tools
+//! 0.13+) does — fan-out of REGISTER to every path, failover, the failed-path workarounds,
+//! multipathd's prstatus/prkey/prhold bookkeeping — and what it cannot: READ FULL STATUS
+//! without a 32-entry cap, REGISTER AND MOVE through a map, the sense data of every failure,
+//! a per-path report of every operation, a rollback policy, and bounded-concurrency
+//! operations across many LUNs with progress and cancellation. It is **not** a multipath IO
+//! stack (it never routes data IO; dm-multipath does) nor a replacement for multipathd (it
+//! only talks to it), and it is not a C-ABI drop-in (that is the bindings crate's job).
+//! No `unsafe` code.
+//!
+//! # Semantics per action
+//!
+//! | action | paths | on failure |
+//! | --- | --- | --- |
+//! | PR IN (all four) | first usable path that answers, in path-group order | next path; ILLEGAL REQUEST stops |
+//! | REGISTER, REGISTER AND IGNORE | every usable path concurrently; ALL_TG_PT: one per SCSI host | conflict after success elsewhere: [`ConflictPolicy`] |
+//! | RESERVE | one path | next path on path failure or conflict; held already on an unusable path: success |
+//! | RELEASE | every usable path | still held on an unusable path: release workaround |
+//! | CLEAR, PREEMPT, PREEMPT AND ABORT, REGISTER AND MOVE | one path | next path on path failure |
+//!
+//! Each command is retried on its path: UNIT ATTENTION up to 5 times, NOT READY "becoming
+//! ready"/"operation in progress" with backoff, BUSY/TASK SET FULL with backoff
+//! ([`RetryPolicy`]).
+//!
+//! # Failed-path cases (multipath-tools 0.13 rework)
+//!
+//! - **Release with the holder path down**: RELEASE on the usable paths leaves the
+//!   reservation held by our key; after the safety check: suspend the map (noflush),
+//!   PREEMPT our own key on a usable path (this moves the reservation there and removes
+//!   the registrations of our other paths), RELEASE there, REGISTER AND IGNORE on every
+//!   usable path, resume.
+//! - **Key change while holding on an unusable path**: after re-registering, READ
+//!   RESERVATION still shows the old key; after the safety check, PREEMPT (new key, old key,
+//!   same type) moves the reservation to the new key.
+//! - **Unregister while holding**: release first (with the workaround if needed, which then
+//!   also unregisters the last path), then unregister every path.
+//! - **Preempting an all-registrants reservation** (SA key 0) and **self-preempt** (SA key
+//!   = own key): run as suspend, PREEMPT, re-register our paths, resume, because the PREEMPT
+//!   removes our other paths' registrations too.
+//!
+//! # The safety check, and what it cannot see
+//!
+//! Before preempting on the caller's behalf (release workaround, key change), pr-multipath
+//! checks that this host really holds the reservation: READ RESERVATION must report our key
+//! **and** either this [`MultipathLun`]'s own record (it made the RESERVE or PREEMPT, or the
+//! caller seeded it with [`MultipathLun::record_hold`]) or multipathd's `prhold` must say we
+//! took it. The check cannot see **another node that uses the same key**: SCSI reports
+//! only the key, so a reservation taken by that node looks exactly like ours, and if our own
+//! record or prhold is stale (we held it once, the other node took it since), we will preempt
+//! the other node. Nodes must use distinct keys (multipath-tools says the same: it "has never
+//! worked correctly if two nodes use the same reservation key"). It also cannot tell which
+//! of our paths holds the reservation; it infers "an unusable one" from the key still
+//! holding after RELEASE went to every usable path. With Debian 12's multipathd 0.9.4 there
+//! is no prhold: only the own record counts (or [`LunOptions::trust_holder_key`]).
+//!
+//! # multipathd
+//!
+//! Optional ([`MultipathLun::with_multipathd`]): [`multipathd::Multipathd`] speaks the
+//! socket protocol and detects whether prhold exists ([`multipathd::Capabilities`]). The
+//! configured `reservation_key` ([`config`]) is enforced with multipathd's error text,
+//! "configured reservation key doesn't match".
+//!
+//! # Example (on a simulator or any transport)
+//!
+//! ```no_run
+//! # async fn demo<T: pr_core::transport::Transport>(a: T, b: T) -> pr_multipath::Result<()> {
+//! use pr_core::types::{ReservationKey, ReservationType};
+//! use pr_multipath::{MultipathLun, Path, RegisterRequest};
+//!
+//! let lun = MultipathLun::new("mpatha", vec![Path::new("sdb", a).with_host(1), Path::new("sdc", b).with_host(2)]);
+//! let key = ReservationKey(0x1234);
+//! let report = lun.register(RegisterRequest::register(ReservationKey(0), key)).await?;
+//! println!("{report}");
+//! lun.reserve(key, ReservationType::WriteExclusiveRegistrantsOnly).await?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod fleet;
+pub mod lun;
+pub mod map_control;
+pub mod multipathd;
+pub mod path;
+pub mod report;
+pub mod sgio;
+
+pub use error::{Error, Failure, Result};
+pub use exec::RetryPolicy;
+pub use fleet::{FleetOptions, LunOutcome, LunResult, Progress, fence, unfence};
+pub use lun::{
+    ConflictPolicy, FullStatusInfo, Hold, KeysInfo, LunOptions, MultipathLun, RegisterRequest,
+    ReservationInfo, StatusEntry,
+};
+pub use map_control::{DmMapControl, MapControl};
+pub use path::{Path, PathRefresher, PathState};
+pub use report::{Command, MapEvent, OutCommand, PathRegistration, Phase, Report, Step};
+pub use tokio_util::sync::CancellationToken;
