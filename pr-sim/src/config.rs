@@ -24,7 +24,10 @@ pub struct LunConfig {
     /// What REPORT CAPABILITIES reports and what the device server therefore accepts:
     /// SIP_C, ATP_C, PTPL_C and RLR_C gate SPEC_I_PT, ALL_TG_PT, APTPL and REPLACE LOST
     /// RESERVATION; the type mask (when TMV is set) gates reservation types; ALLOW COMMANDS
-    /// 000b makes TEST UNIT READY conflict like a read. PTPL_A is computed, not configured.
+    /// 000b makes TEST UNIT READY conflict like a read (SPC allows TEST UNIT READY through
+    /// every reservation but lets devices of earlier versions conflict, and 000b reports
+    /// nothing either way: a choice that emulates such a device; see `DEPARTURES.md`).
+    /// PTPL_A is computed, not configured.
     /// Ignored by [`Personality::Lio`], whose answer is constant.
     pub capabilities: Capabilities,
     /// Most registrations the logical unit holds; one more gives INSUFFICIENT REGISTRATION

@@ -381,11 +381,12 @@ impl LogicalUnit {
         }
     }
 
-    /// Simulates a device that lost its persistent reservation information (SPC-5
-    /// "replacing lost reservations"): registrations and reservation are gone, and until a
-    /// REPLACE LOST RESERVATION succeeds, media access and PR OUT commands other than
-    /// REPLACE LOST RESERVATION end in CHECK CONDITION, DATA PROTECT, 44h/01h PERSISTENT
-    /// RESERVATION INFORMATION LOST.
+    /// Simulates a device that lost its persistent reservation information (a recoverable
+    /// lost persistent reservation, SPC-4 r36f 5.13.5.3.2): registrations and reservation
+    /// are gone, and until a REPLACE LOST RESERVATION succeeds every command except it,
+    /// INQUIRY, REPORT LUNS and REQUEST SENSE ends in CHECK CONDITION, DATA PROTECT, 44h/01h
+    /// PERSISTENT RESERVATION INFORMATION LOST. (The LIO personality, which has no such
+    /// state in LIO, applies it to PR OUT, TEST UNIT READY and media access only.)
     pub fn lose_reservation(&mut self) {
         self.regs.clear();
         self.resv = None;
@@ -504,6 +505,31 @@ impl LogicalUnit {
         data_in_len: usize,
     ) -> R<Vec<u8>> {
         let lost = Fail::Check(Condition::new(SenseKey::DataProtect, 0x44, 0x01));
+        // SPC-4 r36f 5.13.5.3.2 (recoverable lost persistent reservation): every command
+        // other than PERSISTENT RESERVE OUT with REPLACE LOST RESERVATION and those listed in
+        // 5.13.5.2 (INQUIRY, REPORT LUNS, REQUEST SENSE among what the simulator implements)
+        // ends in DATA PROTECT, 44h/01h PERSISTENT RESERVATION INFORMATION LOST, PERSISTENT
+        // RESERVE IN and READ CAPACITY included. (The LIO personality keeps its older rule:
+        // PR OUT, TEST UNIT READY and media access only; LIO itself has no such state.)
+        let is_rlr = op == opcode::PERSISTENT_RESERVE_OUT
+            && cdb.get(1).map(|b| b & 0x1f) == Some(PrOutAction::ReplaceLostReservation.code());
+        if self.lost
+            && !self.lio()
+            && !is_rlr
+            && matches!(
+                op,
+                opcode::TEST_UNIT_READY
+                    | opcode::READ_CAPACITY_10
+                    | opcode::READ_10
+                    | opcode::READ_16
+                    | opcode::WRITE_10
+                    | opcode::WRITE_16
+                    | opcode::PERSISTENT_RESERVE_IN
+                    | opcode::PERSISTENT_RESERVE_OUT
+            )
+        {
+            return Err(lost);
+        }
         match op {
             opcode::INQUIRY => self.inquiry(cdb),
             opcode::REQUEST_SENSE => Ok(self.request_sense(nexus, cdb)),
@@ -515,7 +541,6 @@ impl LogicalUnit {
             }
             opcode::PERSISTENT_RESERVE_IN => self.pr_in(nexus, cdb, data_in_len),
             opcode::PERSISTENT_RESERVE_OUT => {
-                let is_rlr = cdb.get(1).map(|b| b & 0x1f) == Some(0x08);
                 if self.lost && !is_rlr {
                     return Err(lost);
                 }
@@ -847,16 +872,13 @@ impl LogicalUnit {
         r
     }
 
-    fn check_type(&self, c: &PrOutCdb, action: PrOutAction) -> R<ReservationType> {
+    fn check_type(&self, c: &PrOutCdb) -> R<ReservationType> {
         if c.scope != 0 {
             return Err(invalid_cdb(2, Some(7)));
         }
         let ty = ReservationType::from_code(c.type_code).ok_or(invalid_cdb(2, Some(3)))?;
         let caps = self.caps();
         if caps.flags.contains(CapabilityFlags::TMV) && !caps.type_mask.contains(TypeMask::of(ty)) {
-            return Err(invalid_cdb(2, Some(3)));
-        }
-        if action == PrOutAction::RegisterAndMove && ty.is_all_registrants() {
             return Err(invalid_cdb(2, Some(3)));
         }
         Ok(ty)
@@ -867,8 +889,10 @@ impl LogicalUnit {
         let action = PrOutAction::from_code(c.service_action)
             .filter(|a| *a != PrOutAction::ReplaceLostReservation || caps.rlr_c())
             .ok_or(invalid_cdb(1, Some(4)))?;
-        let ty = if action.uses_type() {
-            Some(self.check_type(c, action)?)
+        // REGISTER AND MOVE ignores SCOPE and TYPE (SPC-4 r36f 5.13.8 item b); the
+        // reservation moves with its own scope and type (item g).
+        let ty = if action.uses_type() && action != PrOutAction::RegisterAndMove {
+            Some(self.check_type(c)?)
         } else {
             None
         };
@@ -881,8 +905,7 @@ impl LogicalUnit {
             if m.flags.contains(PrOutFlags::APTPL) && !caps.ptpl_c() {
                 return Err(invalid_param(17, Some(0)));
             }
-            let ty = ty.ok_or(invalid_cdb(2, Some(3)))?;
-            return self.register_and_move(nexus, &m, ty);
+            return self.register_and_move(nexus, &m);
         }
         if p.len() < 24 {
             return Err(param_len_error());
@@ -936,9 +959,12 @@ impl LogicalUnit {
                 self.preempt(nexus, b.sa_key, ty.ok_or(invalid_cdb(2, Some(3)))?)
             }
             PrOutAction::ReplaceLostReservation => {
+                // SPC-4 r36f 5.13.11.3. Nothing was lost: ILLEGAL REQUEST, 26h/04h INVALID
+                // RELEASE OF PERSISTENT RESERVATION. (The RESERVATION KEY field "shall
+                // contain zero" (6.16.3), but no error is defined for another value: it is
+                // not checked.)
                 if !self.lost {
-                    // Nothing was lost: COMMAND SEQUENCE ERROR.
-                    return Err(Fail::Check(Condition::illegal(0x2c, 0, None)));
+                    return Err(Fail::Check(Condition::illegal(0x26, 0x04, None)));
                 }
                 if b.sa_key.is_zero() {
                     return Err(invalid_param(8, None));
@@ -953,7 +979,8 @@ impl LogicalUnit {
                 });
                 self.lost = false;
                 self.aptpl = b.flags.contains(PrOutFlags::APTPL);
-                self.bump();
+                // 5.13.11.3 item e): PRgeneration is set to zero (not incremented).
+                self.generation = 0;
                 Ok(())
             }
             PrOutAction::RegisterAndMove => Err(invalid_cdb(1, Some(4))),
@@ -1218,8 +1245,31 @@ impl LogicalUnit {
         self.bump();
     }
 
-    /// Removes every registration with `key` except the issuer's; returns the nexuses that
-    /// lost their registration.
+    /// PREEMPT "removing registrations" (SPC-4 r36f 5.13.11.2.5; SPC-5 keeps it): every
+    /// registration with `key` goes, **the issuer's own included** when it carries that key
+    /// ("It is not an error ... to set the RESERVATION KEY and the SERVICE ACTION RESERVATION
+    /// KEY to the same value, however, no unit attention condition is established for the
+    /// I_T nexus on which the PERSISTENT RESERVE OUT command was received. The registration
+    /// is removed."); every other nexus that lost its registration gets 2Ah/05h.
+    fn remove_key(&mut self, key: ReservationKey, issuer: &ItNexus) {
+        let mut removed = Vec::new();
+        self.regs.retain(|r| {
+            if r.key == key {
+                if &r.nexus != issuer && !removed.contains(&r.nexus) {
+                    removed.push(r.nexus.clone());
+                }
+                false
+            } else {
+                true
+            }
+        });
+        for n in &removed {
+            self.add_ua(n, ua::REGISTRATIONS_PREEMPTED);
+        }
+    }
+
+    /// PREEMPT of the holder (SPC-4 r36f 5.13.11.2.4.3 item b): every registration with
+    /// `key` except the issuer's; returns the nexuses that lost their registration.
     fn remove_key_except(&mut self, key: ReservationKey, issuer: &ItNexus) -> Vec<ItNexus> {
         let mut removed = Vec::new();
         self.regs.retain(|r| {
@@ -1248,7 +1298,7 @@ impl LogicalUnit {
                 if !exists {
                     return Err(Fail::Conflict);
                 }
-                self.remove_key_except(sa, nexus);
+                self.remove_key(sa, nexus);
             }
             Some(r) if r.ty.is_all_registrants() => {
                 if sa.is_zero() {
@@ -1268,10 +1318,12 @@ impl LogicalUnit {
                         holder_reg: None,
                     });
                 } else {
+                    // Table 72: all registrants, non-zero key: remove registrations
+                    // (5.13.11.2.5), the issuer's own included.
                     if !exists {
                         return Err(Fail::Conflict);
                     }
-                    self.remove_key_except(sa, nexus);
+                    self.remove_key(sa, nexus);
                 }
             }
             Some(r) => {
@@ -1298,7 +1350,7 @@ impl LogicalUnit {
                         }
                     }
                 } else {
-                    self.remove_key_except(sa, nexus);
+                    self.remove_key(sa, nexus);
                 }
             }
         }
@@ -1306,20 +1358,18 @@ impl LogicalUnit {
         Ok(())
     }
 
-    fn register_and_move(
-        &mut self,
-        nexus: &ItNexus,
-        m: &MoveParams<'_>,
-        ty: ReservationType,
-    ) -> R<()> {
+    /// REGISTER AND MOVE (SPC-4 r36f 5.13.8, table 70).
+    fn register_and_move(&mut self, nexus: &ItNexus, m: &MoveParams<'_>) -> R<()> {
         let Some(key) = self.key_of(nexus) else {
             return Err(Fail::Conflict);
         };
         if key != m.key {
             return Err(Fail::Conflict);
         }
+        // "there is no persistent reservation established": ILLEGAL REQUEST, INVALID FIELD
+        // IN CDB (no field in the CDB is wrong: no field pointer).
         let Some(r) = self.resv.clone() else {
-            return Err(Fail::Conflict);
+            return Err(Fail::Check(Condition::illegal(0x24, 0, None)));
         };
         if r.ty.is_all_registrants() || r.holder.as_ref() != Some(nexus) {
             return Err(Fail::Conflict);
@@ -1336,9 +1386,14 @@ impl LogicalUnit {
         if !self.target_ports.contains(&dest.relative_target_port) {
             return Err(invalid_param(18, None));
         }
-        if dest == *nexus {
+        // "a TransportID that is the same as the initiator port of the I_T nexus on which the
+        // command [was] received": INVALID FIELD IN PARAMETER LIST (whatever the port).
+        if dest.initiator == nexus.initiator {
             return Err(invalid_param(24, None));
         }
+        // "It is not an error for a REGISTER AND MOVE service action to register an I_T nexus
+        // that is already registered with the same reservation key or a different
+        // reservation key": its key is replaced.
         match self.regs.iter_mut().find(|x| x.nexus == dest) {
             Some(x) => x.key = m.sa_key,
             None => {
@@ -1349,7 +1404,7 @@ impl LogicalUnit {
             }
         }
         self.resv = Some(Resv {
-            ty,
+            ty: r.ty,
             holder: Some(dest),
             holder_reg: None,
         });

@@ -3,12 +3,14 @@
 //! [`Transport`], with per-path faults and a trace.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use pr_core::outcome::{Completion, HostStatus};
-use pr_core::sense::ScsiStatus;
+use pr_core::sense::{ScsiStatus, SenseKey};
 use pr_core::transport::{DataDirection, Request, Response, Transport, TransportError};
 use pr_core::transport_id::TransportId;
 
@@ -158,7 +160,7 @@ pub struct SimCore {
     target_ports: Vec<u16>,
     initiators: Vec<TransportId<'static>>,
     luns: Vec<LogicalUnit>,
-    trace: Vec<TraceEntry>,
+    trace: VecDeque<TraceEntry>,
     trace_limit: usize,
     seq: u64,
 }
@@ -169,8 +171,8 @@ impl SimCore {
             target_ports: (1..=target_ports.max(1)).collect(),
             initiators: Vec::new(),
             luns: Vec::new(),
-            trace: Vec::new(),
-            trace_limit: 100_000,
+            trace: VecDeque::new(),
+            trace_limit: DEFAULT_TRACE_LIMIT,
             seq: 0,
         }
     }
@@ -210,7 +212,7 @@ impl SimCore {
     ) -> Reply {
         let reply = self.execute_untraced(nexus, lun, cdb, data_out, data_in_len);
         self.record(
-            String::new(),
+            "",
             Some((nexus, lun)),
             cdb,
             data_out,
@@ -269,18 +271,22 @@ impl SimCore {
 
     fn record(
         &mut self,
-        path: String,
+        path: &str,
         at: Option<(Nexus, Lun)>,
         cdb: &[u8],
         data_out: &[u8],
         outcome: TraceOutcome,
     ) {
-        if self.trace.len() >= self.trace_limit {
-            self.trace.remove(0);
+        if self.trace_limit == 0 {
+            self.seq = self.seq.wrapping_add(1);
+            return;
         }
-        self.trace.push(TraceEntry {
+        while self.trace.len() >= self.trace_limit {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(TraceEntry {
             seq: self.seq,
-            path,
+            path: path.to_owned(),
             nexus: at.map(|a| a.0),
             lun: at.map(|a| a.1),
             cdb: cdb.to_vec(),
@@ -296,11 +302,43 @@ impl SimCore {
         for lu in &mut self.luns {
             lu.power_cycle();
         }
-        self.record(String::new(), None, &[], &[], TraceOutcome::PowerCycle);
+        self.record("", None, &[], &[], TraceOutcome::PowerCycle);
+    }
+}
+
+/// How many trace entries a [`Sim`] keeps by default (the most recent ones).
+pub const DEFAULT_TRACE_LIMIT: usize = 100_000;
+
+thread_local! {
+    /// How many [`Sim::with_lun`] / [`Sim::with_core`] closures run on this thread (they hold
+    /// the simulator's lock).
+    static INSIDE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as running a closure under the simulator's lock.
+struct Inside;
+
+impl Inside {
+    fn enter() -> Self {
+        INSIDE.with(|c| c.set(c.get().saturating_add(1)));
+        Inside
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        INSIDE.with(|c| c.set(c.get().saturating_sub(1)));
     }
 }
 
 fn lock(m: &Mutex<SimCore>) -> MutexGuard<'_, SimCore> {
+    // A second lock on the same thread would deadlock: say so instead.
+    assert!(
+        INSIDE.with(Cell::get) == 0,
+        "pr-sim: a Sim or SimPath method that locks the simulator was called inside \
+         Sim::with_lun / Sim::with_core (which hold the lock); use the closure's argument, or \
+         call it before or after"
+    );
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -321,8 +359,16 @@ impl Sim {
     }
 
     /// Adds a logical unit; LUNs are numbered from 0 in the order they are added.
+    ///
+    /// # Panics
+    /// When the target already has 65,536 logical units (a [`Lun`] is 16 bits); use more
+    /// than one `Sim` for more.
     pub fn add_lun(&self, config: LunConfig) -> Lun {
         let mut c = lock(&self.core);
+        assert!(
+            c.luns.len() <= usize::from(u16::MAX),
+            "pr-sim: a simulated target holds at most 65,536 logical units"
+        );
         let lu = LogicalUnit::new(config, c.target_ports.clone());
         c.luns.push(lu);
         Lun(u16::try_from(c.luns.len().saturating_sub(1)).unwrap_or(u16::MAX))
@@ -358,15 +404,19 @@ impl Sim {
             initiator,
             target_port,
         };
-        {
+        let it = {
             let mut c = lock(&self.core);
             let it = c.it_nexus(nexus)?;
-            c.lun_mut(lun).ok_or(SimError::NoLun(lun))?.add_nexus(it);
-        }
+            c.lun_mut(lun)
+                .ok_or(SimError::NoLun(lun))?
+                .add_nexus(it.clone());
+            it
+        };
         let name = format!("i{}t{}l{}", initiator.0, target_port, lun.0);
         Ok(SimPath {
             core: Arc::clone(&self.core),
             nexus,
+            it: Arc::new(it),
             lun,
             name: Arc::from(name),
             faults: Arc::new(Mutex::new(Faults::new(0))),
@@ -375,14 +425,35 @@ impl Sim {
     }
 
     /// Runs `f` on the logical unit `lun` (to inspect or change it directly).
+    ///
+    /// `f` runs under the simulator's lock. Inside it, [`SimPath::it_nexus`],
+    /// [`SimPath::nexus`], [`SimPath::lun`], [`SimPath::name`](Transport::name) and the
+    /// path's fault controls are fine (they do not take the lock); methods that execute
+    /// commands or read the simulator ([`SimPath::execute_now`], [`Sim::trace`],
+    /// [`Sim::transport_id`], another `with_lun`, ...) would deadlock, and panic with a
+    /// message saying so instead.
     pub fn with_lun<T>(&self, lun: Lun, f: impl FnOnce(&mut LogicalUnit) -> T) -> Option<T> {
         let mut c = lock(&self.core);
+        let _inside = Inside::enter();
         c.lun_mut(lun).map(f)
     }
 
-    /// Runs `f` on the whole core (for synchronous, deterministic use).
+    /// Runs `f` on the whole core (for synchronous, deterministic use). The same rules as
+    /// for [`Sim::with_lun`] apply inside `f`.
     pub fn with_core<T>(&self, f: impl FnOnce(&mut SimCore) -> T) -> T {
-        f(&mut lock(&self.core))
+        let mut c = lock(&self.core);
+        let _inside = Inside::enter();
+        f(&mut c)
+    }
+
+    /// Keeps at most `limit` trace entries (the most recent; default
+    /// [`DEFAULT_TRACE_LIMIT`]); 0 turns the trace off (benchmarks, many-LUN setups).
+    pub fn set_trace_limit(&self, limit: usize) {
+        let mut c = lock(&self.core);
+        c.trace_limit = limit;
+        while c.trace.len() > limit {
+            c.trace.pop_front();
+        }
     }
 
     /// Power-cycles the target (a target restart): non-APTPL state is lost, APTPL state is
@@ -399,13 +470,14 @@ impl Sim {
         c.lun_mut(lun)
             .ok_or(SimError::NoLun(lun))?
             .lose_reservation();
-        c.record(String::new(), None, &[], &[], TraceOutcome::ReservationLost);
+        c.record("", None, &[], &[], TraceOutcome::ReservationLost);
         Ok(())
     }
 
-    /// The trace so far (the most recent 100,000 entries).
+    /// The trace so far (the most recent [`DEFAULT_TRACE_LIMIT`] entries unless
+    /// [`Sim::set_trace_limit`] said otherwise).
     pub fn trace(&self) -> Vec<TraceEntry> {
-        lock(&self.core).trace.clone()
+        lock(&self.core).trace.iter().cloned().collect()
     }
 
     /// Empties the trace.
@@ -457,7 +529,8 @@ impl Sim {
     /// One logical unit of `config` seen through exactly the given nexuses (initiator
     /// TransportID, relative target port), one path each, in order. Target ports are
     /// `1..=` the highest port named. This mirrors a lab setup for differential tests: see
-    /// [`lab_loop_nexuses`] and [`lab_iscsi_nexuses`].
+    /// [`lab_loop_topology`] and [`lab_iscsi_topology`] (the project's lab) and
+    /// [`lab_loop_nexuses`] and [`lab_iscsi_nexuses`] (the lab of the LIO captures).
     pub fn single_lun(
         config: LunConfig,
         nexuses: &[(TransportId<'static>, u16)],
@@ -476,8 +549,11 @@ impl Sim {
     }
 }
 
-/// The lab's tcm_loop nexuses: `n` paths, path `k` (from 0) is SAS initiator
-/// `0x5001405a0000000k` through relative target port `k + 1` (see the LIO fixtures README).
+/// The tcm_loop nexuses of the **fixtures' lab** (the LIO captures in pr-core's
+/// `tests/fixtures/lio`, an older lab layout), whose bytes `tests/lio.rs` compares with:
+/// `n` paths, path `k` (from 0) is SAS initiator `0x5001405a0000000k` through relative
+/// target port `k + 1`. The project's current lab (`lab/README.md`) names its ports
+/// differently: see [`lab_loop_topology`].
 pub fn lab_loop_nexuses(n: usize) -> Vec<(TransportId<'static>, u16)> {
     (0..n)
         .map(|k| {
@@ -491,9 +567,11 @@ pub fn lab_loop_nexuses(n: usize) -> Vec<(TransportId<'static>, u16)> {
         .collect()
 }
 
-/// The lab's iSCSI nexuses: `n` paths through one target port (relative target port 1);
-/// path `k` (from 0) is initiator `iqn.2003-01.org.linux-iscsi.prlab:init.p<n-1-k>` with ISID
-/// `00023d00000<k+1>` (the sessions logged in in reverse order in the captures).
+/// The iSCSI nexuses of the **fixtures' lab** (pr-core's `tests/fixtures/lio`): `n` paths
+/// through one target port (relative target port 1); path `k` (from 0) is initiator
+/// `iqn.2003-01.org.linux-iscsi.prlab:init.p<n-1-k>` with ISID `00023d00000<k+1>` (the
+/// sessions logged in in reverse order in the captures). The project's current lab
+/// (`lab/README.md`) names its initiators differently: see [`lab_iscsi_topology`].
 pub fn lab_iscsi_nexuses(n: usize) -> Vec<(TransportId<'static>, u16)> {
     (0..n)
         .map(|k| {
@@ -508,6 +586,55 @@ pub fn lab_iscsi_nexuses(n: usize) -> Vec<(TransportId<'static>, u16)> {
                 1,
             )
         })
+        .collect()
+}
+
+/// The nexuses of one LUN of the project's lab (`lab/README.md`) over tcm_loop
+/// (`lab/run.sh -T loop -p paths -n node2_paths`, Linux 6.1 guest), in the order the lab
+/// lists them (`LAB_SG_i` then `LAB_NODE2_SG_i`, as `tests/lab_diff.rs` uses them): node 1's
+/// paths, then node 2's. Path `k` of node `d` is SAS initiator port `naa.500140a<d><k as 8
+/// hex digits>`, each through its own tcm_loop target port. LIO 6.1 numbers a LUN's
+/// target ports in the order they were linked to it, and the lab creates node 2's nexuses
+/// first, so node 2's path `k` has relative target port `k + 1` and node 1's path `k` has
+/// `node2_paths + k + 1`. (`lab_diff` prints, in every lab run, whether this matches what
+/// READ FULL STATUS reports; kernel 6.12 reports relative target port 0 instead.)
+pub fn lab_loop_topology(paths: usize, node2_paths: usize) -> Vec<(TransportId<'static>, u16)> {
+    let nexus = |node: u64, k: usize, port: usize| {
+        (
+            TransportId::Sas {
+                address: 0x5001_40a0_0000_0000
+                    | (node << 32)
+                    | u64::try_from(k).unwrap_or(0) & 0xffff_ffff,
+            },
+            u16::try_from(port).unwrap_or(u16::MAX),
+        )
+    };
+    (0..paths)
+        .map(|k| nexus(1, k, node2_paths.saturating_add(k).saturating_add(1)))
+        .chain((0..node2_paths).map(|k| nexus(2, k, k.saturating_add(1))))
+        .collect()
+}
+
+/// The nexuses of one LUN of the project's lab over iSCSI (`lab/run.sh -T iscsi -p paths
+/// -n node2_paths`), in the lab's order (node 1's paths, then node 2's), all through the
+/// one target port (relative target port 1). Path `k` of node `d` is initiator
+/// `iqn.2003-01.org.linux-iscsi.labpr:node<d>.p<k>`; open-iscsi's ISID is `00023d` followed
+/// by the session number in login order, and the lab logs node 2 in first, so node 2's
+/// path `k` has ISID `00023d` + `k + 1` and node 1's path `k` has `node2_paths + k + 1`
+/// (six hex digits).
+pub fn lab_iscsi_topology(paths: usize, node2_paths: usize) -> Vec<(TransportId<'static>, u16)> {
+    let nexus = |node: u32, k: usize, session: usize| {
+        (
+            TransportId::Iscsi {
+                name: Cow::Owned(format!("iqn.2003-01.org.linux-iscsi.labpr:node{node}.p{k}")),
+                isid: Some(Cow::Owned(format!("00023d{session:06x}"))),
+            },
+            1,
+        )
+    };
+    (0..paths)
+        .map(|k| nexus(1, k, node2_paths.saturating_add(k).saturating_add(1)))
+        .chain((0..node2_paths).map(|k| nexus(2, k, k.saturating_add(1))))
         .collect()
 }
 
@@ -587,6 +714,16 @@ pub enum Injection {
     Busy,
     /// TASK SET FULL.
     TaskSetFull,
+    /// CHECK CONDITION, NOT READY with this ASC/ASCQ (for example 04h/01h LOGICAL UNIT IS
+    /// IN PROCESS OF BECOMING READY, 04h/0Ah ASYMMETRIC ACCESS STATE TRANSITION, or 08h/00h
+    /// LOGICAL UNIT COMMUNICATION FAILURE as LIO reports a failed APTPL write). Queue it
+    /// with [`SimPath::inject`] to answer the next N commands with it.
+    NotReady {
+        /// Additional sense code.
+        asc: u8,
+        /// Additional sense code qualifier.
+        ascq: u8,
+    },
 }
 
 impl Injection {
@@ -595,6 +732,9 @@ impl Injection {
             Injection::UnitAttention(a, q) => Reply::check(&Condition::unit_attention(a, q)),
             Injection::Busy => Reply::status(ScsiStatus::BUSY),
             Injection::TaskSetFull => Reply::status(ScsiStatus::TASK_SET_FULL),
+            Injection::NotReady { asc, ascq } => {
+                Reply::check(&Condition::new(SenseKey::NotReady, asc, ascq))
+            }
         }
     }
 }
@@ -638,6 +778,9 @@ struct Plan {
 pub struct SimPath {
     core: Arc<Mutex<SimCore>>,
     nexus: Nexus,
+    /// The device-server view of `nexus` (an initiator's TransportID and the target ports
+    /// never change once added, so this is kept outside the simulator's lock).
+    it: Arc<ItNexus>,
     lun: Lun,
     name: Arc<str>,
     faults: Arc<Mutex<Faults>>,
@@ -668,9 +811,11 @@ impl SimPath {
         self.lun
     }
 
-    /// The device-server view of the nexus (TransportID, relative target port).
+    /// The device-server view of the nexus (TransportID, relative target port). Always
+    /// `Some`; it does not take the simulator's lock, so it may be called inside
+    /// [`Sim::with_lun`] (for example to look the path's registration up).
     pub fn it_nexus(&self) -> Option<ItNexus> {
-        lock(&self.core).it_nexus(self.nexus).ok()
+        Some(ItNexus::clone(&self.it))
     }
 
     /// The simulator this path belongs to.
@@ -807,13 +952,7 @@ impl SimPath {
         let mut core = lock(&self.core);
         let at = Some((self.nexus, self.lun));
         if plan.down {
-            core.record(
-                self.name.to_string(),
-                at,
-                cdb,
-                data_out,
-                TraceOutcome::PathDown,
-            );
+            core.record(&self.name, at, cdb, data_out, TraceOutcome::PathDown);
             return Err(TransportError::PathDown {
                 device: self.name.to_string(),
                 reason: "taken down by the simulator".into(),
@@ -821,13 +960,7 @@ impl SimPath {
         }
         let reply = match plan.inject {
             Some(i) => {
-                core.record(
-                    self.name.to_string(),
-                    at,
-                    cdb,
-                    data_out,
-                    TraceOutcome::Injected(i),
-                );
+                core.record(&self.name, at, cdb, data_out, TraceOutcome::Injected(i));
                 i.reply()
             }
             None => {
@@ -844,7 +977,7 @@ impl SimPath {
                         data_in: reply.data.len(),
                     }
                 };
-                core.record(self.name.to_string(), at, cdb, data_out, outcome);
+                core.record(&self.name, at, cdb, data_out, outcome);
                 if plan.lose {
                     return Err(TransportError::Timeout(request.timeout));
                 }

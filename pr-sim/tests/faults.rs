@@ -269,3 +269,51 @@ fn execute_now_runs_without_a_runtime() {
     );
     assert_eq!(generation(&sim), 1);
 }
+
+#[tokio::test]
+async fn injected_not_ready_answers_the_next_commands_without_executing() {
+    let (sim, a, _) = setup();
+    a.inject(
+        Injection::NotReady {
+            asc: 0x04,
+            ascq: 0x01,
+        },
+        2,
+    );
+    for _ in 0..2 {
+        let r = a.execute(register_req(0, 0xa1)).await.unwrap();
+        assert_eq!(
+            r.completion.sense().map(|s| s.key()),
+            Some(pr_core::sense::SenseKey::NotReady)
+        );
+        assert_eq!(r.completion.sense().unwrap().asc_ascq(), Some((0x04, 0x01)));
+    }
+    assert_eq!(generation(&sim), 0);
+    assert!(
+        a.execute(register_req(0, 0xa1))
+            .await
+            .unwrap()
+            .completion
+            .is_good()
+    );
+}
+
+#[test]
+fn it_nexus_inside_with_lun_does_not_deadlock() {
+    let (sim, a, _) = setup();
+    let registered = sim
+        .with_lun(a.lun(), |lu| lu.is_registered(&a.it_nexus().unwrap()))
+        .unwrap();
+    assert!(!registered);
+}
+
+#[test]
+fn locking_the_simulator_inside_with_lun_panics_instead_of_deadlocking() {
+    let (sim, a, _) = setup();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim.with_lun(a.lun(), |_| sim.trace().len())
+    }));
+    assert!(r.is_err());
+    // The simulator is still usable afterwards.
+    assert_eq!(generation(&sim), 0);
+}

@@ -52,7 +52,7 @@ use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, PrOutAction, ReservationType};
 use pr_sgio::Device;
 use pr_sim::sequence::{self, GenConfig, Outcome, Step, StepRecord};
-use pr_sim::{LunConfig, Sim, lab_iscsi_nexuses, lab_loop_nexuses};
+use pr_sim::{LunConfig, Sim, lab_iscsi_topology, lab_loop_topology};
 
 type Nexuses = Vec<(TransportId<'static>, u16)>;
 
@@ -630,18 +630,20 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
              itself (DEPARTURES.md #28); run with one LUN (lab/run.sh -l 1) or set PR_DIFF_LUN"
         );
     };
+    // What `lab_*_topology` predicts for this lab (only printed; the test uses the nexuses
+    // discovered above).
+    let (np, n2): (usize, usize) = (env_num("LAB_NPATHS", 0), env_num("LAB_NODE2_NPATHS", 0));
     let canned = if iscsi {
-        lab_iscsi_nexuses(devs.len())
+        lab_iscsi_topology(np, n2)
     } else {
-        lab_loop_nexuses(devs.len())
+        lab_loop_topology(np, n2)
     };
     eprintln!("LUN {lun} nexuses on {transport} (from READ FULL STATUS):");
     for ((tid, port), p) in nexuses.iter().zip(&paths) {
         eprintln!("  {}: {tid} via relative target port {port}", p.display());
     }
     eprintln!(
-        "  lab_{transport}_nexuses({}) {} them",
-        devs.len(),
+        "  lab_{transport}_topology({np}, {n2}) {} them",
         if canned == nexuses {
             "matches"
         } else {

@@ -570,3 +570,128 @@ fn lio_register_and_move_checks_the_list_before_the_reservation() {
     cdb[5..9].copy_from_slice(&n.to_be_bytes());
     check(&exec(&p[0], &cdb, &params, 0), 5, 0x26, 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// One test per remaining DEPARTURES.md row
+// ---------------------------------------------------------------------------------------
+
+/// #4: a REGISTER that registers nothing leaves PRgeneration (SPC counts it).
+#[test]
+fn lio_register_that_registers_nothing_leaves_prgeneration() {
+    let mut h = H::lio(1);
+    good(&h.register(0, 0));
+    assert_eq!(h.generation(), 0);
+    good(&h.out(0, PrOut::register_ignore(k(0))));
+    assert_eq!(h.generation(), 0);
+}
+
+/// #14: REGISTER AND MOVE with two TransportIDs uses the first.
+#[test]
+fn lio_register_and_move_uses_the_first_of_two_transport_ids() {
+    let p = lio_paths(3);
+    good(&out(&p[0], PrOut::register(k(0), k(K1))));
+    good(&out(&p[0], PrOut::reserve(k(K1), WE)));
+    let dest = lab_loop_nexuses(3)[1].0.clone();
+    let req = PrOut::register_and_move(k(K1), k(K2), WE, &dest, 2);
+    let mut cdb = [0u8; 10];
+    req.encode_cdb(&mut cdb).unwrap();
+    let mut params = vec![0u8; req.param_len().unwrap()];
+    req.encode_params(&mut params).unwrap();
+    let mut other = vec![0u8; 24];
+    lab_loop_nexuses(3)[2].0.encode(&mut other).unwrap();
+    params.extend_from_slice(&other);
+    let tl = u32::try_from(params.len() - 24).unwrap();
+    params[20..24].copy_from_slice(&tl.to_be_bytes());
+    let pll = u32::try_from(params.len()).unwrap();
+    cdb[5..9].copy_from_slice(&pll.to_be_bytes());
+    good(&exec(&p[0], &cdb, &params, 0));
+    assert_eq!(keys_of(&p[0]), vec![K1, K2]);
+}
+
+/// #15: REGISTER AND MOVE to an initiator the target has no nexus with.
+#[test]
+fn lio_register_and_move_to_an_unknown_initiator_is_invalid_field_in_parameter_list() {
+    let mut h = H::lio(1);
+    good(&h.register(0, K1));
+    good(&h.reserve(0, K1, WE));
+    let stranger = sas(7);
+    check(
+        &h.out(0, PrOut::register_and_move(k(K1), k(K2), WE, &stranger, 1)),
+        5,
+        0x26,
+        0,
+    );
+}
+
+/// #17: the parameter list length is checked before the service action.
+#[test]
+fn lio_checks_the_parameter_list_length_before_the_service_action() {
+    let mut h = H::lio(1);
+    let cdb = [0x5f, 0x1f, 0, 0, 0, 0, 0, 0, 10, 0];
+    check(&h.raw(0, &cdb, &[0; 10], 0), 5, 0x1a, 0);
+    let mut h = H::spc(1);
+    check(&h.raw(0, &cdb, &[0; 10], 0), 5, 0x24, 0);
+}
+
+/// #18: a SPEC_I_PT list whose TRANSPORTID PARAMETER DATA LENGTH does not match is INVALID
+/// FIELD IN PARAMETER LIST (SPC: PARAMETER LIST LENGTH ERROR).
+#[test]
+fn lio_spec_i_pt_list_length_mismatch_is_invalid_field_in_parameter_list() {
+    let ids = [sas(1)];
+    let req = PrOut::register(k(0), k(K1)).with_spec_i_pt(&ids);
+    let mut cdb = [0u8; 10];
+    req.encode_cdb(&mut cdb).unwrap();
+    let mut params = vec![0u8; req.param_len().unwrap()];
+    req.encode_params(&mut params).unwrap();
+    params[27] = params[27].wrapping_add(4);
+    let mut h = H::lio(2);
+    check(&h.raw(0, &cdb, &params, 0), 5, 0x26, 0);
+    let mut h = H::spc(2);
+    check(&h.raw(0, &cdb, &params, 0), 5, 0x1a, 0);
+}
+
+/// #33: an all-registrants reservation keeps one holder registration in LIO; when that one
+/// unregisters, the head of the list becomes the holder and the reservation stays.
+#[test]
+fn lio_all_registrants_reservation_passes_to_the_head_of_the_list() {
+    let mut h = H::lio(3);
+    good(&h.register(0, K1));
+    good(&h.register(1, K2));
+    good(&h.register(2, K3));
+    good(&h.reserve(1, K2, WE_AR));
+    good(&h.out(1, PrOut::register(k(K2), k(0))));
+    assert_eq!(h.holder().map(|x| x.1), Some(WE_AR));
+    let r = h.prin(0, PrInAction::ReadFullStatus, 8192);
+    let fs = pr_core::prin::FullStatus::decode(&r.data).unwrap();
+    assert!(fs.descriptors().all(|d| d.is_holder()));
+}
+
+/// The project's lab: `lab_*_topology` against what `lab_diff` read from LIO's READ FULL
+/// STATUS in the lab logs (tcm_loop `-p 3 -n 1`, iSCSI `-p 2 -n 1` and `-p 3`).
+#[test]
+fn lab_topologies_match_what_the_lab_reported() {
+    let show = |v: Vec<(pr_core::transport_id::TransportId<'static>, u16)>| -> Vec<String> {
+        v.into_iter().map(|(t, p)| format!("{t} {p}")).collect()
+    };
+    assert_eq!(
+        show(pr_sim::lab_loop_topology(3, 1)),
+        [
+            "sas,500140a100000000 2",
+            "sas,500140a100000001 3",
+            "sas,500140a100000002 4",
+            "sas,500140a200000000 1",
+        ]
+    );
+    assert_eq!(
+        show(pr_sim::lab_iscsi_topology(2, 1)),
+        [
+            "iqn.2003-01.org.linux-iscsi.labpr:node1.p0,i,0x00023d000002 1",
+            "iqn.2003-01.org.linux-iscsi.labpr:node1.p1,i,0x00023d000003 1",
+            "iqn.2003-01.org.linux-iscsi.labpr:node2.p0,i,0x00023d000001 1",
+        ]
+    );
+    assert_eq!(
+        show(pr_sim::lab_iscsi_topology(3, 0))[2],
+        "iqn.2003-01.org.linux-iscsi.labpr:node1.p2,i,0x00023d000003 1"
+    );
+}

@@ -644,14 +644,15 @@ fn preempt_by_unregistered_nexus_conflicts() {
 // ---------------------------------------------------------------- REGISTER AND MOVE (5.14.8)
 
 #[test]
-fn register_and_move_registers_the_destination_and_moves_the_reservation() {
+fn register_and_move_registers_the_destination_and_moves_the_reservation_with_its_type() {
     let mut h = H::spc(2);
     good(&h.register(0, K1));
     good(&h.reserve(0, K1, WE));
     let dest = sas(1);
     let g = h.generation();
+    // SPC-4 r36f 5.13.8: SCOPE and TYPE are ignored; the reservation keeps its type.
     good(&h.out(0, PrOut::register_and_move(k(K1), k(K2), EA, &dest, 1)));
-    assert_eq!(h.holder(), Some((Some(1), EA)));
+    assert_eq!(h.holder(), Some((Some(1), WE)));
     assert_eq!(h.keys(), [K1, K2]);
     assert_eq!(h.generation(), g + 1);
 }
@@ -671,12 +672,14 @@ fn register_and_move_with_unreg_unregisters_the_issuer() {
 }
 
 #[test]
-fn register_and_move_by_non_holder_or_without_reservation_conflicts() {
+fn register_and_move_by_non_holder_conflicts_and_without_reservation_is_invalid_field_in_cdb() {
     let mut h = H::spc(3);
     good(&h.register(0, K1));
     good(&h.register(1, K2));
     let dest = sas(2);
-    conflict(&h.out(0, PrOut::register_and_move(k(K1), k(K3), WE, &dest, 1)));
+    // SPC-4 r36f 5.13.8: no reservation: ILLEGAL REQUEST, INVALID FIELD IN CDB.
+    let r = h.out(0, PrOut::register_and_move(k(K1), k(K3), WE, &dest, 1));
+    check(&r, 5, 0x24, 0);
     good(&h.reserve(1, K2, WE));
     conflict(&h.out(0, PrOut::register_and_move(k(K1), k(K3), WE, &dest, 1)));
     conflict(&h.out(2, PrOut::register_and_move(k(0), k(K3), WE, &dest, 1)));
@@ -713,9 +716,27 @@ fn register_and_move_invalid_destination_is_invalid_field_in_parameter_list() {
         0x26,
         0,
     );
-    // The same initiator through another target port is another nexus: allowed.
-    good(&h.out(0, PrOut::register_and_move(k(K1), k(K2), WE, &me, 2)));
-    assert!(h.lu.is_holder(&h.alt(0)));
+    // The issuer's own initiator port through another target port: still "the same as the
+    // initiator port of the I_T nexus on which the command [was] received".
+    check(
+        &h.out(0, PrOut::register_and_move(k(K1), k(K2), WE, &me, 2)),
+        5,
+        0x26,
+        0,
+    );
+    assert!(h.lu.is_holder(&h.n[0]));
+}
+
+#[test]
+fn register_and_move_to_an_already_registered_nexus_replaces_its_key() {
+    let mut h = H::spc(2);
+    good(&h.register(0, K1));
+    good(&h.register(1, K2));
+    good(&h.reserve(0, K1, WE));
+    let dest = sas(1);
+    good(&h.out(0, PrOut::register_and_move(k(K1), k(K3), WE, &dest, 1)));
+    assert_eq!(h.keys(), [K1, K3]);
+    assert_eq!(h.holder(), Some((Some(1), WE)));
 }
 
 // ---------------------------------------------------------------- REPLACE LOST RESERVATION
@@ -726,27 +747,32 @@ fn lost_reservation_blocks_media_and_pr_out_until_replace_lost_reservation() {
     good(&h.register(0, K1));
     good(&h.reserve(0, K1, WE));
     h.lu.lose_reservation();
+    // SPC-4 r36f 5.13.5.3.2: everything but REPLACE LOST RESERVATION and the commands of
+    // 5.13.5.2 (INQUIRY, REPORT LUNS, REQUEST SENSE, ...) ends in 7/44h/01h, PR IN too.
     check(&h.raw(1, &read10(), &[], 512), 7, 0x44, 0x01);
     check(&h.register(1, K2), 7, 0x44, 0x01);
-    let r = h.prin(1, PrInAction::ReadKeys, 100);
-    good(&r);
-    let g = h.generation();
+    check(&h.prin(1, PrInAction::ReadKeys, 100), 7, 0x44, 0x01);
+    check(&h.raw(1, &[0; 6], &[], 0), 7, 0x44, 0x01);
+    good(&h.raw(1, &[0x12, 0, 0, 0, 36, 0], &[], 36));
+    assert_ne!(h.generation(), 0);
     good(&h.out(1, PrOut::replace_lost_reservation(k(K3), EA)));
     assert_eq!(h.keys(), [K3]);
     assert_eq!(h.holder(), Some((Some(1), EA)));
-    assert_eq!(h.generation(), g + 1);
+    // 5.13.11.3 item e): PRgeneration is set to zero.
+    assert_eq!(h.generation(), 0);
     good(&h.raw(1, &read10(), &[], 512));
     conflict(&h.raw(0, &read10(), &[], 512));
 }
 
 #[test]
-fn replace_lost_reservation_without_a_loss_is_command_sequence_error() {
+fn replace_lost_reservation_without_a_loss_is_invalid_release_of_persistent_reservation() {
+    // SPC-4 r36f 5.13.11.3.
     let mut h = H::spc(1);
     check(
         &h.out(0, PrOut::replace_lost_reservation(k(K1), WE)),
         5,
-        0x2c,
-        0,
+        0x26,
+        0x04,
     );
 }
 
@@ -1065,4 +1091,97 @@ fn invariants_hold_after_a_busy_scenario() {
     good(&h.reserve(0, K1, WE_AR));
     good(&h.out(1, PrOut::preempt(k(K2), k(0), WE)));
     h.lu.check_invariants().unwrap();
+}
+
+// ---------------------------------------------------------------- rules checked against the
+// SPC text (SPC-4 r36f; see DEPARTURES.md "Checked against the standard")
+
+#[test]
+fn preempt_with_the_issuers_own_key_removes_the_issuer_without_unit_attention() {
+    // SPC-4 r36f 5.13.11.2.5: "no unit attention condition is established for the I_T
+    // nexus on which the PERSISTENT RESERVE OUT command was received. The registration is
+    // removed."
+    let mut h = H::spc(3);
+    good(&h.register(0, K2));
+    good(&h.register(1, K2));
+    good(&h.register(2, K3));
+    good(&h.reserve(2, K3, WE));
+    let g = h.generation();
+    good(&h.out(0, PrOut::preempt(k(K2), k(K2), WE)));
+    assert_eq!(h.keys(), [K3]);
+    assert!(h.uas(0).is_empty());
+    assert_eq!(h.uas(1), [(0x2a, 0x05)]);
+    assert_eq!(h.holder(), Some((Some(2), WE)));
+    assert_eq!(h.generation(), g + 1);
+    // Without a reservation too.
+    let mut h = H::spc(2);
+    good(&h.register(0, K1));
+    good(&h.register(1, K2));
+    good(&h.out(0, PrOut::preempt(k(K1), k(K1), WE)));
+    assert_eq!(h.keys(), [K2]);
+    assert!(h.uas(0).is_empty());
+}
+
+#[test]
+fn all_tg_pt_key_change_applies_on_every_target_port() {
+    // SPC-4 r36f 6.16.3: "as if the same registration request had been received individually
+    // through each target port".
+    let mut h = H::spc(1);
+    good(&h.out(0, PrOut::register(k(0), k(K1)).with_all_tg_pt()));
+    good(&h.out(0, PrOut::register(k(K1), k(K2)).with_all_tg_pt()));
+    assert_eq!(h.keys(), [K2, K2]);
+    assert!(h.lu.registrations().iter().all(|r| r.all_tg_pt));
+}
+
+#[test]
+fn all_tg_pt_registration_changes_per_nexus_without_all_tg_pt() {
+    // 6.16.3: with ALL_TG_PT set to zero the registration applies "only to the target port
+    // through which the PERSISTENT RESERVE OUT command was received".
+    let mut h = H::spc(1);
+    good(&h.out(0, PrOut::register(k(0), k(K1)).with_all_tg_pt()));
+    good(&h.out(0, PrOut::register(k(K1), k(K2))));
+    assert_eq!(h.keys(), [K2, K1]);
+    good(&h.out(0, PrOut::register(k(K2), k(0))));
+    assert_eq!(h.keys(), [K1]);
+    assert!(h.lu.is_registered(&h.alt(0)));
+}
+
+#[test]
+fn spec_i_pt_naming_the_issuer_registers_it_once() {
+    let mut h = H::spc(2);
+    let ids = [sas(0), sas(1)];
+    good(&h.out(0, PrOut::register(k(0), k(K1)).with_spec_i_pt(&ids)));
+    assert_eq!(h.keys(), [K1, K1]);
+}
+
+#[test]
+fn register_and_move_with_two_transport_ids_is_invalid_field_in_parameter_list() {
+    let mut h = H::spc(3);
+    good(&h.register(0, K1));
+    good(&h.reserve(0, K1, WE));
+    let dest = sas(1);
+    let req = PrOut::register_and_move(k(K1), k(K2), WE, &dest, 1);
+    let mut cdb = [0u8; 10];
+    req.encode_cdb(&mut cdb).unwrap();
+    let mut params = vec![0u8; req.param_len().unwrap()];
+    req.encode_params(&mut params).unwrap();
+    let one = params[24..].to_vec();
+    params.extend_from_slice(&one);
+    let tl = u32::try_from(params.len() - 24).unwrap();
+    params[20..24].copy_from_slice(&tl.to_be_bytes());
+    let pll = u32::try_from(params.len()).unwrap();
+    cdb[5..9].copy_from_slice(&pll.to_be_bytes());
+    check(&h.raw(0, &cdb, &params, 0), 5, 0x26, 0);
+    assert_eq!(h.holder(), Some((Some(0), WE)));
+}
+
+#[test]
+fn inquiry_reports_the_personality_as_product() {
+    let mut h = H::spc(1);
+    let r = h.raw(0, &[0x12, 0, 0, 0, 36, 0], &[], 36);
+    good(&r);
+    assert_eq!(&r.data[16..32], b"SIMULATED SPC-5 ");
+    let mut h = H::lio(1);
+    let r = h.raw(0, &[0x12, 0, 0, 0, 36, 0], &[], 36);
+    assert_eq!(&r.data[16..32], b"SIMULATED LIO   ");
 }
