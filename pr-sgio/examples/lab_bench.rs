@@ -2,12 +2,15 @@
 //!
 //! 1. Latency of PERSISTENT RESERVE IN READ KEYS (allocation length 8192) on one path
 //!    device: a minimal raw `SG_IO` loop written here with `libc::ioctl` (the baseline),
-//!    against `pr_sgio::ops::read_keys` on the bounded blocking pool engine and on the sg v3
-//!    `AsyncFd` engine, each on a multi-thread (2 workers, driven by `block_on` from the
-//!    main thread) and on a current-thread tokio runtime. The methods run interleaved in rounds so that drift of the (TCG)
-//!    guest hits them alike. Median and p90, and their ratio to the baseline.
-//! 2. Throughput of 1,000 READ KEYS issued concurrently across every node-1 path of every
-//!    LUN, against the same 1,000 issued one by one, for both engines.
+//!    against `pr_sgio::ops::pr_in` on each engine (blocking pool, in place, sg v3
+//!    `AsyncFd`), each on a multi-thread runtime (2 workers) driven by `block_on` from the
+//!    main thread, the same in a task spawned on a worker, and on a current-thread runtime.
+//!    The methods run interleaved in rounds so that drift of the (TCG) guest hits them
+//!    alike. Median and p90, and their ratio to the baseline.
+//! 2. Throughput of 1,000 READ KEYS issued concurrently (one task each) across every
+//!    node-1 path of every LUN, against the same 1,000 issued one by one, for each engine;
+//!    and the time per command of a fan-out (one READ KEYS per path, all awaited in one
+//!    task, as pr-multipath does).
 //!
 //! ```text
 //! lab/bench.sh                      # build on the host, run in the lab, print the tables
@@ -105,14 +108,21 @@ impl RawSgIo {
     }
 
     fn read_keys(&mut self) -> usize {
+        let buf = std::mem::take(&mut self.buf);
+        let (n, buf) = self.read_keys_into(buf);
+        self.buf = buf;
+        n
+    }
+
+    fn read_keys_into(&mut self, mut buf: Vec<u8>) -> (usize, Vec<u8>) {
         let mut h = SgIoHdr {
             interface_id: b'S' as libc::c_int,
             dxfer_direction: SG_DXFER_FROM_DEV,
             cmd_len: self.cdb.len() as u8,
             mx_sb_len: self.sense.len() as u8,
             iovec_count: 0,
-            dxfer_len: self.buf.len() as u32,
-            dxferp: self.buf.as_mut_ptr().cast(),
+            dxfer_len: buf.len() as u32,
+            dxferp: buf.as_mut_ptr().cast(),
             cmdp: self.cdb.as_mut_ptr(),
             sbp: self.sense.as_mut_ptr(),
             timeout: 30_000,
@@ -129,7 +139,7 @@ impl RawSgIo {
             duration: 0,
             info: 0,
         };
-        // SAFETY: `h` points into `self.cdb`, `self.buf` and `self.sense`, which outlive the
+        // SAFETY: `h` points into `self.cdb`, `buf` and `self.sense`, which outlive the
         // call, with their true lengths; SG_IO is synchronous.
         let r = unsafe { libc::ioctl(self.file.as_raw_fd(), SG_IO, &mut h as *mut SgIoHdr) };
         assert!(r == 0, "SG_IO: {}", std::io::Error::last_os_error());
@@ -140,7 +150,7 @@ impl RawSgIo {
             h.host_status,
             h.driver_status
         );
-        ALLOC - h.resid.max(0) as usize
+        (ALLOC - h.resid.max(0) as usize, buf)
     }
 }
 
@@ -208,47 +218,69 @@ fn main() {
             .trim()
     );
 
+    // The guest's clock: under TCG there is no kvm-clock and the TSC is usually marked
+    // unstable, so every `Instant::now()` may be a system call reading an emulated HPET.
+    let clocksource =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .unwrap_or_default();
+    let mut s_clock = Samples::default();
+    for _ in 0..2000 {
+        let t = Instant::now();
+        let u = Instant::now();
+        s_clock.0.push(u - t);
+    }
+    println!(
+        "clocksource {}; one Instant::now(): median {:.2} µs, p90 {:.2} µs",
+        clocksource.trim(),
+        us(s_clock.pct(0.5)),
+        us(s_clock.pct(0.9))
+    );
+
     // ---- 1. latency ----------------------------------------------------------------------
     let path = paths0[0].clone();
     let mut raw = RawSgIo::open(&path);
-    let (pool, v3) = rt.block_on(async {
-        let pool = Device::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        let v3 = Device::open_with(&path, &OpenOptions::new().engine(Engine::SgV3Async))
-            .unwrap_or_else(|e| panic!("{e}"));
-        // settle: consume any pending UNIT ATTENTION, warm caches
-        for _ in 0..50 {
-            read_keys_ok(&pool).await;
-            read_keys_ok(&v3).await;
-        }
-        (pool, v3)
-    });
     for _ in 0..50 {
         raw.read_keys();
     }
-    // The same two engines on a current-thread runtime (the caller's thread drives I/O).
+    let engines = [Engine::BlockingPool, Engine::InPlace, Engine::SgV3Async];
+    let open_all = || async {
+        let mut v = Vec::new();
+        for e in engines {
+            let d = Device::open_with(&path, &OpenOptions::new().engine(e))
+                .unwrap_or_else(|e| panic!("{e}"));
+            // settle: consume any pending UNIT ATTENTION, warm caches
+            for _ in 0..50 {
+                read_keys_ok(&d).await;
+            }
+            v.push(Arc::new(d));
+        }
+        v
+    };
+    let devs_mt = rt.block_on(open_all());
+    // The same engines on a current-thread runtime (the caller's thread drives I/O).
     let rt1 = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let (pool1, v31) = rt1.block_on(async {
-        let pool = Device::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        let v3 = Device::open_with(&path, &OpenOptions::new().engine(Engine::SgV3Async))
-            .unwrap_or_else(|e| panic!("{e}"));
-        for _ in 0..50 {
-            read_keys_ok(&pool).await;
-            read_keys_ok(&v3).await;
-        }
-        (pool, v3)
-    });
+    let devs_ct = rt1.block_on(open_all());
     // Diagnostic: the same raw ioctl, but each call handed to tokio's blocking pool (the
-    // thread hop that the blocking-pool engine pays).
+    // thread hop that the blocking-pool engine pays), without and with the timer that the
+    // engines race against the call.
     let raw_hop = Arc::new(std::sync::Mutex::new(RawSgIo::open(&path)));
-    let mut s_hop = Samples::default();
     let mut s_raw = Samples::default();
-    let mut s_pool = Samples::default();
-    let mut s_v3 = Samples::default();
-    let mut s_pool1 = Samples::default();
-    let mut s_v31 = Samples::default();
+    let mut s_hop = Samples::default();
+    let mut s_hop_t = Samples::default();
+    let mut s_fresh = Samples::default();
+    let mut s_sys = Samples::default();
+    let mut s_exec = Samples::default();
+    let sys_file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
+    // [engine][context]: 0 = multi-thread rt, block_on from main; 1 = multi-thread rt, in a
+    // task spawned on a worker; 2 = current-thread rt.
+    let mut s_eng: Vec<[Samples; 3]> = engines.iter().map(|_| Default::default()).collect();
     let rounds = 20;
     let per = iters.div_ceil(rounds);
     for _ in 0..rounds {
@@ -257,6 +289,40 @@ fn main() {
             raw.read_keys();
             s_raw.0.push(t.elapsed());
         }
+        for _ in 0..per {
+            let t = Instant::now();
+            let _ = raw.read_keys_into(vec![0; ALLOC]);
+            s_fresh.0.push(t.elapsed());
+        }
+        for _ in 0..per {
+            use std::os::fd::AsFd;
+            let t = Instant::now();
+            let mut buf = vec![0u8; ALLOC];
+            let mut sense = [0u8; pr_sgio::engine::SENSE_LEN];
+            let r = pr_sgio::sys::sg_io(
+                sys_file.as_fd(),
+                &raw.cdb,
+                pr_sgio::sys::SgDirection::FromDevice,
+                &mut buf,
+                &mut sense,
+                30_000,
+            )
+            .expect("sg_io");
+            assert_eq!(r.status, 0);
+            s_sys.0.push(t.elapsed());
+        }
+        rt.block_on(async {
+            use pr_core::transport::{Cdb, Request, Transport};
+            for _ in 0..per {
+                let t = Instant::now();
+                let r = devs_mt[1]
+                    .execute(Request::data_in(Cdb::from(raw.cdb), ALLOC))
+                    .await
+                    .expect("execute");
+                assert_eq!(r.completion.status.0, 0);
+                s_exec.0.push(t.elapsed());
+            }
+        });
         rt.block_on(async {
             for _ in 0..per {
                 let r = raw_hop.clone();
@@ -267,28 +333,49 @@ fn main() {
                 s_hop.0.push(t.elapsed());
             }
             for _ in 0..per {
+                let r = raw_hop.clone();
                 let t = Instant::now();
-                read_keys_ok(&pool).await;
-                s_pool.0.push(t.elapsed());
-            }
-            for _ in 0..per {
-                let t = Instant::now();
-                read_keys_ok(&v3).await;
-                s_v3.0.push(t.elapsed());
-            }
-        });
-        rt1.block_on(async {
-            for _ in 0..per {
-                let t = Instant::now();
-                read_keys_ok(&pool1).await;
-                s_pool1.0.push(t.elapsed());
-            }
-            for _ in 0..per {
-                let t = Instant::now();
-                read_keys_ok(&v31).await;
-                s_v31.0.push(t.elapsed());
+                tokio::time::timeout(
+                    Duration::from_secs(35),
+                    tokio::task::spawn_blocking(move || r.lock().expect("lock").read_keys()),
+                )
+                .await
+                .expect("timeout")
+                .expect("join");
+                s_hop_t.0.push(t.elapsed());
             }
         });
+        for (i, d) in devs_mt.iter().enumerate() {
+            rt.block_on(async {
+                for _ in 0..per {
+                    let t = Instant::now();
+                    read_keys_ok(d).await;
+                    s_eng[i][0].0.push(t.elapsed());
+                }
+            });
+            let d2 = d.clone();
+            let v = rt
+                .block_on(rt.spawn(async move {
+                    let mut v = Vec::with_capacity(per);
+                    for _ in 0..per {
+                        let t = Instant::now();
+                        read_keys_ok(&d2).await;
+                        v.push(t.elapsed());
+                    }
+                    v
+                }))
+                .expect("task");
+            s_eng[i][1].0.extend(v);
+        }
+        for (i, d) in devs_ct.iter().enumerate() {
+            rt1.block_on(async {
+                for _ in 0..per {
+                    let t = Instant::now();
+                    read_keys_ok(d).await;
+                    s_eng[i][2].0.push(t.elapsed());
+                }
+            });
+        }
     }
     let base_med = s_raw.pct(0.5);
     let base_p90 = s_raw.pct(0.9);
@@ -300,29 +387,41 @@ fn main() {
     );
     println!("| method | median µs | p90 µs | median / raw | p90 / raw |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    for (name, s) in [
-        ("raw SG_IO ioctl loop (baseline)", &s_raw),
+    let mut rows: Vec<(String, &Samples)> = vec![
+        ("raw SG_IO ioctl loop (baseline)".into(), &s_raw),
         (
-            "(diagnostic) raw ioctl via tokio spawn_blocking, multi-thread rt",
+            "(diagnostic) raw ioctl, fresh 8 KiB buffer per call".into(),
+            &s_fresh,
+        ),
+        (
+            "(diagnostic) pr_sgio::sys::sg_io, fresh buffer per call".into(),
+            &s_sys,
+        ),
+        (
+            "(diagnostic) Device::execute (no decoding), InPlace, multi-thread rt, block_on".into(),
+            &s_exec,
+        ),
+        (
+            "(diagnostic) raw ioctl via tokio spawn_blocking, multi-thread rt".into(),
             &s_hop,
         ),
         (
-            "pr-sgio ops::read_keys, blocking pool, multi-thread rt",
-            &s_pool,
+            "(diagnostic) raw ioctl via spawn_blocking + tokio::time::timeout, multi-thread rt"
+                .into(),
+            &s_hop_t,
         ),
-        (
-            "pr-sgio ops::read_keys, sg v3 AsyncFd, multi-thread rt",
-            &s_v3,
-        ),
-        (
-            "pr-sgio ops::read_keys, blocking pool, current-thread rt",
-            &s_pool1,
-        ),
-        (
-            "pr-sgio ops::read_keys, sg v3 AsyncFd, current-thread rt",
-            &s_v31,
-        ),
-    ] {
+    ];
+    let ctx = [
+        "multi-thread rt, block_on",
+        "multi-thread rt, spawned task",
+        "current-thread rt",
+    ];
+    for (i, e) in engines.iter().enumerate() {
+        for (j, c) in ctx.iter().enumerate() {
+            rows.push((format!("pr-sgio read_keys, {e:?}, {c}"), &s_eng[i][j]));
+        }
+    }
+    for (name, s) in rows {
         let (m, p) = (s.pct(0.5), s.pct(0.9));
         println!(
             "| {name} | {:.1} | {:.1} | {:.3} | {:.3} |",
@@ -336,12 +435,14 @@ fn main() {
     // ---- 2. throughput ---------------------------------------------------------------------
     println!();
     println!(
-        "Throughput: {ncmds} READ KEYS over {} path(s), concurrent vs one by one (median of {repeat} runs)",
+        "Throughput: {ncmds} READ KEYS over {} path(s), concurrent (one task each) vs one by one (median of {repeat} runs); fan-out: one READ KEYS per path joined in ONE task",
         all_paths.len()
     );
-    println!("| engine | one by one, cmd/s | concurrent, cmd/s | speed-up |");
-    println!("| --- | ---: | ---: | ---: |");
-    for engine in [Engine::BlockingPool, Engine::SgV3Async] {
+    println!(
+        "| engine | one by one, cmd/s | concurrent, cmd/s | speed-up | fan-out in one task, µs per command |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for engine in engines {
         let devs: Vec<Arc<Device>> = rt.block_on(async {
             let nodes = if engine == Engine::SgV3Async {
                 &all_sgs
@@ -359,6 +460,7 @@ fn main() {
         });
         let mut seq = Vec::new();
         let mut conc = Vec::new();
+        let mut fan = Vec::new();
         for _ in 0..repeat {
             let t = Instant::now();
             rt.block_on(async {
@@ -379,16 +481,54 @@ fn main() {
                 }
             });
             conc.push(t.elapsed());
+            // The pr-multipath pattern: one command per path, all awaited in one task.
+            let devs2 = devs.clone();
+            let rounds = ncmds.div_ceil(devs.len());
+            let d = rt
+                .block_on(rt.spawn(async move {
+                    let t = Instant::now();
+                    for _ in 0..rounds {
+                        join_all(devs2.iter().map(|d| read_keys_ok(d))).await;
+                    }
+                    t.elapsed() / u32::try_from(rounds * devs2.len()).unwrap_or(u32::MAX)
+                }))
+                .expect("task");
+            fan.push(d);
         }
         seq.sort();
         conc.sort();
+        fan.sort();
         let (s, c) = (seq[seq.len() / 2], conc[conc.len() / 2]);
         let rate = |d: Duration| ncmds as f64 / d.as_secs_f64();
         println!(
-            "| {engine:?} | {:.0} | {:.0} | {:.2}x |",
+            "| {engine:?} | {:.0} | {:.0} | {:.2}x | {:.1} |",
             rate(s),
             rate(c),
-            s.as_secs_f64() / c.as_secs_f64()
+            s.as_secs_f64() / c.as_secs_f64(),
+            us(fan[fan.len() / 2])
         );
     }
+}
+
+/// Awaits all `futs` concurrently in the calling task (a minimal `join_all`).
+async fn join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+    let mut futs: Vec<Option<std::pin::Pin<Box<F>>>> = futs.map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in futs.iter_mut() {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await
 }

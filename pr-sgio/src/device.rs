@@ -13,12 +13,40 @@ use crate::error::{Error, Result};
 use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
 
 /// How a [`Device`] turns its blocking kernel calls into futures (see [`crate::engine`]).
+///
+/// **The default is [`Engine::BlockingPool`].** Measured in the lab (`BENCHMARKS.md`, QEMU
+/// under TCG, READ KEYS, raw SG_IO loop = 1.00): [`Engine::InPlace`] is by far the fastest
+/// for one command at a time (median ≈ 1.4–1.5 × raw against ≈ 2.3–3 × for the pool and the
+/// sg v3 engine; the aim of 1.1 × is not reached under TCG), but it is not the default because it gives up
+/// three things the pool keeps: pr-sgio's own deadline (the request's timeout is then only
+/// the kernel's, which an iSCSI path re-arms while its connection lives), concurrency
+/// inside one task (pr-multipath fans a command out over a LUN's paths with
+/// `buffer_unordered` in one task: in place, the paths are done one after the other), and
+/// predictable throughput with many concurrent commands (each costs a core hand-off; on a
+/// busy lab host 1,000 concurrent commands ran *slower* than one by one). Choose `InPlace` for a caller that
+/// issues one command at a time on a multi-thread runtime and trusts the kernel's timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Engine {
     /// `SG_IO` on a thread of tokio's blocking pool, bounded by the device's [`Limiter`].
-    /// Works on every kind of device.
+    /// Works on every kind of device, on every runtime; commands of one task run
+    /// concurrently; the request's timeout is enforced by the kernel and by pr-sgio
+    /// (timeout + [`engine::TIMEOUT_GRACE`]). Costs a thread hand-off per command.
     #[default]
     BlockingPool,
+    /// `SG_IO` on the calling thread inside [`tokio::task::block_in_place`], after taking a
+    /// permit of the device's [`Limiter`], on a multi-thread runtime; through the blocking
+    /// pool (as [`Engine::BlockingPool`]) on a current-thread runtime, where
+    /// `block_in_place` is not allowed. Works on every kind of device.
+    ///
+    /// The fastest for one command at a time (no thread hand-off when the caller is
+    /// `block_on`; one core hand-off to another thread when it is a worker), but with two
+    /// costs that the other engines do not have: the command blocks the whole *task* that
+    /// awaits it, so futures joined or selected in the same task (a fan-out over paths with
+    /// `join_all`/`buffer_unordered`) run one after the other; and the request's timeout is
+    /// enforced only by the kernel (SG_IO's timeout), not also by pr-sgio's own deadline
+    /// (timeout + [`engine::TIMEOUT_GRACE`]), which matters when the kernel keeps re-arming
+    /// the command's timer (iSCSI while the connection lives). See `BENCHMARKS.md`.
+    InPlace,
     /// The sg v3 `write()`/`read()` interface with `AsyncFd`: no thread per command. Works
     /// on sg nodes and on SCSI disks (through their sg node, found in sysfs); not on dm maps.
     SgV3Async,
@@ -52,7 +80,8 @@ impl OpenOptions {
         self
     }
 
-    /// The limiter for the blocking pool (default: [`Limiter::global`]).
+    /// The limiter bounding the threads blocked in the kernel for the blocking-pool and
+    /// in-place engines (default: [`Limiter::global`]).
     pub fn limiter(mut self, limiter: Limiter) -> Self {
         self.limiter = Some(limiter);
         self
@@ -106,6 +135,10 @@ enum Exec {
         fd: Arc<OwnedFd>,
         limiter: Limiter,
     },
+    InPlace {
+        fd: Arc<OwnedFd>,
+        limiter: Limiter,
+    },
     SgV3 {
         engine: Arc<SgV3Engine>,
         _block: Option<OwnedFd>,
@@ -144,6 +177,10 @@ impl Device {
         let node = open_node(path, options.read_only, &options.sysfs)?;
         let exec = match options.engine {
             Engine::BlockingPool => Exec::Pool {
+                fd: Arc::new(node.fd),
+                limiter: options.limiter.clone().unwrap_or_else(Limiter::global),
+            },
+            Engine::InPlace => Exec::InPlace {
                 fd: Arc::new(node.fd),
                 limiter: options.limiter.clone().unwrap_or_else(Limiter::global),
             },
@@ -222,6 +259,7 @@ impl Device {
     pub fn engine(&self) -> Engine {
         match self.exec {
             Exec::Pool { .. } => Engine::BlockingPool,
+            Exec::InPlace { .. } => Engine::InPlace,
             Exec::SgV3 { .. } => Engine::SgV3Async,
         }
     }
@@ -247,6 +285,9 @@ impl Transport for Device {
         match &self.exec {
             Exec::Pool { fd, limiter } => {
                 engine::sg_io_pooled(fd.clone(), limiter, self.name.clone(), request).await
+            }
+            Exec::InPlace { fd, limiter } => {
+                engine::sg_io_in_place(fd, limiter, &self.name, request).await
             }
             Exec::SgV3 { engine, .. } => engine.execute(&self.name, request).await,
         }

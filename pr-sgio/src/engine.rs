@@ -1,5 +1,8 @@
 //! Execution engines: how a blocking kernel call becomes an `async` one.
 //!
+//! Three engines, chosen per device with [`crate::OpenOptions::engine`]; the default is the
+//! blocking pool (see [`crate::Engine`] for why).
+//!
 //! # The bounded blocking pool (default)
 //!
 //! `SG_IO` and the block PR ioctls block the calling thread until the command completes, so
@@ -21,6 +24,27 @@
 //! SG_IO timeout) at the device, so a caller of PR OUT must assume that it may have taken
 //! effect.
 //!
+//! # The in-place engine
+//!
+//! [`Engine::InPlace`](crate::Engine::InPlace) takes a permit of the same [`Limiter`]
+//! (waiting for it asynchronously), then runs SG_IO on the *calling* thread inside
+//! [`tokio::task::block_in_place`]: on a multi-thread runtime the worker first hands its
+//! other tasks to another thread, so the runtime is not blocked; from a multi-thread
+//! runtime's `block_on` the call simply blocks that thread. The command starts and completes
+//! inside one `poll`, so no future can be dropped while the kernel holds its buffers (they
+//! live on the polling thread's stack frame), and the permit bounds the threads blocked in
+//! the kernel as for the pool (without it, every `block_in_place` would move the worker to
+//! a new blocking thread, up to tokio's `max_blocking_threads`). `block_in_place` panics on
+//! a current-thread runtime, so there ([`in_place_supported`] is false) the engine uses the
+//! blocking pool instead; it never panics. (Entering a multi-thread runtime's handle from
+//! inside a current-thread runtime's `block_on` is not detected: don't.)
+//!
+//! Trade-offs, measured in `BENCHMARKS.md`: the lowest single-command latency (no thread
+//! hand-off, no reactor round trip), but the request's timeout is enforced by the kernel
+//! only (no `tokio::time` deadline can fire while the thread is blocked), every other future
+//! of the same task (a `join_all` fan-out over paths) waits for the command, and many
+//! concurrent commands cost a core hand-off each.
+//!
 //! # The sg v3 asynchronous engine (sg nodes only)
 //!
 //! [`SgV3Engine`] submits with `write()` on `/dev/sgN` and reaps with non-blocking `read()`,
@@ -32,7 +56,7 @@
 //! dropped. Buffers stay owned by [`crate::sys::SgV3Queue`] until reaped (see there).
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -167,12 +191,16 @@ where
     R: Send + 'static,
 {
     require_runtime()?;
-    let permit: OwnedSemaphorePermit = limiter
-        .sem
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| TransportError::Closed)?;
+    // Fast path without creating an `Acquire` future when a permit is free.
+    let permit: OwnedSemaphorePermit = match limiter.sem.clone().try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => limiter
+            .sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| TransportError::Closed)?,
+    };
     let handle = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         f()
@@ -229,6 +257,42 @@ pub fn response_from_reply(
     Ok(Response { completion, buf })
 }
 
+/// Runs one SG_IO call on the current thread (blocking it) and turns the reply into a
+/// [`Response`]. Every buffer the kernel touches is owned by this frame.
+fn sg_io_call(
+    fd: BorrowedFd<'_>,
+    device: &str,
+    request: Request,
+) -> Result<Response, TransportError> {
+    let Request {
+        cdb,
+        direction,
+        mut buf,
+        timeout,
+    } = request;
+    let len = add_slack(cdb.as_bytes(), direction, &mut buf);
+    let mut sense = [0u8; SENSE_LEN];
+    // `hdr.duration` is in whole milliseconds (0 for a fast command), so the duration is
+    // measured here (two clock reads).
+    let started = Instant::now();
+    let r = sys::sg_io(
+        fd,
+        cdb.as_bytes(),
+        sg_dir(direction),
+        &mut buf,
+        &mut sense,
+        timeout_ms(timeout),
+    );
+    let elapsed = started.elapsed();
+    match r {
+        Ok(mut reply) => {
+            remove_slack(direction, &mut buf, len, &mut reply);
+            response_from_reply(&reply, &sense, direction, buf, timeout, elapsed)
+        }
+        Err(e) => Err(os_error("SG_IO", device, e)),
+    }
+}
+
 /// Executes `request` with SG_IO on `fd` through the bounded blocking pool.
 pub(crate) async fn sg_io_pooled(
     fd: Arc<OwnedFd>,
@@ -236,37 +300,46 @@ pub(crate) async fn sg_io_pooled(
     device: Arc<str>,
     request: Request,
 ) -> Result<Response, TransportError> {
-    let Request {
-        cdb,
-        direction,
-        buf,
-        timeout,
-    } = request;
-    let tmo = timeout_ms(timeout);
-    let dev = device.clone();
-    let call = move || {
-        let mut buf = buf;
-        let len = add_slack(cdb.as_bytes(), direction, &mut buf);
-        let mut sense = [0u8; SENSE_LEN];
-        let started = Instant::now();
-        let r = sys::sg_io(
-            fd.as_fd(),
-            cdb.as_bytes(),
-            sg_dir(direction),
-            &mut buf,
-            &mut sense,
-            tmo,
-        );
-        let elapsed = started.elapsed();
-        match r {
-            Ok(mut reply) => {
-                remove_slack(direction, &mut buf, len, &mut reply);
-                response_from_reply(&reply, &sense, direction, buf, timeout, elapsed)
-            }
-            Err(e) => Err(os_error("SG_IO", &dev, e)),
-        }
+    let deadline = request.timeout.saturating_add(TIMEOUT_GRACE);
+    run_blocking(limiter, deadline, move || {
+        sg_io_call(fd.as_fd(), &device, request)
+    })
+    .await?
+}
+
+/// Whether [`tokio::task::block_in_place`] may be called here: inside a multi-thread
+/// runtime. (On a current-thread runtime it would panic.)
+pub fn in_place_supported() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Executes `request` with SG_IO on the calling thread inside
+/// [`tokio::task::block_in_place`], after taking a permit of `limiter`; on a runtime where
+/// that is not allowed (current-thread), through the blocking pool
+/// ([`sg_io_pooled`]). See [`Engine::InPlace`](crate::Engine::InPlace).
+pub(crate) async fn sg_io_in_place(
+    fd: &Arc<OwnedFd>,
+    limiter: &Limiter,
+    device: &Arc<str>,
+    request: Request,
+) -> Result<Response, TransportError> {
+    if !in_place_supported() {
+        require_runtime()?;
+        return sg_io_pooled(fd.clone(), limiter, device.clone(), request).await;
+    }
+    // Waiting for the permit is the only await: a future dropped here has sent nothing.
+    let _permit = match limiter.sem.try_acquire() {
+        Ok(p) => p,
+        Err(_) => limiter
+            .sem
+            .acquire()
+            .await
+            .map_err(|_| TransportError::Closed)?,
     };
-    run_blocking(limiter, timeout.saturating_add(TIMEOUT_GRACE), call).await?
+    // The whole command runs inside this one poll: nothing the kernel writes into can
+    // outlive it, and the permit is held until the kernel has returned.
+    tokio::task::block_in_place(|| sg_io_call(fd.as_fd(), device, request))
 }
 
 type Waiter = (oneshot::Sender<(SgReply, SgBuffers)>, OwnedSemaphorePermit);
@@ -627,6 +700,65 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         panic!("permit not released");
+    }
+
+    fn dev_null() -> Arc<OwnedFd> {
+        Arc::new(std::fs::File::open("/dev/null").unwrap().into())
+    }
+
+    #[test]
+    fn in_place_detects_the_runtime_flavor() {
+        assert!(!in_place_supported());
+        let ct = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(!ct.block_on(async { in_place_supported() }));
+        let mt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        assert!(mt.block_on(async { in_place_supported() }));
+        assert!(mt.block_on(async { tokio::spawn(async { in_place_supported() }).await.unwrap() }));
+    }
+
+    /// The in-place engine never panics: on a current-thread runtime it falls back to the
+    /// pool, on a multi-thread runtime it blocks in place (from `block_on` and from a worker),
+    /// and the SG_IO error (here ENOTTY from /dev/null) comes back either way, with the
+    /// permit returned.
+    #[test]
+    fn in_place_falls_back_on_current_thread() {
+        let req = || {
+            Request::data_in(
+                pr_core::transport::Cdb::from([0x5e, 0, 0, 0, 0, 0, 0, 0, 8, 0]),
+                8,
+            )
+        };
+        let check = |r: Result<Response, TransportError>| {
+            let e = r.unwrap_err();
+            assert!(e.to_string().contains("SG_IO"), "{e}");
+        };
+        let lim = Limiter::new(1);
+        let (fd, name): (_, Arc<str>) = (dev_null(), Arc::from("/dev/null"));
+        let ct = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        check(ct.block_on(sg_io_in_place(&fd, &lim, &name, req())));
+        let mt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        check(mt.block_on(sg_io_in_place(&fd, &lim, &name, req())));
+        let (fd2, lim2, name2) = (fd.clone(), lim.clone(), name.clone());
+        check(
+            mt.block_on(mt.spawn(async move { sg_io_in_place(&fd2, &lim2, &name2, req()).await }))
+                .unwrap(),
+        );
+        assert_eq!(lim.available(), 1);
+        // Outside any runtime: an error, no panic.
+        let r = futures_lite_block_on(sg_io_in_place(&fd, &lim, &name, req()));
+        assert!(matches!(r, Err(TransportError::InvalidRequest(_))), "{r:?}");
     }
 
     #[test]

@@ -173,7 +173,6 @@ pub async fn pr_in<T: Transport + ?Sized>(
     action: PrInAction,
     options: &PrInOptions,
 ) -> Result<PrInData> {
-    let what = format!("PERSISTENT RESERVE IN {}", action.name());
     let mut alloc_len = options.alloc_len.max(8);
     let mut attempts = 0u8;
     loop {
@@ -182,10 +181,13 @@ pub async fn pr_in<T: Transport + ?Sized>(
         let request =
             Request::data_in(Cdb::from(cdb), usize::from(alloc_len)).with_timeout(options.timeout);
         let response = t.execute(request).await?;
-        response
-            .completion
-            .check()
-            .map_err(|e| command_error(t.name(), what.clone(), e))?;
+        response.completion.check().map_err(|e| {
+            command_error(
+                t.name(),
+                format!("PERSISTENT RESERVE IN {}", action.name()),
+                e,
+            )
+        })?;
         let data = PrInData {
             action,
             bytes: response.buf,
@@ -239,11 +241,10 @@ pub async fn pr_out<T: Transport + ?Sized>(
     let req = Request::data_out(Cdb::from(cdb), params)
         .with_timeout(timeout.unwrap_or(Request::DEFAULT_TIMEOUT));
     let response = t.execute(req).await?;
-    let what = format!("PERSISTENT RESERVE OUT {}", request.action.name());
-    response
-        .completion
-        .check()
-        .map_err(|e| command_error(t.name(), what, e))?;
+    response.completion.check().map_err(|e| {
+        let what = format!("PERSISTENT RESERVE OUT {}", request.action.name());
+        command_error(t.name(), what, e)
+    })?;
     Ok(response.completion)
 }
 
