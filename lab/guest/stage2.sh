@@ -194,7 +194,7 @@ add_node() { # add_node NODE COUNT
     say "iSCSI node $node logged in"
   fi
   # shellcheck disable=SC2086
-  poll 90 count_ready $((n * LAB_LUNS)) $before ||
+  poll $((90 + n * LAB_LUNS)) count_ready $((n * LAB_LUNS)) $before ||
     die "node $node: $(new_disks $before | wc -w) of $((n * LAB_LUNS)) SCSI disks appeared"
   # shellcheck disable=SC2086
   record "$node" $before
@@ -217,7 +217,7 @@ if [ "$LAB_TRANSPORT" = iscsi ]; then
   timeout 30 iscsiadm -m node -o update -n 'node.conn[0].timeo.login_timeout' -v 15 >/dev/null
 fi
 add_node 2 "$LAB_NODE2"
-udevadm settle -t 30
+udevadm settle -t $((30 + LAB_LUNS * (LAB_NPATHS + LAB_NODE2)))
 say "node 2 nexuses up"
 node2_devs=$(awk '$1 == 2 {print $4}' $RUN/devices | tr '\n' ' ')
 
@@ -238,7 +238,7 @@ rm -rf /etc/multipath /etc/multipath.conf && mkdir -p /etc/multipath/conf.d
   fi
 } >/etc/multipath.conf
 add_node 1 "$LAB_NPATHS"
-udevadm settle -t 30
+udevadm settle -t $((30 + LAB_LUNS * (LAB_NPATHS + LAB_NODE2)))
 say "LIO $LAB_TRANSPORT nexuses up: node 1: $(awk '$1 == 1 {printf "%s ", $4}' $RUN/devices)node 2: ${node2_devs:-none}"
 
 say "starting multipathd"
@@ -257,9 +257,11 @@ maps_complete() {
   done
   ((n == LAB_LUNS))
 }
-poll 60 maps_complete || { multipath -ll; die "multipath maps did not assemble"; }
+# scale: under TCG multipathd takes about a second per path device to assemble the maps
+scale_secs=$((60 + 2 * LAB_LUNS * LAB_NPATHS))
+poll $scale_secs maps_complete || { multipath -ll; die "multipath maps did not assemble in ${scale_secs}s"; }
 say "multipath maps assembled"
-udevadm settle -t 30
+udevadm settle -t $((30 + LAB_LUNS * (LAB_NPATHS + LAB_NODE2)))
 for dm in $(mpath_dms); do
   for s in $(ls "/sys/block/$dm/slaves"); do
     [[ " $node2_devs " == *" $s "* ]] && die "node-2 path $s is in map $dm"

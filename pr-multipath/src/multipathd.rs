@@ -232,7 +232,7 @@ pub enum PrFlag {
 /// What the running multipathd supports, as detected from its replies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Capabilities {
-    /// `getprstatus` answered `set`/`unset` for the probed map.
+    /// `getprstatus` answered `set`/`unset` (0.9.4: `1`/`0`) for the probed map.
     pub prstatus: bool,
     /// The prhold commands exist (0.13.0 and later; Debian 12's 0.9.4 has none).
     pub prhold: bool,
@@ -301,9 +301,11 @@ impl Multipathd {
 
     async fn get_flag(&self, cmd: &str, map: &str) -> Result<PrFlag, MultipathdError> {
         let reply = self.raw(&format!("{cmd} map {map}")).await?;
+        // 0.13+ answers `set`/`unset`/`unknown`; 0.9.4 (Debian 12) prints the map's prflag
+        // as a number, `1` or `0` (seen in the lab).
         Ok(match trimmed(&reply) {
-            "set" => PrFlag::Set,
-            "unset" => PrFlag::Unset,
+            "set" | "1" => PrFlag::Set,
+            "unset" | "0" => PrFlag::Unset,
             _ => PrFlag::Unknown,
         })
     }

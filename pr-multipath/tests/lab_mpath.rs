@@ -1,0 +1,726 @@
+//! Lab proofs of pr-multipath on real dm-multipath (issue 5): two nodes on one LIO LUN,
+//! node 1 = the LUN's multipath map (its paths driven by pr-multipath, or by Debian's
+//! `/sbin/mpathpersist` 0.9.4 as the reference), node 2 = a nexus outside every map driven
+//! directly through pr-sgio. Each scenario runs twice from a cleared LUN, once per node-1
+//! driver, and the final LUN state (READ FULL STATUS through node 2: keys per nexus,
+//! holder, type) is compared. Where 0.9.4 is known to be wrong, or cannot do the action, the
+//! test asserts pr-multipath's result and prints 0.9.4's; `pr-multipath/LAB.md` lists each
+//! case.
+//!
+//! Every test is `#[ignore]`d and needs the lab (`lab/test.sh`); tests with PREEMPT AND
+//! ABORT have `iscsi_only` in the name (it deadlocks LIO over tcm_loop). All tests use
+//! LUN 1 and leave it cleared.
+
+mod lab_support;
+
+use std::time::{Duration, Instant};
+
+use lab_support::*;
+use pr_core::prout::PrOut;
+use pr_core::transport_id::TransportId;
+use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_multipath::multipathd::{Multipathd, PrFlag};
+use pr_multipath::{MultipathLun, RegisterRequest};
+use pr_sgio::Device;
+use pr_sgio::ops::{self, PrInOptions};
+
+const LUN: usize = 1;
+const K1: ReservationKey = ReservationKey(0x6e31_0000_0000_00a1);
+const K1B: ReservationKey = ReservationKey(0x6e31_0000_0000_00a2);
+const K2: ReservationKey = ReservationKey(0x6e32_0000_0000_00b2);
+const WE_RO: ReservationType = ReservationType::WriteExclusiveRegistrantsOnly;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Driver {
+    Ours,
+    Mpathpersist,
+}
+
+/// Node 1: the map, through pr-multipath or mpathpersist.
+struct Node1 {
+    lab: Lab,
+    driver: Driver,
+    lun: Option<MultipathLun<Device>>,
+}
+
+type Step = Result<(), String>;
+
+impl Node1 {
+    fn new(lab: &Lab, driver: Driver) -> Node1 {
+        let lun = (driver == Driver::Ours).then(|| {
+            MultipathLun::from_map(&lab.map.to_string_lossy())
+                .unwrap_or_else(|e| panic!("MultipathLun::from_map({}): {e}", lab.map.display()))
+        });
+        Node1 {
+            lab: lab.clone(),
+            driver,
+            lun,
+        }
+    }
+
+    fn ours(&self) -> &MultipathLun<Device> {
+        self.lun.as_ref().expect("pr-multipath driver")
+    }
+
+    fn mp(&self, args: &[&str]) -> Step {
+        match mpathpersist(&self.lab, args) {
+            (0, _) => Ok(()),
+            (rc, out) => Err(format!("mpathpersist exit {rc}: {}", out.trim())),
+        }
+    }
+
+    async fn ours_do(&self, what: &str, r: pr_multipath::Result<pr_multipath::Report>) -> Step {
+        match r {
+            Ok(rep) => {
+                eprintln!("    pr-multipath {what}: ok{}", notes(&rep));
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("    pr-multipath {what}: {e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    async fn register(&self, old: ReservationKey, new: ReservationKey) -> Step {
+        match self.driver {
+            Driver::Ours => {
+                self.ours_do(
+                    &format!("REGISTER {old}->{new}"),
+                    self.ours()
+                        .register(RegisterRequest::register(old, new))
+                        .await,
+                )
+                .await
+            }
+            Driver::Mpathpersist => self.mp(&[
+                "--out",
+                "--register",
+                &format!("--param-rk={}", hex(old)),
+                &format!("--param-sark={}", hex(new)),
+            ]),
+        }
+    }
+
+    async fn register_ignore(&self, new: ReservationKey) -> Step {
+        match self.driver {
+            Driver::Ours => {
+                self.ours_do(
+                    &format!("REGISTER AND IGNORE ->{new}"),
+                    self.ours()
+                        .register(RegisterRequest::register_ignore(new))
+                        .await,
+                )
+                .await
+            }
+            Driver::Mpathpersist => self.mp(&[
+                "--out",
+                "--register-ignore",
+                &format!("--param-sark={}", hex(new)),
+            ]),
+        }
+    }
+
+    async fn reserve(&self, k: ReservationKey, t: ReservationType) -> Step {
+        match self.driver {
+            Driver::Ours => {
+                self.ours_do(&format!("RESERVE {k}"), self.ours().reserve(k, t).await)
+                    .await
+            }
+            Driver::Mpathpersist => self.mp(&[
+                "--out",
+                "--reserve",
+                &format!("--param-rk={}", hex(k)),
+                &ty(t),
+            ]),
+        }
+    }
+
+    async fn release(&self, k: ReservationKey, t: ReservationType) -> Step {
+        match self.driver {
+            Driver::Ours => {
+                self.ours_do(&format!("RELEASE {k}"), self.ours().release(k, t).await)
+                    .await
+            }
+            Driver::Mpathpersist => self.mp(&[
+                "--out",
+                "--release",
+                &format!("--param-rk={}", hex(k)),
+                &ty(t),
+            ]),
+        }
+    }
+
+    async fn clear(&self, k: ReservationKey) -> Step {
+        match self.driver {
+            Driver::Ours => {
+                self.ours_do(&format!("CLEAR {k}"), self.ours().clear(k).await)
+                    .await
+            }
+            Driver::Mpathpersist => {
+                self.mp(&["--out", "--clear", &format!("--param-rk={}", hex(k))])
+            }
+        }
+    }
+
+    async fn preempt(
+        &self,
+        k: ReservationKey,
+        victim: ReservationKey,
+        t: ReservationType,
+        abort: bool,
+    ) -> Step {
+        match self.driver {
+            Driver::Ours => {
+                self.ours_do(
+                    &format!(
+                        "PREEMPT{} {victim} by {k}",
+                        if abort { " AND ABORT" } else { "" }
+                    ),
+                    self.ours().preempt(k, victim, t, abort).await,
+                )
+                .await
+            }
+            Driver::Mpathpersist => self.mp(&[
+                "--out",
+                if abort {
+                    "--preempt-abort"
+                } else {
+                    "--preempt"
+                },
+                &format!("--param-rk={}", hex(k)),
+                &format!("--param-sark={}", hex(victim)),
+                &ty(t),
+            ]),
+        }
+    }
+}
+
+fn notes(r: &pr_multipath::Report) -> String {
+    if r.notes.is_empty() && r.map_events.is_empty() {
+        String::new()
+    } else {
+        format!(" (notes: {:?}; map: {:?})", r.notes, r.map_events)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    Register,
+    RegisterIgnore,
+    Reserve,
+    Release,
+    Clear,
+    PreemptNode2,
+    Node2PreemptsNode1,
+    PreemptAbortNode2,
+    FailedHolderRelease,
+    FailedHolderKeyChange,
+    UnregisterHolding,
+}
+
+/// What a run of a scenario produced.
+struct Run {
+    steps: Vec<Step>,
+    state: LunState,
+    /// The node-1 path failed during the run (label), if any.
+    failed: Option<String>,
+    secs: f64,
+}
+
+async fn holder_label(lab: &Lab) -> String {
+    let st = lun_state(lab).await;
+    assert_eq!(st.holders.len(), 1, "one holder expected: {st}");
+    st.holders[0].clone()
+}
+
+async fn run_scenario(s: Scenario, n: &Node1) -> (Vec<Step>, Option<String>) {
+    let lab = &n.lab;
+    let mut steps = Vec::new();
+    let mut failed = None;
+    match s {
+        Scenario::Register => steps.push(n.register(ReservationKey(0), K1).await),
+        Scenario::RegisterIgnore => {
+            steps.push(n.register(ReservationKey(0), K1).await);
+            steps.push(n.register_ignore(K1B).await);
+        }
+        Scenario::Reserve | Scenario::Release | Scenario::Clear | Scenario::UnregisterHolding => {
+            steps.push(n.register(ReservationKey(0), K1).await);
+            node2_register(lab, K2).await;
+            steps.push(n.reserve(K1, WE_RO).await);
+            match s {
+                Scenario::Release => steps.push(n.release(K1, WE_RO).await),
+                Scenario::Clear => steps.push(n.clear(K1).await),
+                Scenario::UnregisterHolding => steps.push(n.register(K1, ReservationKey(0)).await),
+                _ => {}
+            }
+        }
+        Scenario::PreemptNode2 | Scenario::PreemptAbortNode2 => {
+            node2_register(lab, K2).await;
+            node2_out(lab, &PrOut::reserve(K2, WE_RO)).await;
+            steps.push(n.register(ReservationKey(0), K1).await);
+            steps.push(
+                n.preempt(K1, K2, WE_RO, s == Scenario::PreemptAbortNode2)
+                    .await,
+            );
+        }
+        Scenario::Node2PreemptsNode1 => {
+            steps.push(n.register(ReservationKey(0), K1).await);
+            steps.push(n.reserve(K1, WE_RO).await);
+            node2_register(lab, K2).await;
+            node2_out(lab, &PrOut::preempt(K2, K1, WE_RO)).await;
+        }
+        Scenario::FailedHolderRelease | Scenario::FailedHolderKeyChange => {
+            steps.push(n.register(ReservationKey(0), K1).await);
+            node2_register(lab, K2).await;
+            steps.push(n.reserve(K1, WE_RO).await);
+            let h = holder_label(lab).await;
+            fail_path(&lab.path_of(&h));
+            failed = Some(h);
+            if s == Scenario::FailedHolderRelease {
+                steps.push(n.release(K1, WE_RO).await);
+            } else {
+                steps.push(n.register(K1, K1B).await);
+            }
+        }
+    }
+    (steps, failed)
+}
+
+async fn run_with(lab: &Lab, s: Scenario, d: Driver) -> Run {
+    reset(lab).await;
+    eprintln!("  {s:?} with {d:?}:");
+    let n = Node1::new(lab, d);
+    let t = Instant::now();
+    let (steps, failed) = run_scenario(s, &n).await;
+    let secs = t.elapsed().as_secs_f64();
+    let state = lun_state(lab).await;
+    eprintln!("  {s:?} with {d:?}: {state} ({secs:.2}s)");
+    Run {
+        steps,
+        state,
+        failed,
+        secs,
+    }
+}
+
+/// Runs `s` with both drivers, returns (pr-multipath's run, mpathpersist's run); the LUN is
+/// cleared afterwards.
+async fn both(lab: &Lab, s: Scenario) -> (Run, Run) {
+    let ours = run_with(lab, s, Driver::Ours).await;
+    let mp = run_with(lab, s, Driver::Mpathpersist).await;
+    reset(lab).await;
+    (ours, mp)
+}
+
+fn all_ok(r: &Run, who: &str) {
+    for (i, s) in r.steps.iter().enumerate() {
+        assert!(s.is_ok(), "{who}: step {i} failed: {:?}", s);
+    }
+}
+
+fn n1_labels(lab: &Lab) -> Vec<String> {
+    (0..lab.paths.len()).map(|i| format!("n1p{i}")).collect()
+}
+
+/// Asserts that every node-1 nexus has exactly `k` (one registration each).
+fn assert_n1_keys(lab: &Lab, st: &LunState, k: ReservationKey, except: Option<&str>) {
+    for l in n1_labels(lab) {
+        if Some(l.as_str()) == except {
+            continue;
+        }
+        assert_eq!(
+            st.keys.get(&l),
+            Some(&vec![k.0]),
+            "{l} should have {k}: {st}"
+        );
+    }
+}
+
+/// Same final state with both drivers; returns pr-multipath's.
+async fn same(s: Scenario) -> (Lab, LunState) {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, s).await;
+    all_ok(&ours, "pr-multipath");
+    all_ok(&mp, "mpathpersist");
+    assert_eq!(
+        ours.state, mp.state,
+        "{s:?}: pr-multipath and mpathpersist end in different states"
+    );
+    eprintln!(
+        "RESULT {s:?}: same state ({}); pr-multipath {:.2}s, mpathpersist {:.2}s",
+        ours.state, ours.secs, mp.secs
+    );
+    (lab, ours.state)
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios where both must agree
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn register_fans_out_to_every_path_like_mpathpersist() {
+    let (lab, st) = same(Scenario::Register).await;
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(st.keys.len(), lab.paths.len(), "only node-1 nexuses: {st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn register_and_ignore_like_mpathpersist() {
+    let (lab, st) = same(Scenario::RegisterIgnore).await;
+    assert_n1_keys(&lab, &st, K1B, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn reserve_we_ro_like_mpathpersist() {
+    let (lab, st) = same(Scenario::Reserve).await;
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(st.key_of("n2p0"), Some(K2.0));
+    assert_eq!(st.reservation, Some((K1.0, WE_RO.code())), "{st}");
+    assert!(st.holder_is_node1(), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn release_like_mpathpersist() {
+    let (lab, st) = same(Scenario::Release).await;
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(st.reservation, None, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn clear_like_mpathpersist() {
+    let (_, st) = same(Scenario::Clear).await;
+    assert!(st.keys.is_empty() && st.reservation.is_none(), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn node1_preempts_node2_like_mpathpersist() {
+    let (lab, st) = same(Scenario::PreemptNode2).await;
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(st.key_of("n2p0"), None, "node 2 preempted: {st}");
+    assert_eq!(st.reservation, Some((K1.0, WE_RO.code())), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn node2_preempts_node1_like_mpathpersist() {
+    let (_, st) = same(Scenario::Node2PreemptsNode1).await;
+    assert_eq!(st.registered(), vec!["n2p0"], "only node 2 left: {st}");
+    assert_eq!(st.reservation, Some((K2.0, WE_RO.code())), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh, iSCSI topology)"]
+async fn node1_preempt_and_abort_node2_like_mpathpersist_iscsi_only() {
+    let lab = Lab::get(LUN);
+    assert!(
+        lab.is_iscsi(),
+        "PREEMPT AND ABORT deadlocks LIO over tcm_loop: run this on -T iscsi"
+    );
+    let (lab, st) = same(Scenario::PreemptAbortNode2).await;
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(st.key_of("n2p0"), None, "node 2 fenced: {st}");
+    assert_eq!(st.reservation, Some((K1.0, WE_RO.code())), "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn unregister_while_holding_like_mpathpersist() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::UnregisterHolding).await;
+    all_ok(&ours, "pr-multipath");
+    // pr-multipath releases first, then unregisters; the end state is what SPC gives when
+    // the holder of a registrants-only reservation unregisters: no reservation.
+    assert_eq!(ours.state.registered(), vec!["n2p0"], "{}", ours.state);
+    assert_eq!(ours.state.reservation, None, "{}", ours.state);
+    report_difference(Scenario::UnregisterHolding, &ours, &mp);
+}
+
+fn report_difference(s: Scenario, ours: &Run, mp: &Run) {
+    let verdict = if ours.state == mp.state {
+        "same state".to_owned()
+    } else {
+        format!(
+            "DIFFERENT: mpathpersist 0.9.4 ends in {} (steps {:?})",
+            mp.state, mp.steps
+        )
+    };
+    eprintln!(
+        "RESULT {s:?}: pr-multipath {} ({:.2}s, failed path {:?}); {verdict}",
+        ours.state, ours.secs, ours.failed
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A reservation held through a failed path
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn release_with_holder_path_failed_leaves_no_reservation() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::FailedHolderRelease).await;
+    all_ok(&ours, "pr-multipath");
+    let st = &ours.state;
+    let failed = ours.failed.clone().unwrap();
+    assert_eq!(
+        st.reservation, None,
+        "the workaround must leave no reservation: {st}"
+    );
+    // Node 2 keeps its own key; the usable node-1 paths are registered again with K1; the
+    // failed path lost its registration to the PREEMPT (multipathd re-registers it when it
+    // returns).
+    assert_eq!(
+        st.keys.get("n2p0"),
+        Some(&vec![K2.0]),
+        "node 2 untouched: {st}"
+    );
+    assert_n1_keys(&lab, st, K1, Some(&failed));
+    assert_eq!(st.key_of(&failed), None, "{st}");
+    report_difference(Scenario::FailedHolderRelease, &ours, &mp);
+    assert_eq!(
+        mp.state.reservation, None,
+        "mpathpersist's RELEASE fallback also ends unreserved: {}",
+        mp.state
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn key_change_with_holder_path_failed_moves_reservation() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::FailedHolderKeyChange).await;
+    all_ok(&ours, "pr-multipath");
+    let st = &ours.state;
+    let failed = ours.failed.clone().unwrap();
+    assert_eq!(
+        st.reservation,
+        Some((K1B.0, WE_RO.code())),
+        "the reservation follows the new key: {st}"
+    );
+    assert!(
+        st.holder_is_node1() && !st.holders.contains(&failed),
+        "{st}"
+    );
+    assert_n1_keys(&lab, st, K1B, Some(&failed));
+    assert!(
+        !st.keys.values().flatten().any(|&k| k == K1.0),
+        "no registration with the old key survives: {st}"
+    );
+    assert_eq!(st.keys.get("n2p0"), Some(&vec![K2.0]), "{st}");
+    report_difference(Scenario::FailedHolderKeyChange, &ours, &mp);
+}
+
+// ---------------------------------------------------------------------------------------
+// READ FULL STATUS and REGISTER AND MOVE through the map
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn read_full_status_through_the_map() {
+    let lab = Lab::get(LUN);
+    reset(&lab).await;
+    let n = Node1::new(&lab, Driver::Ours);
+    n.register(ReservationKey(0), K1).await.unwrap();
+    node2_register(&lab, K2).await;
+    n.reserve(K1, WE_RO).await.unwrap();
+    let truth = lun_state(&lab).await;
+    let fs = n
+        .ours()
+        .read_full_status()
+        .await
+        .expect("READ FULL STATUS through the map");
+    let mut ours = LunState::default();
+    for e in &fs.entries {
+        let label = lab.label(
+            &e.transport_id
+                .as_ref()
+                .map(initiator_of)
+                .unwrap_or_default(),
+        );
+        ours.keys.entry(label.clone()).or_default().push(e.key.0);
+        if e.holder {
+            ours.holders.push(label);
+            ours.reservation = Some((e.key.0, e.type_code));
+        }
+    }
+    assert_eq!(
+        ours, truth,
+        "READ FULL STATUS through the map (path {}) vs node 2",
+        fs.path
+    );
+    // mpathpersist 0.9.4 on the map, for the record.
+    let (rc, out) = mpathpersist(&lab, &["--in", "--read-full-status"]);
+    let listed = out.matches("Key = 0x").count();
+    eprintln!(
+        "RESULT ReadFullStatus: pr-multipath {} descriptors = node 2's; mpathpersist -i -s exit {rc}, {listed} descriptor(s) listed:\n{out}",
+        fs.entries.len()
+    );
+    reset(&lab).await;
+}
+
+/// The relative target port and TransportID of node 2's nexus, as the LUN reports them.
+async fn node2_identity(lab: &Lab) -> (u16, TransportId<'static>) {
+    node2_register(lab, K2).await;
+    let dev = lab.node2_dev();
+    let opts = PrInOptions::default();
+    let data = retry_ua(|| ops::pr_in(&dev, PrInAction::ReadFullStatus, &opts))
+        .await
+        .unwrap();
+    let fs = data.full_status().unwrap();
+    let mut found = None;
+    for d in fs.descriptors() {
+        let tid = d.transport_id().unwrap().into_owned();
+        if lab.label(&initiator_of(&tid)) == "n2p0" {
+            found = Some((d.relative_target_port(), tid));
+        }
+    }
+    node2_out(lab, &PrOut::register(K2, ReservationKey(0))).await;
+    found.expect("node 2's descriptor")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn register_and_move_through_the_map_to_node2() {
+    let lab = Lab::get(LUN);
+    reset(&lab).await;
+    let (rtpi, tid) = node2_identity(&lab).await;
+    let n = Node1::new(&lab, Driver::Ours);
+    n.register(ReservationKey(0), K1).await.unwrap();
+    n.reserve(K1, WE_RO).await.unwrap();
+    let rep = n
+        .ours()
+        .register_and_move(K1, K2, WE_RO, &tid, rtpi, false, false)
+        .await
+        .unwrap_or_else(|e| panic!("REGISTER AND MOVE to {tid:?} rtpi {rtpi}: {e}"));
+    eprintln!(
+        "    REGISTER AND MOVE ok via {:?}",
+        rep.steps.last().map(|s| &s.path)
+    );
+    let st = lun_state(&lab).await;
+    assert_eq!(
+        st.reservation,
+        Some((K2.0, WE_RO.code())),
+        "moved to node 2: {st}"
+    );
+    assert_eq!(st.holders, vec!["n2p0".to_owned()], "{st}");
+    assert_eq!(st.keys.get("n2p0"), Some(&vec![K2.0]), "{st}");
+    assert_n1_keys(&lab, &st, K1, None);
+    // mpathpersist 0.9.4 has no REGISTER AND MOVE option (libmpathpersist refuses the
+    // service action on maps): for the record.
+    let (rc, out) = mpathpersist(
+        &lab,
+        &[
+            "--out",
+            "--register-move",
+            &format!("--param-rk={}", hex(K1)),
+        ],
+    );
+    assert_ne!(rc, 0, "mpathpersist cannot REGISTER AND MOVE: {out}");
+    eprintln!("RESULT RegisterAndMove: pr-multipath {st}; mpathpersist exit {rc}");
+    reset(&lab).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// multipathd
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn multipathd_client_against_real_multipathd() {
+    let lab = Lab::get(LUN);
+    reset(&lab).await;
+    let m = &lab.map_name;
+    let d = Multipathd::socket();
+    let caps = d.probe(m).await.expect("multipathd answers on its socket");
+    assert!(caps.prstatus, "getprstatus known: {caps:?}");
+    assert!(
+        !caps.prhold,
+        "Debian 12's multipathd 0.9.4 has no prhold: {caps:?}"
+    );
+    assert_eq!(
+        d.get_prhold(m).await.unwrap(),
+        None,
+        "prhold degrades to None"
+    );
+    assert!(!d.set_prhold(m).await.unwrap(), "setprhold is not sent");
+    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Unset);
+    d.set_prstatus(m, &[]).await.unwrap();
+    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Set);
+    // multipathd 0.9.4 prints the flag as a number ("1"), 0.13+ as "set".
+    let cli = multipathd_cli(&format!("getprstatus map {m}"));
+    assert!(cli == "1" || cli == "set", "multipathd getprstatus: {cli}");
+    d.unset_prstatus(m).await.unwrap();
+    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Unset);
+    assert_eq!(d.get_prkey(m).await.unwrap(), None);
+    d.set_prkey(m, K1, false).await.unwrap();
+    assert_eq!(d.get_prkey(m).await.unwrap().map(|k| k.key), Some(K1));
+    assert_eq!(multipathd_cli(&format!("getprkey map {m}")), hex(K1));
+    let prkeys = std::fs::read_to_string("/etc/multipath/prkeys").unwrap_or_default();
+    assert!(
+        prkeys.contains(&format!("0x{:016x} {}", K1.0, lab.wwid)),
+        "prkeys file has the key: {prkeys}"
+    );
+    d.unset_prkey(m).await.unwrap();
+    assert_eq!(d.get_prkey(m).await.unwrap(), None);
+    // An unknown map is not conclusive.
+    let other = Multipathd::socket();
+    let c = other.probe("no-such-map").await.unwrap();
+    assert!(!c.prstatus && other.capabilities().is_none(), "{c:?}");
+    eprintln!("RESULT multipathd: {caps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn added_path_is_registered_by_multipathd_after_register() {
+    let lab = Lab::get(LUN);
+    let m = lab.map_name.clone();
+    for d in [Driver::Ours, Driver::Mpathpersist] {
+        reset(&lab).await;
+        let n = Node1::new(&lab, d);
+        n.register(ReservationKey(0), K1).await.unwrap();
+        assert_eq!(
+            multipathd_cli(&format!("getprkey map {m}")),
+            hex(K1),
+            "{d:?}: multipathd knows the key"
+        );
+        let status = multipathd_cli(&format!("getprstatus map {m}"));
+        assert!(
+            status == "1" || status == "set",
+            "{d:?}: getprstatus {status}"
+        );
+        let before = lun_state(&lab).await.keys.get("added").map_or(0, Vec::len);
+        let t = Instant::now();
+        let new = guest_tools(&format!("lab_add_path {LUN}"));
+        guest_tools(&format!("lab_wait_in_map {new} 60"));
+        let mut st = lun_state(&lab).await;
+        while st.keys.get("added").map_or(0, Vec::len) <= before
+            && t.elapsed() < Duration::from_secs(60)
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            st = lun_state(&lab).await;
+        }
+        let added = st.keys.get("added").cloned().unwrap_or_default();
+        eprintln!(
+            "RESULT AddedPath {d:?}: {new} after {:.1}s: {st}",
+            t.elapsed().as_secs_f64()
+        );
+        guest_tools(&format!("lab_del_path {new}"));
+        assert_eq!(
+            added.len(),
+            before + 1,
+            "{d:?}: the new nexus {new} was registered by multipathd: {st}"
+        );
+        assert!(
+            added.iter().all(|&k| k == K1.0),
+            "{d:?}: with the map's key: {st}"
+        );
+    }
+    reset(&lab).await;
+}

@@ -1,0 +1,373 @@
+//! Helpers of pr-multipath's lab proofs (`lab_mpath.rs`): the lab topology from the
+//! `LAB_*` variables, the LUN state read as READ FULL STATUS (keys per nexus, holder, type)
+//! through a node-2 nexus, node-2 actions through pr-sgio, Debian's `mpathpersist` as the
+//! reference for node 1, and the reset between runs.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pr_core::prout::PrOut;
+use pr_core::transport_id::TransportId;
+use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_sgio::Device;
+use pr_sgio::ops::{self, PrInOptions};
+
+/// The message every lab test fails with outside the lab.
+pub fn need(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => panic!(
+            "{name} is not set: this test needs the project's QEMU lab (LIO LUNs behind \
+             dm-multipath, multipathd, a second node's nexuses outside every map, Debian's \
+             /sbin/mpathpersist). Run it with `lab/test.sh`, or by hand: `lab/run.sh -T loop \
+             -l 2 -p 3 -n 1 -- <lab_mpath test binary> --ignored --test-threads=1 --skip \
+             iscsi_only` (and `-T iscsi -l 2 -p 2 -n 1` for the iscsi_only tests)"
+        ),
+    }
+}
+
+fn words(name: &str) -> Vec<String> {
+    need(name).split_whitespace().map(str::to_owned).collect()
+}
+
+/// One LUN of the lab.
+#[derive(Clone, Debug)]
+pub struct Lab {
+    pub index: usize,
+    /// `/dev/mapper/mpathX`.
+    pub map: PathBuf,
+    /// `mpathX`.
+    pub map_name: String,
+    pub wwid: String,
+    pub paths: Vec<PathBuf>,
+    pub node2: Vec<PathBuf>,
+    pub initiators: Vec<String>,
+    pub node2_initiators: Vec<String>,
+    pub transport: String,
+}
+
+impl Lab {
+    /// LUN `i`, checked: 2+ node-1 paths, 1+ node-2 path, `mpathpersist` and `multipathd`
+    /// present.
+    pub fn get(i: usize) -> Lab {
+        let luns: usize = need("LAB_LUNS").trim().parse().expect("LAB_LUNS");
+        assert!(
+            i < luns,
+            "the lab has {luns} LUN(s); this test needs LUN {i} (lab/run.sh -l {})",
+            i + 1
+        );
+        let map = PathBuf::from(need(&format!("LAB_MPATH_{i}")));
+        let lab = Lab {
+            index: i,
+            map_name: map.file_name().unwrap().to_string_lossy().into_owned(),
+            map,
+            wwid: need(&format!("LAB_WWID_{i}")),
+            paths: words(&format!("LAB_PATHS_{i}"))
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            node2: words(&format!("LAB_NODE2_PATHS_{i}"))
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            initiators: words("LAB_INITIATORS"),
+            node2_initiators: words("LAB_NODE2_INITIATORS"),
+            transport: need("LAB_TRANSPORT"),
+        };
+        assert!(
+            lab.paths.len() >= 2,
+            "LUN {i} has {} node-1 path(s); these tests need 2 (lab/run.sh -p 2)",
+            lab.paths.len()
+        );
+        assert!(
+            !lab.node2.is_empty(),
+            "LUN {i} has no node-2 path; these tests need one (lab/run.sh --node2-paths 1)"
+        );
+        for tool in ["/sbin/mpathpersist", "/sbin/multipathd"] {
+            assert!(
+                std::path::Path::new(tool).exists(),
+                "{tool} is missing: the lab guest needs Debian's multipath-tools (sudo lab/setup.sh)"
+            );
+        }
+        lab
+    }
+
+    pub fn is_iscsi(&self) -> bool {
+        self.transport == "iscsi"
+    }
+
+    /// The node-2 device (pr-sgio, outside every map).
+    pub fn node2_dev(&self) -> Device {
+        Device::open(&self.node2[0]).unwrap_or_else(|e| panic!("{}: {e}", self.node2[0].display()))
+    }
+
+    /// The label of an initiator port name: `n1p<i>`, `n2p<i>`, `added` or the name.
+    pub fn label(&self, initiator: &str) -> String {
+        if let Some(i) = self.initiators.iter().position(|n| n == initiator) {
+            return format!("n1p{i}");
+        }
+        if let Some(i) = self.node2_initiators.iter().position(|n| n == initiator) {
+            return format!("n2p{i}");
+        }
+        if initiator.starts_with("naa.500140a3") || initiator.contains(":added.p") {
+            return "added".into();
+        }
+        initiator.to_owned()
+    }
+
+    /// The node-1 path (`/dev/sdX`) of label `n1p<i>`.
+    pub fn path_of(&self, label: &str) -> PathBuf {
+        let i: usize = label
+            .strip_prefix("n1p")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{label} is not a node-1 nexus"));
+        self.paths[i].clone()
+    }
+}
+
+pub fn initiator_of(t: &TransportId<'_>) -> String {
+    match t {
+        TransportId::Sas { address } => format!("naa.{address:016x}"),
+        TransportId::Iscsi { name, .. } => name.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The LUN state
+// ---------------------------------------------------------------------------------------
+
+/// READ FULL STATUS, decoded and labelled: the keys of each nexus (a list, so that a
+/// duplicate registration shows), the reservation and its holders.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LunState {
+    pub keys: BTreeMap<String, Vec<u64>>,
+    /// (key, type) of the reservation (key 0 for all-registrants types).
+    pub reservation: Option<(u64, u8)>,
+    pub holders: Vec<String>,
+}
+
+impl LunState {
+    pub fn key_of(&self, label: &str) -> Option<u64> {
+        self.keys.get(label).and_then(|k| k.first().copied())
+    }
+    pub fn registered(&self) -> Vec<&str> {
+        self.keys.keys().map(String::as_str).collect()
+    }
+    /// The state without which node-1 nexus holds (for comparisons where the holder path
+    /// is a path-order choice).
+    pub fn holder_is_node1(&self) -> bool {
+        self.holders.iter().all(|h| h.starts_with("n1p"))
+    }
+}
+
+impl fmt::Display for LunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "keys {{")?;
+        for (i, (l, k)) in self.keys.iter().enumerate() {
+            let ks: Vec<String> = k.iter().map(|k| format!("{k:#x}")).collect();
+            write!(f, "{}{l}: {}", if i > 0 { ", " } else { "" }, ks.join("+"))?;
+        }
+        write!(f, "}}; ")?;
+        match self.reservation {
+            None => write!(f, "no reservation"),
+            Some((k, t)) => write!(
+                f,
+                "reservation key {k:#x} type {t} held by {}",
+                self.holders.join(",")
+            ),
+        }
+    }
+}
+
+/// Runs `f` again while the device reports a UNIT ATTENTION.
+pub async fn retry_ua<T, F, Fut>(mut f: F) -> Result<T, pr_sgio::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, pr_sgio::Error>>,
+{
+    for _ in 0..6 {
+        match f().await {
+            Err(e) if e.command_error().is_some_and(|c| c.is_unit_attention()) => continue,
+            r => return r,
+        }
+    }
+    f().await
+}
+
+/// The LUN's state through the node-2 nexus (never in a map, never failed).
+pub async fn lun_state(lab: &Lab) -> LunState {
+    let dev = lab.node2_dev();
+    let opts = PrInOptions {
+        alloc_len: 8192,
+        ..PrInOptions::default()
+    };
+    let data = retry_ua(|| ops::pr_in(&dev, PrInAction::ReadFullStatus, &opts))
+        .await
+        .unwrap_or_else(|e| panic!("READ FULL STATUS via node 2: {e}"));
+    let fs = data.full_status().expect("READ FULL STATUS decodes");
+    let mut st = LunState::default();
+    for d in fs.descriptors() {
+        let tid = d
+            .transport_id()
+            .map(|t| initiator_of(&t))
+            .unwrap_or_else(|e| format!("?{e}"));
+        let label = lab.label(&tid);
+        st.keys.entry(label.clone()).or_default().push(d.key().0);
+        if d.is_holder() {
+            st.holders.push(label);
+            st.reservation = Some((
+                if matches!(d.type_code(), 7 | 8) {
+                    0
+                } else {
+                    d.key().0
+                },
+                d.type_code(),
+            ));
+        }
+    }
+    st.holders.sort();
+    st.holders.dedup();
+    st
+}
+
+// ---------------------------------------------------------------------------------------
+// Node 2 through pr-sgio
+// ---------------------------------------------------------------------------------------
+
+pub async fn node2_out(lab: &Lab, req: &PrOut<'_>) {
+    let dev = lab.node2_dev();
+    retry_ua(|| ops::pr_out(&dev, req, Some(Duration::from_secs(30))))
+        .await
+        .unwrap_or_else(|e| panic!("node 2 {}: {e}", req.action));
+}
+
+pub async fn node2_register(lab: &Lab, key: ReservationKey) {
+    node2_out(lab, &PrOut::register_ignore(key)).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------
+
+pub fn run(cmd: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e} (is it installed in the guest?)"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A snippet with the lab's guest tools sourced; must succeed.
+pub fn guest_tools(snippet: &str) -> String {
+    let tools = need("LAB_GUEST_TOOLS");
+    let (rc, out, err) = run("bash", &["-c", &format!(". '{tools}' && {snippet}")]);
+    assert_eq!(rc, 0, "guest tools `{snippet}` failed ({rc}): {out}{err}");
+    out.trim().to_owned()
+}
+
+/// `multipathd <words>` through its CLI.
+pub fn multipathd_cli(words: &str) -> String {
+    let args: Vec<&str> = words.split_whitespace().collect();
+    let (rc, out, err) = run("multipathd", &args);
+    assert_eq!(rc, 0, "multipathd {words} failed ({rc}): {out}{err}");
+    out.trim().to_owned()
+}
+
+/// `mpathpersist ARGS -d MAP` (retried on UNIT ATTENTION, exit 6); returns (rc, output).
+pub fn mpathpersist(lab: &Lab, args: &[&str]) -> (i32, String) {
+    let map = lab.map.to_string_lossy().into_owned();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["-d", &map]);
+    let mut last = (0, String::new());
+    for _ in 0..4 {
+        let (rc, out, err) = run(
+            "timeout",
+            &[&["60", "mpathpersist"], all.as_slice()].concat(),
+        );
+        last = (rc, format!("{out}{err}"));
+        if rc != 6 {
+            break;
+        }
+    }
+    eprintln!(
+        "    mpathpersist {} -> exit {}{}",
+        all.join(" "),
+        last.0,
+        if last.1.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", last.1.trim().replace('\n', " | "))
+        }
+    );
+    last
+}
+
+/// As [`mpathpersist`], must exit 0.
+pub fn mpathpersist_ok(lab: &Lab, args: &[&str]) -> String {
+    let (rc, out) = mpathpersist(lab, args);
+    assert_eq!(rc, 0, "mpathpersist {args:?} failed ({rc}): {out}");
+    out
+}
+
+pub fn hex(k: ReservationKey) -> String {
+    format!("0x{:x}", k.0)
+}
+
+pub fn ty(t: ReservationType) -> String {
+    format!("--prout-type={}", t.code())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reset
+// ---------------------------------------------------------------------------------------
+
+/// Restores every node-1 path of the LUN (waits for multipathd to show it active), removes
+/// every registration and the reservation (through node 2), and clears multipathd's
+/// prstatus and prkey of the map, so that each run starts from the same state.
+pub async fn reset(lab: &Lab) {
+    for p in &lab.paths {
+        let d = p.file_name().unwrap().to_string_lossy().into_owned();
+        let state =
+            std::fs::read_to_string(format!("/sys/block/{d}/device/state")).unwrap_or_default();
+        if state.trim() != "running" {
+            guest_tools(&format!(
+                "lab_restore_path {} && lab_wait_path_state {} active 60",
+                p.display(),
+                p.display()
+            ));
+        }
+    }
+    let k = ReservationKey(0x6c61_6263_6c65_6172);
+    node2_register(lab, k).await;
+    node2_out(lab, &PrOut::clear(k)).await;
+    let _ = run("multipathd", &["unsetprstatus", "map", &lab.map_name]);
+    let _ = run("multipathd", &["unsetprkey", "map", &lab.map_name]);
+    let st = lun_state(lab).await;
+    assert!(
+        st.keys.is_empty() && st.reservation.is_none(),
+        "reset left {st}"
+    );
+}
+
+/// Fails the path `p` and waits until multipathd has it failed.
+pub fn fail_path(p: &std::path::Path) {
+    let t = Instant::now();
+    guest_tools(&format!(
+        "lab_fail_path {0} && lab_wait_path_state {0} failed 60",
+        p.display()
+    ));
+    eprintln!(
+        "    {} failed (multipathd saw it after {:.1}s)",
+        p.display(),
+        t.elapsed().as_secs_f64()
+    );
+}
