@@ -7,8 +7,9 @@
 //!    does: `--out --register-ignore --param-sark=K1` on each map (it fans out to the map's
 //!    paths itself), then `--out --preempt[-abort] --param-rk=K1 --param-sark=K2
 //!    --prout-type=5` on each map.
-//! 2. **pr-multipath**: `MultipathLun::from_map` for every map (timed: mpathpersist
-//!    discovers the map on every invocation too), `fleet::unfence` (REGISTER AND IGNORE
+//! 2. **pr-multipath**: `MultipathLun::from_maps` for all maps at once (one shared
+//!    discovery, multipathd client and configuration reading; maps discovered on parallel
+//!    threads; timed: mpathpersist discovers the map on every invocation too), `fleet::unfence` (REGISTER AND IGNORE
 //!    on every path of every LUN, all LUNs at once), then the fence: PREEMPT AND ABORT
 //!    (`fleet::fence`) on iSCSI, PREEMPT on tcm_loop (PREEMPT AND ABORT deadlocks LIO
 //!    over tcm_loop), all LUNs at once. pr-multipath does what libmpathpersist does on
@@ -230,12 +231,12 @@ async fn bench_ours(luns: &[LabLun], abort: bool, daemon: bool) -> Timing {
         }
     };
     let t = Instant::now();
-    let maps: Vec<MultipathLun<Device>> = luns
-        .iter()
-        .map(|l| {
-            MultipathLun::from_map_with(&l.map, &options)
-                .unwrap_or_else(|e| panic!("from_map {}: {e}", l.map))
-        })
+    let names: Vec<&str> = luns.iter().map(|l| l.map.as_str()).collect();
+    let maps: Vec<MultipathLun<Device>> = MultipathLun::from_maps(&names, &options)
+        .unwrap_or_else(|e| panic!("from_maps: {e}"))
+        .into_iter()
+        .zip(&names)
+        .map(|(r, n)| r.unwrap_or_else(|e| panic!("from_maps {n}: {e}")))
         .collect();
     let setup = t.elapsed().as_secs_f64();
     let refs: Vec<&MultipathLun<Device>> = maps.iter().collect();

@@ -20,6 +20,8 @@
 //! | RESERVE | one path | next path on path failure or conflict; held already on an unusable path: success |
 //! | RELEASE | every usable path | still held on an unusable path: release workaround |
 //! | CLEAR, PREEMPT, PREEMPT AND ABORT, REGISTER AND MOVE | one path | next path on path failure |
+//! | REGISTER with SPEC_I_PT ([`MultipathLun::register_spec_i_pt`]) | SPEC_I_PT and the TransportIDs once, through the first usable path; plain REGISTER on the others | next path on path failure; then as REGISTER |
+//! | REPLACE LOST RESERVATION ([`MultipathLun::replace_lost_reservation`]) | one path, then REGISTER AND IGNORE on the others | next path on path failure |
 //!
 //! Each command is retried on its path: UNIT ATTENTION up to 5 times, NOT READY "becoming
 //! ready"/"operation in progress" with backoff, BUSY/TASK SET FULL with backoff
@@ -55,6 +57,15 @@
 //! of our paths holds the reservation; it infers "an unusable one" from the key still
 //! holding after RELEASE went to every usable path. With Debian 12's multipathd 0.9.4 there
 //! is no prhold: only the own record counts (or [`LunOptions::trust_holder_key`]).
+//!
+//! # Many maps
+//!
+//! [`MultipathLun::from_maps`] and [`MultipathLun::from_all_maps`] build many LUNs with one
+//! shared discovery, one reading of multipath.conf and the prkeys file, one multipathd
+//! client (one capability probe, reused socket connections), discovering the maps and
+//! opening their path devices on parallel threads. The path states read then count as
+//! current for [`sgio::FromMapOptions::fresh_for`] (2 s by default): the first operations
+//! do not re-read the map's status (see [`MultipathLun::with_states_fresh_for`]).
 //!
 //! # multipathd
 //!

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use pr_core::outcome::CommandError;
@@ -238,6 +239,8 @@ pub struct MultipathLun<T> {
     map_control: Option<Arc<dyn MapControl>>,
     daemon: Option<Multipathd>,
     refresher: Option<Arc<dyn PathRefresher>>,
+    refresh_interval: Duration,
+    fresh_until: Mutex<Option<Instant>>,
     configured: Mutex<Option<ConfiguredKey>>,
     hold: Mutex<Option<Hold>>,
     aptpl: AtomicBool,
@@ -317,6 +320,8 @@ impl<T: Transport> MultipathLun<T> {
             map_control: None,
             daemon: None,
             refresher: None,
+            refresh_interval: Duration::ZERO,
+            fresh_until: Mutex::new(None),
             configured: Mutex::new(None),
             hold: Mutex::new(None),
             aptpl: AtomicBool::new(false),
@@ -351,6 +356,25 @@ impl<T: Transport> MultipathLun<T> {
     /// A path-state source consulted before each PR OUT action.
     pub fn with_refresher(mut self, r: Arc<dyn PathRefresher>) -> Self {
         self.refresher = Some(r);
+        self
+    }
+
+    /// The path states are known to be current for `d` from now (they were just read, as
+    /// [`from_map`](Self::from_map) does): PR OUT actions started within `d` do not consult
+    /// the refresher first. Failures seen on a path still mark it failed at once, and the
+    /// refresh that settles an unknown registration after a lost reply always runs.
+    pub fn with_states_fresh_for(self, d: Duration) -> Self {
+        *lock(&self.fresh_until) = Instant::now().checked_add(d);
+        self
+    }
+
+    /// After each refresh the states count as current for `d` (default zero: every PR OUT
+    /// action re-reads them first, as multipath-tools does). With many operations in a
+    /// burst on one LUN this saves a status read per operation, at the price of acting on
+    /// states up to `d` old (a path that failed meanwhile is still found failed by the
+    /// command sent to it, and failed over from).
+    pub fn with_refresh_interval(mut self, d: Duration) -> Self {
+        self.refresh_interval = d;
         self
     }
 
@@ -412,8 +436,20 @@ impl<T: Transport> MultipathLun<T> {
             for (name, st) in r.refresh().await? {
                 self.set_path_state(&name, st);
             }
+            *lock(&self.fresh_until) = Instant::now().checked_add(self.refresh_interval);
         }
         Ok(())
+    }
+
+    /// Whether the path states are within their freshness window (no refresh needed).
+    pub fn states_fresh(&self) -> bool {
+        lock(&self.fresh_until).is_some_and(|t| Instant::now() < t)
+    }
+
+    async fn refresh_if_stale(&self, report: &mut Report) {
+        if !self.states_fresh() {
+            self.refresh_noted(report).await;
+        }
     }
 
     async fn refresh_noted(&self, report: &mut Report) {
@@ -1076,7 +1112,7 @@ impl<T: Transport> MultipathLun<T> {
     }
 
     async fn register_in(&self, req: RegisterRequest, report: &mut Report) -> Result<()> {
-        self.refresh_noted(report).await;
+        self.refresh_if_stale(report).await;
         let unregistering = req.new_key.is_zero();
         if unregistering && !req.old_key.is_zero() {
             match self.hold_check(req.old_key, report).await {
@@ -1304,6 +1340,17 @@ impl<T: Transport> MultipathLun<T> {
     }
 
     async fn register_fanout(&self, req: &RegisterRequest, report: &mut Report) -> Result<()> {
+        self.register_fanout_except(req, None, report).await
+    }
+
+    /// The fan-out of REGISTER to every usable path but `done` (a path the caller already
+    /// registered, with ALL_TG_PT: its SCSI host), which is reported Changed.
+    async fn register_fanout_except(
+        &self,
+        req: &RegisterRequest,
+        done: Option<usize>,
+        report: &mut Report,
+    ) -> Result<()> {
         let all_tg_pt = req.all_tg_pt.unwrap_or(self.options.all_tg_pt);
         let policy = req.policy.unwrap_or(self.options.conflict_policy);
         let mut flags = PrOutFlags::empty();
@@ -1314,7 +1361,20 @@ impl<T: Transport> MultipathLun<T> {
             flags |= PrOutFlags::ALL_TG_PT;
         }
         let what = req.action().name();
-        let targets = self.register_targets(all_tg_pt, report);
+        let mut targets = self.register_targets(all_tg_pt, report);
+        if let Some(d) = done {
+            let host = self.paths.get(d).and_then(Path::host);
+            targets.retain(|&i| {
+                i != d
+                    && !(all_tg_pt
+                        && host.is_some()
+                        && self.paths.get(i).and_then(Path::host) == host)
+            });
+            self.set_reg(report, d, PathRegistration::Changed);
+            if targets.is_empty() {
+                return Ok(());
+            }
+        }
         if targets.is_empty() {
             return Err(Error::NoUsablePath {
                 lun: self.name.clone(),
@@ -1518,7 +1578,7 @@ impl<T: Transport> MultipathLun<T> {
         let cmd = OutCommand::new(PrOutAction::Reserve, key, ReservationKey(0)).typed(ty);
         let request = exec::encode_out(&exec::prout_of(&cmd))?;
         self.check_key(None, key, &mut report).await?;
-        self.refresh_noted(&mut report).await;
+        self.refresh_if_stale(&mut report).await;
         match self
             .one_path(
                 Phase::Initial,
@@ -1570,7 +1630,7 @@ impl<T: Transport> MultipathLun<T> {
             &OutCommand::new(PrOutAction::Release, key, ReservationKey(0)).typed(ty),
         ))?;
         self.check_key(None, key, &mut report).await?;
-        self.refresh_noted(&mut report).await;
+        self.refresh_if_stale(&mut report).await;
         self.release_in(key, ty, false, &mut report).await?;
         self.set_hold(None, &mut report).await;
         Ok(report)
@@ -1647,7 +1707,7 @@ impl<T: Transport> MultipathLun<T> {
         let cmd = OutCommand::new(PrOutAction::Clear, key, ReservationKey(0));
         let request = exec::encode_out(&exec::prout_of(&cmd))?;
         self.check_key(None, key, &mut report).await?;
-        self.refresh_noted(&mut report).await;
+        self.refresh_if_stale(&mut report).await;
         if let Err(f) = self
             .one_path(
                 Phase::Initial,
@@ -1710,7 +1770,7 @@ impl<T: Transport> MultipathLun<T> {
         let cmd = OutCommand::new(action, key, victim).typed(ty);
         let request = exec::encode_out(&exec::prout_of(&cmd))?;
         self.check_key(None, key, &mut report).await?;
-        self.refresh_noted(&mut report).await;
+        self.refresh_if_stale(&mut report).await;
         let holder = match self.read_reservation_in(&mut report).await {
             Ok(i) => i.reservation.map(|r| r.key),
             Err(e) => {
@@ -1758,6 +1818,177 @@ impl<T: Transport> MultipathLun<T> {
         Ok(report)
     }
 
+    /// REGISTER with SPEC_I_PT: registers `new_key` for this host's paths **and** for the
+    /// I_T nexuses the TransportIDs `ids` name. As libmpathpersist does, the command with
+    /// SPEC_I_PT and the TransportIDs is sent once, through the first usable path (failing
+    /// over to the next on a path failure: the TransportIDs must be registered once only,
+    /// a second SPEC_I_PT registration of the same nexuses is a RESERVATION CONFLICT); the
+    /// other usable paths then get the plain REGISTER (SPEC_I_PT cleared) as in
+    /// [`register`](Self::register), with its conflict policy. `req` must be a REGISTER
+    /// (not REGISTER AND IGNORE EXISTING KEY, which cannot carry SPEC_I_PT) to a non-zero
+    /// key.
+    ///
+    /// What a rollback cannot undo: the registrations of the nexuses named by `ids`
+    /// (only those initiators can unregister them). Under [`ConflictPolicy::Rollback`] a
+    /// failure of the fan-out unregisters this host's first path again and says so in the
+    /// report; the named nexuses stay registered.
+    pub async fn register_spec_i_pt(
+        &self,
+        req: RegisterRequest,
+        ids: &[TransportId<'_>],
+    ) -> Result<Report> {
+        let mut report = Report::new(&self.name);
+        let mut flags = PrOutFlags::empty();
+        if req.aptpl {
+            flags |= PrOutFlags::APTPL;
+        }
+        let all_tg_pt = req.all_tg_pt.unwrap_or(self.options.all_tg_pt);
+        let mut p = PrOut::register(req.old_key, req.new_key).with_spec_i_pt(ids);
+        if req.ignore_existing {
+            p.action = PrOutAction::RegisterAndIgnoreExistingKey;
+        }
+        if req.aptpl {
+            p = p.with_aptpl();
+        }
+        if all_tg_pt {
+            p = p.with_all_tg_pt();
+            flags |= PrOutFlags::ALL_TG_PT;
+        }
+        if req.new_key.is_zero() {
+            return Err(Error::Config {
+                path: self.name.clone(),
+                reason: "REGISTER with SPEC_I_PT needs a non-zero new key".into(),
+            });
+        }
+        let request = exec::encode_out(&p)?;
+        let cmd = OutCommand::new(req.action(), req.old_key, req.new_key).flags(p.flags);
+        let revert = self.check_key(Some(&req), req.new_key, &mut report).await?;
+        let r = self
+            .register_spec_i_pt_in(&req, cmd, &request, flags, &mut report)
+            .await;
+        match r {
+            Ok(()) => Ok(report),
+            Err(e) => {
+                self.revert_key(revert).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn register_spec_i_pt_in(
+        &self,
+        req: &RegisterRequest,
+        cmd: OutCommand,
+        request: &Request,
+        flags: PrOutFlags,
+        report: &mut Report,
+    ) -> Result<()> {
+        self.refresh_if_stale(report).await;
+        let first = match self
+            .one_path(Phase::Initial, Command::Out(cmd), request, false, report)
+            .await
+        {
+            Ok(i) => i,
+            Err(f) => return Err(self.one_path_error("REGISTER (SPEC_I_PT)", f, report)),
+        };
+        report.notes.push(format!(
+            "SPEC_I_PT: the TransportIDs were registered through {}; SPEC_I_PT cleared for \
+             the other paths",
+            self.path_name(first)
+        ));
+        let policy = req.policy.unwrap_or(self.options.conflict_policy);
+        if let Err(e) = self.register_fanout_except(req, Some(first), report).await {
+            if policy == ConflictPolicy::Rollback {
+                let undo = OutCommand::new(PrOutAction::Register, req.new_key, req.old_key)
+                    .flags(flags & !PrOutFlags::APTPL);
+                let step = self.send_out(first, Phase::Rollback, undo).await;
+                let undone = step.is_ok();
+                report.steps.push(step);
+                if undone {
+                    self.set_reg(report, first, PathRegistration::RolledBack);
+                }
+                report.notes.push(
+                    "rollback: the nexuses named by the TransportIDs stay registered (only \
+                     their initiators can unregister them)"
+                        .into(),
+                );
+            }
+            return Err(replace_report(e, report));
+        }
+        if req.aptpl {
+            self.aptpl.store(true, Ordering::Relaxed);
+        } else {
+            self.aptpl.store(false, Ordering::Relaxed);
+        }
+        self.key_change(req, report).await?;
+        self.after_register(req, report).await;
+        Ok(())
+    }
+
+    /// REPLACE LOST RESERVATION (SPC-5): after the device server lost a reservation (it
+    /// reports the "previous reservation lost" sense), `new_key` (this host's registered
+    /// key) takes a new reservation of type `ty`. Sent through one path with failover on
+    /// path failures, like RESERVE; recorded as this host's hold for the safety check. The
+    /// device then holds the registration of that one I_T nexus only, so `new_key` is
+    /// registered on every other usable path afterwards (REGISTER AND IGNORE EXISTING KEY,
+    /// as [`register`](Self::register) fans out).
+    pub async fn replace_lost_reservation(
+        &self,
+        new_key: ReservationKey,
+        ty: ReservationType,
+    ) -> Result<Report> {
+        let mut report = Report::new(&self.name);
+        let cmd = OutCommand::new(
+            PrOutAction::ReplaceLostReservation,
+            ReservationKey(0),
+            new_key,
+        )
+        .typed(ty);
+        let request = exec::encode_out(&exec::prout_of(&cmd))?;
+        self.check_key(None, new_key, &mut report).await?;
+        self.refresh_if_stale(&mut report).await;
+        if let Err(f) = self
+            .one_path(
+                Phase::Initial,
+                Command::Out(cmd),
+                &request,
+                false,
+                &mut report,
+            )
+            .await
+        {
+            return Err(self.one_path_error("REPLACE LOST RESERVATION", f, &report));
+        }
+        let Some(first) = report
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.is_ok())
+            .and_then(|s| self.paths.iter().position(|p| p.name() == s.path))
+        else {
+            return Err(self.failed("REPLACE LOST RESERVATION", None, &report));
+        };
+        self.set_hold(
+            Some(Hold {
+                key: new_key,
+                reservation_type: ty,
+            }),
+            &mut report,
+        )
+        .await;
+        // The device kept only the issuing nexus's registration: register the key on the
+        // other usable paths again, as multipathd would when they come back.
+        let req = RegisterRequest::register_ignore(new_key);
+        if let Err(e) = self
+            .register_fanout_except(&req, Some(first), &mut report)
+            .await
+        {
+            return Err(replace_report(e, &report));
+        }
+        self.after_register(&req, &mut report).await;
+        Ok(report)
+    }
+
     /// REGISTER AND MOVE through one path with failover on path failures: moves the
     /// reservation held with `key` to the I_T nexus `destination` (through
     /// `relative_target_port`), registered with `dest_key`. `unreg` unregisters the
@@ -1786,7 +2017,7 @@ impl<T: Transport> MultipathLun<T> {
             .typed(ty)
             .flags(p.flags);
         self.check_key(None, key, &mut report).await?;
-        self.refresh_noted(&mut report).await;
+        self.refresh_if_stale(&mut report).await;
         if let Err(f) = self
             .one_path(
                 Phase::Initial,

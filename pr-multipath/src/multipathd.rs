@@ -80,11 +80,27 @@ pub trait CommandChannel: Send + Sync {
     fn send<'a>(&'a self, command: &'a str) -> BoxFuture<'a, Result<String, MultipathdError>>;
 }
 
-/// The real socket client: one connection per command, as libmpathcmd does.
+/// How many idle connections a [`SocketClient`] keeps for reuse.
+pub const MAX_IDLE_CONNECTIONS: usize = 4;
+
+/// The real socket client. Connections are kept and reused (up to
+/// [`MAX_IDLE_CONNECTIONS`] idle ones, shared by every clone): multipathd serves any number
+/// of commands on one connection, as `multipathd -k` relies on, so many LUNs sharing one
+/// client do not connect once per command as libmpathcmd's one-shot callers do. A reused
+/// connection that turns out closed (the send fails, or the reply ends before its first
+/// byte) is replaced once by a fresh connection: the daemon never saw the command then.
 #[derive(Clone, Debug)]
 pub struct SocketClient {
     names: Vec<String>,
     timeout: Duration,
+    idle: Arc<Mutex<Vec<UnixStream>>>,
+}
+
+/// How an exchange on one connection failed: `stale` when nothing of the reply arrived and
+/// the send may not have reached a live daemon (a closed idle connection).
+struct Failed {
+    stale: bool,
+    error: MultipathdError,
 }
 
 impl SocketClient {
@@ -98,6 +114,7 @@ impl SocketClient {
         SocketClient {
             names,
             timeout: DEFAULT_TIMEOUT,
+            idle: Arc::default(),
         }
     }
 
@@ -106,6 +123,7 @@ impl SocketClient {
         SocketClient {
             names: names.into_iter().map(Into::into).collect(),
             timeout: DEFAULT_TIMEOUT,
+            idle: Arc::default(),
         }
     }
 
@@ -153,33 +171,80 @@ impl SocketClient {
         })
     }
 
+    fn take_idle(&self) -> Option<UnixStream> {
+        self.idle.lock().ok().and_then(|mut v| v.pop())
+    }
+
+    fn put_idle(&self, s: UnixStream) {
+        if let Ok(mut v) = self.idle.lock()
+            && v.len() < MAX_IDLE_CONNECTIONS
+        {
+            v.push(s);
+        }
+    }
+
+    /// How many idle connections are kept now.
+    pub fn idle_connections(&self) -> usize {
+        self.idle.lock().map_or(0, |v| v.len())
+    }
+
     async fn exchange(&self, command: &str) -> Result<String, MultipathdError> {
-        let mut s = self.connect().await?;
+        if let Some(s) = self.take_idle() {
+            match Self::exchange_on(s, command).await {
+                Ok((reply, s)) => {
+                    self.put_idle(s);
+                    return Ok(reply);
+                }
+                Err(f) if f.stale => {}
+                Err(f) => return Err(f.error),
+            }
+        }
+        let s = self.connect().await?;
+        match Self::exchange_on(s, command).await {
+            Ok((reply, s)) => {
+                self.put_idle(s);
+                Ok(reply)
+            }
+            Err(f) => Err(f.error),
+        }
+    }
+
+    async fn exchange_on(mut s: UnixStream, command: &str) -> Result<(String, UnixStream), Failed> {
+        let io = |op, stale, source| Failed {
+            stale,
+            error: MultipathdError::Io { op, source },
+        };
         s.write_all(&encode_frame(command))
             .await
-            .map_err(|e| MultipathdError::Io {
-                op: "send",
-                source: e,
-            })?;
+            .map_err(|e| io("send", true, e))?;
         let mut len = [0u8; size_of::<usize>()];
-        s.read_exact(&mut len)
-            .await
-            .map_err(|e| MultipathdError::Io {
-                op: "receive",
-                source: e,
-            })?;
+        let mut got = 0;
+        while got < len.len() {
+            let rest = len.get_mut(got..).unwrap_or_default();
+            match s.read(rest).await {
+                Ok(0) => {
+                    return Err(io(
+                        "receive",
+                        got == 0,
+                        io::Error::from(io::ErrorKind::UnexpectedEof),
+                    ));
+                }
+                Ok(n) => got += n,
+                Err(e) => return Err(io("receive", got == 0, e)),
+            }
+        }
         let len = usize::from_ne_bytes(len);
         if len == 0 || len >= MAX_REPLY_LEN {
-            return Err(MultipathdError::BadLength(len));
+            return Err(Failed {
+                stale: false,
+                error: MultipathdError::BadLength(len),
+            });
         }
         let mut body = vec![0u8; len];
         s.read_exact(&mut body)
             .await
-            .map_err(|e| MultipathdError::Io {
-                op: "receive",
-                source: e,
-            })?;
-        Ok(decode_body(&body))
+            .map_err(|e| io("receive", false, e))?;
+        Ok((decode_body(&body), s))
     }
 }
 
@@ -254,6 +319,7 @@ pub struct DaemonKey {
 pub struct Multipathd {
     chan: Arc<dyn CommandChannel>,
     caps: Arc<Mutex<Option<Capabilities>>>,
+    probing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Multipathd {
@@ -274,6 +340,7 @@ impl Multipathd {
         Multipathd {
             chan,
             caps: Arc::new(Mutex::new(None)),
+            probing: Arc::default(),
         }
     }
 
@@ -313,8 +380,14 @@ impl Multipathd {
     /// Probes what multipathd supports, using `map` (a map it manages). `getprstatus`
     /// answering `set`/`unset` proves the map is known; `getprhold` then answering anything
     /// else (0.9.4 says `fail`: unknown keyword) means the prhold commands are missing.
-    /// The result is cached; [`capabilities`](Self::capabilities) returns it.
+    /// The result is cached and shared by every clone (one `Multipathd` shared by many LUNs
+    /// probes once); concurrent probes wait for the one in progress;
+    /// [`capabilities`](Self::capabilities) returns it.
     pub async fn probe(&self, map: &str) -> Result<Capabilities, MultipathdError> {
+        if let Some(c) = self.cached() {
+            return Ok(c);
+        }
+        let _one_at_a_time = self.probing.lock().await;
         if let Some(c) = self.cached() {
             return Ok(c);
         }

@@ -763,3 +763,279 @@ async fn fan_out_is_concurrent_and_bounded() {
         .unwrap();
     assert_eq!(t0.elapsed(), Duration::from_millis(20));
 }
+
+/// A refresher that counts its calls and reports the states it is told.
+struct CountingRefresher {
+    calls: std::sync::atomic::AtomicUsize,
+    states: std::sync::Mutex<Vec<(String, PathState)>>,
+}
+
+impl pr_multipath::PathRefresher for CountingRefresher {
+    fn refresh(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, pr_multipath::Result<Vec<(String, PathState)>>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let s = self.states.lock().unwrap().clone();
+        Box::pin(async move { Ok(s) })
+    }
+}
+
+fn counting(c: &pr_sim::sim::Cluster) -> Arc<CountingRefresher> {
+    Arc::new(CountingRefresher {
+        calls: Default::default(),
+        states: std::sync::Mutex::new(
+            names(c, 0)
+                .into_iter()
+                .map(|n| (n, PathState::Usable))
+                .collect(),
+        ),
+    })
+}
+
+fn calls(r: &CountingRefresher) -> usize {
+    r.calls.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn every_pr_out_action_refreshes_by_default() {
+    let (c, lun) = setup(3);
+    let r = counting(&c);
+    let lun = lun.with_refresher(r.clone());
+    assert!(!lun.states_fresh());
+    lun.register(RegisterRequest::register(K(0), KA))
+        .await
+        .unwrap();
+    lun.reserve(KA, Ty::WriteExclusive).await.unwrap();
+    lun.release(KA, Ty::WriteExclusive).await.unwrap();
+    assert_eq!(calls(&r), 3);
+}
+
+#[tokio::test]
+async fn fresh_states_skip_the_refresh_until_they_expire() {
+    let (c, lun) = setup(3);
+    let r = counting(&c);
+    let lun = lun
+        .with_refresher(r.clone())
+        .with_states_fresh_for(Duration::from_secs(2));
+    assert!(lun.states_fresh());
+    lun.register(RegisterRequest::register(K(0), KA))
+        .await
+        .unwrap();
+    lun.reserve(KA, Ty::WriteExclusive).await.unwrap();
+    assert_eq!(
+        calls(&r),
+        0,
+        "states read at construction are still current"
+    );
+    // A path the outside view calls failed is only seen after the window.
+    r.states.lock().unwrap()[0].1 = PathState::Failed;
+    std::thread::sleep(Duration::from_millis(2100));
+    assert!(!lun.states_fresh());
+    lun.release(KA, Ty::WriteExclusive).await.unwrap();
+    assert_eq!(calls(&r), 1);
+    assert_eq!(lun.usable_paths().len(), 2);
+    // Without a refresh interval every later action refreshes again.
+    lun.reserve(KA, Ty::WriteExclusive).await.unwrap();
+    assert_eq!(calls(&r), 2);
+}
+
+#[tokio::test]
+async fn a_refresh_interval_spaces_the_refreshes() {
+    let (c, lun) = setup(2);
+    let r = counting(&c);
+    let lun = lun
+        .with_refresher(r.clone())
+        .with_refresh_interval(Duration::from_secs(60));
+    lun.register(RegisterRequest::register(K(0), KA))
+        .await
+        .unwrap();
+    lun.reserve(KA, Ty::WriteExclusive).await.unwrap();
+    lun.release(KA, Ty::WriteExclusive).await.unwrap();
+    assert_eq!(calls(&r), 1, "one refresh, then current for 60 s");
+    lun.refresh().await.unwrap();
+    assert_eq!(calls(&r), 2, "an explicit refresh always runs");
+}
+
+#[tokio::test]
+async fn a_lost_reply_forces_a_refresh_inside_the_window() {
+    let (c, lun) = setup(3);
+    let r = counting(&c);
+    let lun = lun
+        .with_refresher(r.clone())
+        .with_states_fresh_for(Duration::from_secs(60));
+    c.nodes[0].paths[0][1].lose_replies(1);
+    lun.register(RegisterRequest::register(K(0), KA))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls(&r),
+        1,
+        "the unknown registration is settled with a refresh"
+    );
+    assert_eq!(keys(&c, 0), vec![Some(KA); 3]);
+}
+
+fn spec_i_pt_sends(r: &pr_multipath::Report) -> Vec<String> {
+    r.steps
+        .iter()
+        .filter(|s| {
+            s.command
+                .out()
+                .is_some_and(|o| o.flags.contains(pr_core::types::PrOutFlags::SPEC_I_PT))
+        })
+        .map(|s| s.path.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn spec_i_pt_goes_once_through_the_first_path_and_plain_register_elsewhere() {
+    let (c, lun) = setup(3);
+    let tid = c.sim.transport_id(c.nodes[1].initiators[0]).unwrap();
+    let r = lun
+        .register_spec_i_pt(RegisterRequest::register(K(0), KA), &[tid])
+        .await
+        .unwrap();
+    assert_eq!(keys(&c, 0), vec![Some(KA); 3], "{r}");
+    assert_eq!(
+        keys(&c, 1).iter().filter(|k| **k == Some(KA)).count(),
+        1,
+        "the named nexus is registered once: {r}"
+    );
+    assert_eq!(spec_i_pt_sends(&r), vec![names(&c, 0)[0].clone()]);
+    assert_eq!(r.steps.len(), 3, "{r}");
+    assert!(
+        r.registrations
+            .iter()
+            .all(|g| g.registration == PathRegistration::Changed)
+    );
+}
+
+#[tokio::test]
+async fn spec_i_pt_fails_over_when_the_first_path_is_down() {
+    let (c, lun) = setup(3);
+    c.nodes[0].paths[0][0].set_down(true);
+    let tid = c.sim.transport_id(c.nodes[1].initiators[0]).unwrap();
+    let r = lun
+        .register_spec_i_pt(RegisterRequest::register(K(0), KA), &[tid])
+        .await
+        .unwrap();
+    assert_eq!(keys(&c, 0), vec![None, Some(KA), Some(KA)], "{r}");
+    // Two own paths and node 1's initiator through the second path's target port.
+    let tid1 = c.sim.transport_id(c.nodes[1].initiators[0]).unwrap();
+    let named = c
+        .sim
+        .with_lun(c.luns[0], |lu| {
+            lu.registrations()
+                .iter()
+                .filter(|g| g.nexus.initiator == tid1 && g.key == KA)
+                .count()
+        })
+        .unwrap();
+    assert_eq!(named, 1, "{r}");
+    let n = names(&c, 0);
+    assert_eq!(spec_i_pt_sends(&r), vec![n[0].clone(), n[1].clone()]);
+    assert_eq!(lun.usable_paths(), vec![n[1].as_str(), n[2].as_str()]);
+}
+
+#[tokio::test]
+async fn spec_i_pt_refuses_a_zero_key_and_register_and_ignore() {
+    let (c, lun) = setup(2);
+    let tid = c.sim.transport_id(c.nodes[1].initiators[0]).unwrap();
+    assert!(
+        lun.register_spec_i_pt(
+            RegisterRequest::register(KA, K(0)),
+            std::slice::from_ref(&tid)
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        lun.register_spec_i_pt(RegisterRequest::register_ignore(KA), &[tid])
+            .await
+            .is_err()
+    );
+    assert_eq!(keys(&c, 0), vec![None, None]);
+    assert_eq!(keys(&c, 1), vec![None, None]);
+}
+
+#[tokio::test]
+async fn replace_lost_reservation_fails_over_and_re_registers_every_path() {
+    let (c, lun) = setup(3);
+    lun.register(RegisterRequest::register(K(0), KA))
+        .await
+        .unwrap();
+    lun.reserve(KA, Ty::WriteExclusiveRegistrantsOnly)
+        .await
+        .unwrap();
+    c.sim.lose_reservation(c.luns[0]).unwrap();
+    assert_eq!(keys(&c, 0), vec![None; 3]);
+    c.nodes[0].paths[0][0].set_down(true);
+    let r = lun
+        .replace_lost_reservation(KA, Ty::WriteExclusiveRegistrantsOnly)
+        .await
+        .unwrap();
+    assert_eq!(keys(&c, 0), vec![None, Some(KA), Some(KA)], "{r}");
+    assert_eq!(
+        reservation_of(&c.sim, c.luns[0]),
+        Some((Some(KA), Ty::WriteExclusiveRegistrantsOnly.code()))
+    );
+    assert_eq!(
+        lun.hold(),
+        Some(Hold {
+            key: KA,
+            reservation_type: Ty::WriteExclusiveRegistrantsOnly
+        })
+    );
+    let rlr: Vec<_> = r
+        .steps
+        .iter()
+        .filter(|s| {
+            s.command
+                .out()
+                .is_some_and(|o| o.action == A::ReplaceLostReservation)
+        })
+        .map(|s| (s.path.clone(), s.is_ok()))
+        .collect();
+    let n = names(&c, 0);
+    assert_eq!(rlr, vec![(n[0].clone(), false), (n[1].clone(), true)]);
+}
+
+#[tokio::test]
+async fn replace_lost_reservation_when_nothing_was_lost_is_refused_with_sense() {
+    let (c, lun) = setup(2);
+    lun.register(RegisterRequest::register(K(0), KA))
+        .await
+        .unwrap();
+    let e = lun
+        .replace_lost_reservation(KA, Ty::WriteExclusive)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Failed { .. }), "{e}");
+    assert_eq!(lun.hold(), None);
+    assert_eq!(keys(&c, 0), vec![Some(KA); 2]);
+}
+
+#[tokio::test]
+async fn spec_i_pt_rollback_undoes_own_paths_and_says_what_stays() {
+    let (c, lun) = setup(3);
+    register_one(&c.nodes[0].paths[0][2], K(0), KB).await;
+    let tid = c.sim.transport_id(c.nodes[1].initiators[0]).unwrap();
+    let e = lun
+        .register_spec_i_pt(
+            RegisterRequest::register(K(0), KA).policy(ConflictPolicy::Rollback),
+            &[tid],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(keys(&c, 0), vec![None, None, Some(KB)], "{e}");
+    let Error::Failed { report, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("TransportIDs stay registered")),
+        "{report}"
+    );
+}

@@ -166,3 +166,125 @@ async fn refusals_timeouts_and_missing_sockets() {
     assert!(matches!(e, MultipathdError::Connect { .. }), "{e}");
     let _ = UnixStream::connect(&path).await.unwrap();
 }
+
+/// Serves any number of framed commands per connection (as multipathd does), counting
+/// connections.
+fn serve_persistent(listener: UnixListener) -> (Arc<Mutex<Vec<String>>>, Arc<Mutex<usize>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let conns = Arc::new(Mutex::new(0usize));
+    let state = Arc::new(Mutex::new(HashMap::new()));
+    let (l2, c2) = (Arc::clone(&log), Arc::clone(&conns));
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            *c2.lock().unwrap() += 1;
+            let (l3, st) = (Arc::clone(&l2), Arc::clone(&state));
+            tokio::spawn(async move {
+                loop {
+                    let mut len = [0u8; size_of::<usize>()];
+                    if s.read_exact(&mut len).await.is_err() {
+                        return;
+                    }
+                    let mut body = vec![0u8; usize::from_ne_bytes(len)];
+                    if s.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let cmd = decode_body(&body);
+                    l3.lock().unwrap().push(cmd.clone());
+                    let reply = common::daemon_reply(true, &st, &cmd);
+                    if s.write_all(&encode_frame(&reply)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (log, conns)
+}
+
+#[tokio::test]
+async fn connections_are_reused_across_commands_and_clones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multipathd.socket");
+    let (log, conns) = serve_persistent(UnixListener::bind(&path).unwrap());
+    let client = SocketClient::with_names([path.display().to_string()]);
+    let d = Multipathd::new(Arc::new(client.clone()));
+    let d2 = d.clone();
+    for i in 0..10 {
+        let map = format!("mpath{i}");
+        d.set_prkey(&map, K(0x10 + i), false).await.unwrap();
+        assert_eq!(
+            d2.get_prkey(&map).await.unwrap().map(|k| k.key),
+            Some(K(0x10 + i))
+        );
+    }
+    assert_eq!(log.lock().unwrap().len(), 20);
+    assert_eq!(
+        *conns.lock().unwrap(),
+        1,
+        "one connection for 20 sequential commands"
+    );
+    assert_eq!(client.idle_connections(), 1);
+    // Concurrent commands use a few connections, kept up to the idle limit.
+    let futs: Vec<_> = (0..8)
+        .map(|i| {
+            let d = d.clone();
+            async move { d.get_prstatus(&format!("mpath{i}")).await.unwrap() }
+        })
+        .collect();
+    futures_util::future::join_all(futs).await;
+    assert!(*conns.lock().unwrap() <= 9);
+    assert!(client.idle_connections() <= pr_multipath::multipathd::MAX_IDLE_CONNECTIONS);
+}
+
+#[tokio::test]
+async fn a_server_closing_after_each_reply_still_gets_every_command_once() {
+    // multipathd closing an idle connection: the reused connection fails before any reply
+    // byte, and the command goes once over a fresh connection.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multipathd.socket");
+    let log = serve(UnixListener::bind(&path).unwrap(), true);
+    let d = Multipathd::new(Arc::new(SocketClient::with_names([path
+        .display()
+        .to_string()])));
+    for i in 0..5 {
+        d.set_prkey("mpatha", K(0x20 + i), false).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        d.get_prkey("mpatha").await.unwrap().map(|k| k.key),
+        Some(K(0x24))
+    );
+    assert_eq!(log.lock().unwrap().len(), 6, "{:?}", log.lock().unwrap());
+}
+
+#[tokio::test]
+async fn concurrent_probes_of_a_shared_client_probe_once() {
+    struct Counting(Mutex<Vec<String>>);
+    impl CommandChannel for Counting {
+        fn send<'a>(
+            &'a self,
+            command: &'a str,
+        ) -> futures_util::future::BoxFuture<'a, Result<String, MultipathdError>> {
+            self.0.lock().unwrap().push(command.to_owned());
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok("unset\n".to_owned())
+            })
+        }
+    }
+    let chan = Arc::new(Counting(Mutex::new(Vec::new())));
+    let d = Multipathd::new(chan.clone());
+    let futs: Vec<_> = (0..16)
+        .map(|i| {
+            let d = d.clone();
+            async move { d.probe(&format!("mpath{i}")).await.unwrap() }
+        })
+        .collect();
+    let caps = futures_util::future::join_all(futs).await;
+    assert!(caps.iter().all(|c| c.prstatus && c.prhold));
+    assert_eq!(
+        chan.0.lock().unwrap().len(),
+        2,
+        "getprstatus + getprhold once"
+    );
+}
