@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use lab_support::*;
 use pr_core::prout::PrOut;
 use pr_core::transport_id::TransportId;
-use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_core::types::{PrInAction, PrOutAction, PrOutFlags, ReservationKey, ReservationType};
 use pr_multipath::multipathd::{Multipathd, PrFlag};
-use pr_multipath::{MultipathLun, RegisterRequest};
+use pr_multipath::{ConflictPolicy, MultipathLun, PathRegistration, Phase, RegisterRequest};
 use pr_sgio::Device;
 use pr_sgio::ops::{self, PrInOptions};
 
@@ -29,6 +29,9 @@ const K1: ReservationKey = ReservationKey(0x6e31_0000_0000_00a1);
 const K1B: ReservationKey = ReservationKey(0x6e31_0000_0000_00a2);
 const K2: ReservationKey = ReservationKey(0x6e32_0000_0000_00b2);
 const WE_RO: ReservationType = ReservationType::WriteExclusiveRegistrantsOnly;
+const WE_AR: ReservationType = ReservationType::WriteExclusiveAllRegistrants;
+/// The key registered behind the map's back on one node-1 nexus to make it conflict.
+const KX: ReservationKey = ReservationKey(0x6e31_0000_0000_00ee);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Driver {
@@ -217,6 +220,9 @@ enum Scenario {
     FailedHolderRelease,
     FailedHolderKeyChange,
     UnregisterHolding,
+    SelfPreempt,
+    PreemptAllRegistrantsSaKey0,
+    PreemptAllRegistrantsNode2Key,
 }
 
 /// What a run of a scenario produced.
@@ -281,6 +287,22 @@ async fn run_scenario(s: Scenario, n: &Node1) -> (Vec<Step>, Option<String>) {
                 steps.push(n.release(K1, WE_RO).await);
             } else {
                 steps.push(n.register(K1, K1B).await);
+            }
+        }
+        Scenario::SelfPreempt => {
+            steps.push(n.register(ReservationKey(0), K1).await);
+            node2_register(lab, K2).await;
+            steps.push(n.reserve(K1, WE_RO).await);
+            steps.push(n.preempt(K1, K1, WE_RO, false).await);
+        }
+        Scenario::PreemptAllRegistrantsSaKey0 | Scenario::PreemptAllRegistrantsNode2Key => {
+            node2_register(lab, K2).await;
+            node2_out(lab, &PrOut::reserve(K2, WE_AR)).await;
+            steps.push(n.register(ReservationKey(0), K1).await);
+            if s == Scenario::PreemptAllRegistrantsSaKey0 {
+                steps.push(n.preempt(K1, ReservationKey(0), WE_RO, false).await);
+            } else {
+                steps.push(n.preempt(K1, K2, WE_AR, false).await);
             }
         }
     }
@@ -723,4 +745,274 @@ async fn added_path_is_registered_by_multipathd_after_register() {
         );
     }
     reset(&lab).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Self-preempt and all-registrants reservations
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn self_preempt_keeps_reservation_and_every_path_registered() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::SelfPreempt).await;
+    all_ok(&ours, "pr-multipath");
+    let st = &ours.state;
+    // SPC: PREEMPT with our own key as SA key removes every other registration with K1
+    // and leaves the reservation with K1; pr-multipath re-registers every path.
+    assert_eq!(st.reservation, Some((K1.0, WE_RO.code())), "{st}");
+    assert!(st.holder_is_node1(), "{st}");
+    assert_n1_keys(&lab, st, K1, None);
+    assert_eq!(
+        st.keys.get("n2p0"),
+        Some(&vec![K2.0]),
+        "node 2 untouched: {st}"
+    );
+    report_difference(Scenario::SelfPreempt, &ours, &mp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn preempt_all_registrants_with_sa_key_0() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::PreemptAllRegistrantsSaKey0).await;
+    all_ok(&ours, "pr-multipath");
+    let st = &ours.state;
+    // SPC: SA key 0 on an all-registrants reservation removes every other registration
+    // (node 2's and our other paths') and reserves with the PREEMPT's type; pr-multipath
+    // re-registers our paths (self-preempt sequence).
+    assert_eq!(st.reservation, Some((K1.0, WE_RO.code())), "{st}");
+    assert!(st.holder_is_node1() && st.holders.len() == 1, "{st}");
+    assert_n1_keys(&lab, st, K1, None);
+    assert_eq!(st.key_of("n2p0"), None, "node 2 preempted: {st}");
+    report_difference(Scenario::PreemptAllRegistrantsSaKey0, &ours, &mp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn preempt_all_registrants_with_node2_key() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::PreemptAllRegistrantsNode2Key).await;
+    all_ok(&ours, "pr-multipath");
+    let st = &ours.state;
+    // SPC: a non-zero SA key on an all-registrants reservation only removes the
+    // registrations with that key; the reservation stays (type 7, every registrant holds).
+    assert_eq!(st.reservation, Some((0, WE_AR.code())), "{st}");
+    assert_n1_keys(&lab, st, K1, None);
+    assert_eq!(st.key_of("n2p0"), None, "node 2 unregistered: {st}");
+    assert_eq!(st.holders, n1_labels(&lab), "every registrant holds: {st}");
+    report_difference(Scenario::PreemptAllRegistrantsNode2Key, &ours, &mp);
+}
+
+// ---------------------------------------------------------------------------------------
+// REGISTER conflict policies on a real conflict
+// ---------------------------------------------------------------------------------------
+
+/// Clears the LUN, then registers KX on node-1 nexus n1p1 directly on its path device,
+/// behind the map's back, so that a REGISTER 0 -> K1 through the map conflicts there.
+async fn conflict_setup(lab: &Lab) -> LunState {
+    reset(lab).await;
+    let dev = Device::open(&lab.paths[1]).expect("path device");
+    let req = PrOut::register_ignore(KX);
+    retry_ua(|| ops::pr_out(&dev, &req, Some(Duration::from_secs(30))))
+        .await
+        .expect("REGISTER AND IGNORE KX on n1p1");
+    let st = lun_state(lab).await;
+    let mut want = LunState::default();
+    want.keys.insert("n1p1".into(), vec![KX.0]);
+    assert_eq!(st, want, "setup");
+    st
+}
+
+fn path_name(lab: &Lab, i: usize) -> String {
+    lab.paths[i]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn reg_of(rep: &pr_multipath::Report, name: &str) -> PathRegistration {
+    rep.registration_of(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no registration for {name}: {:?}", rep.registrations))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn register_conflict_rollback_leaves_caller_as_before_like_mpathpersist() {
+    let lab = Lab::get(LUN);
+    let before = conflict_setup(&lab).await;
+    let lun = MultipathLun::from_map(&lab.map.to_string_lossy()).unwrap();
+    let t = Instant::now();
+    let r = lun
+        .register(RegisterRequest::register(ReservationKey(0), K1).policy(ConflictPolicy::Rollback))
+        .await;
+    let secs = t.elapsed().as_secs_f64();
+    let e = match r {
+        Ok(rep) => panic!("REGISTER must fail on the conflicting path: {rep:?}"),
+        Err(e) => e,
+    };
+    assert!(e.is_reservation_conflict(), "{e}");
+    let rep = e.report().expect("per-path report");
+    eprintln!(
+        "    pr-multipath REGISTER (Rollback): {e}; {:?}",
+        rep.registrations
+    );
+    for i in 0..lab.paths.len() {
+        let name = path_name(&lab, i);
+        let want = if i == 1 {
+            PathRegistration::Unchanged
+        } else {
+            PathRegistration::RolledBack
+        };
+        assert_eq!(
+            reg_of(rep, &name),
+            want,
+            "n1p{i} ({name}): {:?}",
+            rep.registrations
+        );
+        if i != 1 {
+            assert!(
+                rep.steps_of(&name)
+                    .any(|s| s.phase == Phase::Rollback && s.is_ok()),
+                "n1p{i} rolled back: {:?}",
+                rep.steps
+            );
+        }
+    }
+    let ours = lun_state(&lab).await;
+    assert_eq!(ours, before, "the caller is left exactly as before");
+    // mpathpersist 0.9.4 rolls back too (mpath_prout_reg: REGISTER new -> old on the paths
+    // that succeeded).
+    conflict_setup(&lab).await;
+    let n = Node1::new(&lab, Driver::Mpathpersist);
+    let t = Instant::now();
+    let step = n.register(ReservationKey(0), K1).await;
+    let mp_secs = t.elapsed().as_secs_f64();
+    let mp = lun_state(&lab).await;
+    reset(&lab).await;
+    eprintln!(
+        "RESULT RegisterConflictRollback: pr-multipath {ours} ({secs:.2}s); mpathpersist {:?}, {mp} ({mp_secs:.2}s)",
+        step
+    );
+    assert!(step.is_err(), "mpathpersist reports the conflict");
+    assert_eq!(ours, mp, "same end state as mpathpersist 0.9.4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn register_conflict_retry_with_ignore_registers_every_path() {
+    let lab = Lab::get(LUN);
+    conflict_setup(&lab).await;
+    let lun = MultipathLun::from_map(&lab.map.to_string_lossy()).unwrap();
+    let t = Instant::now();
+    let rep = lun
+        .register(
+            RegisterRequest::register(ReservationKey(0), K1)
+                .policy(ConflictPolicy::RetryWithIgnore),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("REGISTER (RetryWithIgnore): {e} {:?}", e.report()));
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "    pr-multipath REGISTER (RetryWithIgnore): ok{}",
+        notes(&rep)
+    );
+    let conflicted = path_name(&lab, 1);
+    for i in 0..lab.paths.len() {
+        let name = path_name(&lab, i);
+        assert_eq!(
+            reg_of(&rep, &name),
+            PathRegistration::Changed,
+            "n1p{i}: {:?}",
+            rep.registrations
+        );
+        let retried = rep
+            .steps_of(&name)
+            .any(|s| s.phase == Phase::IgnoreRetry && s.is_ok());
+        assert_eq!(
+            retried,
+            name == conflicted,
+            "only n1p1 retried: {:?}",
+            rep.steps
+        );
+    }
+    let st = lun_state(&lab).await;
+    reset(&lab).await;
+    eprintln!("RESULT RegisterConflictRetryWithIgnore: pr-multipath {st} ({secs:.2}s)");
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(st.keys.len(), lab.paths.len(), "{st}");
+    assert_eq!(st.reservation, None, "{st}");
+}
+
+// ---------------------------------------------------------------------------------------
+// REGISTER with SPEC_I_PT through the map
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn register_spec_i_pt_through_the_map_registers_node2() {
+    let lab = Lab::get(LUN);
+    reset(&lab).await;
+    let (_, tid) = node2_identity(&lab).await;
+    assert!(
+        lun_state(&lab).await.keys.is_empty(),
+        "node 2 unregistered again"
+    );
+    let lun = MultipathLun::from_map(&lab.map.to_string_lossy()).unwrap();
+    let t = Instant::now();
+    let rep = lun
+        .register_spec_i_pt(
+            RegisterRequest::register(ReservationKey(0), K1),
+            std::slice::from_ref(&tid),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("REGISTER SPEC_I_PT {tid:?}: {e} {:?}", e.report()));
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!("    pr-multipath REGISTER SPEC_I_PT: ok{}", notes(&rep));
+    let spec: Vec<_> = rep
+        .steps
+        .iter()
+        .filter(|s| {
+            s.command.out().is_some_and(|o| {
+                o.action == PrOutAction::Register && o.flags.contains(PrOutFlags::SPEC_I_PT)
+            })
+        })
+        .collect();
+    assert_eq!(spec.len(), 1, "SPEC_I_PT sent once: {:?}", rep.steps);
+    assert!(spec[0].is_ok(), "{:?}", spec[0]);
+    let st = lun_state(&lab).await;
+    eprintln!(
+        "RESULT RegisterSpecIPt: pr-multipath {st} ({secs:.2}s, SPEC_I_PT via {})",
+        spec[0].path
+    );
+    assert_n1_keys(&lab, &st, K1, None);
+    assert_eq!(
+        st.keys.get("n2p0"),
+        Some(&vec![K1.0]),
+        "node 2 registered: {st}"
+    );
+    // mpathpersist 0.9.4 for the record (-X: it has no option for SPEC_I_PT itself and
+    // sets it when TransportIDs are given).
+    reset(&lab).await;
+    let tid_arg = match &tid {
+        TransportId::Sas { address } => format!("sas,{address:016x}"),
+        other => initiator_of(other),
+    };
+    let (rc, out) = mpathpersist(
+        &lab,
+        &[
+            "--out",
+            "--register",
+            &format!("--param-sark={}", hex(K1)),
+            &format!("--transport-id={tid_arg}"),
+        ],
+    );
+    let mp = lun_state(&lab).await;
+    reset(&lab).await;
+    eprintln!(
+        "RESULT RegisterSpecIPt: mpathpersist exit {rc}: {mp} ({})",
+        out.trim()
+    );
 }
