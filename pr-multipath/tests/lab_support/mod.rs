@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pr_core::prout::PrOut;
@@ -16,77 +15,25 @@ use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 use pr_sgio::Device;
 use pr_sgio::ops::{self, PrInOptions};
 
-/// The message every lab test fails with outside the lab.
-pub fn need(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => panic!(
-            "{name} is not set: this test needs the project's QEMU lab (LIO LUNs behind \
-             dm-multipath, multipathd, a second node's nexuses outside every map, Debian's \
-             /sbin/mpathpersist). Run it with `lab/test.sh`, or by hand: `lab/run.sh -T loop \
-             -l 2 -p 3 -n 1 -- <lab_mpath test binary> --ignored --test-threads=1 --skip \
-             iscsi_only` (and `-T iscsi -l 2 -p 2 -n 1` for the iscsi_only tests)"
-        ),
-    }
-}
+#[allow(unused_imports)] // each lab test binary uses a different subset
+pub use pr_lab_support::{LabLun, need, run};
 
-fn words(name: &str) -> Vec<String> {
-    need(name).split_whitespace().map(str::to_owned).collect()
-}
-
-/// One LUN of the lab.
+/// One LUN of the lab, with the extra checks of these tests.
 #[derive(Clone, Debug)]
-pub struct Lab {
-    pub index: usize,
-    /// `/dev/mapper/mpathX`.
-    pub map: PathBuf,
-    /// `mpathX`.
-    pub map_name: String,
-    pub wwid: String,
-    pub paths: Vec<PathBuf>,
-    pub node2: Vec<PathBuf>,
-    pub initiators: Vec<String>,
-    pub node2_initiators: Vec<String>,
-    pub transport: String,
+pub struct Lab(pub LabLun);
+
+impl std::ops::Deref for Lab {
+    type Target = LabLun;
+    fn deref(&self) -> &LabLun {
+        &self.0
+    }
 }
 
 impl Lab {
     /// LUN `i`, checked: 2+ node-1 paths, 1+ node-2 path, `mpathpersist` and `multipathd`
     /// present.
     pub fn get(i: usize) -> Lab {
-        let luns: usize = need("LAB_LUNS").trim().parse().expect("LAB_LUNS");
-        assert!(
-            i < luns,
-            "the lab has {luns} LUN(s); this test needs LUN {i} (lab/run.sh -l {})",
-            i + 1
-        );
-        let map = PathBuf::from(need(&format!("LAB_MPATH_{i}")));
-        let lab = Lab {
-            index: i,
-            map_name: map.file_name().unwrap().to_string_lossy().into_owned(),
-            map,
-            wwid: need(&format!("LAB_WWID_{i}")),
-            paths: words(&format!("LAB_PATHS_{i}"))
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            node2: words(&format!("LAB_NODE2_PATHS_{i}"))
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            initiators: words("LAB_INITIATORS"),
-            node2_initiators: words("LAB_NODE2_INITIATORS"),
-            transport: need("LAB_TRANSPORT"),
-        };
-        assert!(
-            lab.paths.len() >= 2,
-            "LUN {i} has {} node-1 path(s); these tests need 2 (lab/run.sh -p 2)",
-            lab.paths.len()
-        );
-        assert!(
-            !lab.node2.is_empty(),
-            "LUN {i} has no node-2 path; these tests need one (lab/run.sh --node2-paths 1)"
-        );
+        let lab = Lab(LabLun::get(i));
         for tool in ["/sbin/mpathpersist", "/sbin/multipathd"] {
             assert!(
                 std::path::Path::new(tool).exists(),
@@ -94,10 +41,6 @@ impl Lab {
             );
         }
         lab
-    }
-
-    pub fn is_iscsi(&self) -> bool {
-        self.transport == "iscsi"
     }
 
     /// The node-2 device (pr-sgio, outside every map).
@@ -253,18 +196,6 @@ pub async fn node2_register(lab: &Lab, key: ReservationKey) {
 // ---------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------
-
-pub fn run(cmd: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e} (is it installed in the guest?)"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A snippet with the lab's guest tools sourced; must succeed.
 pub fn guest_tools(snippet: &str) -> String {

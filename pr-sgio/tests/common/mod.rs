@@ -4,8 +4,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use pr_core::transport::Transport;
@@ -14,110 +13,8 @@ use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 use pr_sgio::Error;
 use pr_sgio::ops::{self, PrInData, PrInOptions};
 
-/// The message every lab test fails with outside the lab.
-pub fn need(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => panic!(
-            "{name} is not set: this test needs the project's QEMU lab (LIO LUNs, dm-multipath). \
-             Run it with `lab/test.sh` (or `lab/run.sh -T loop|iscsi -l 2 -p 2 -n 1 -- <test binary> \
-             --ignored`), which exports LAB_MPATH_i, LAB_PATHS_i, LAB_NODE2_PATHS_i, LAB_TRANSPORT, ..."
-        ),
-    }
-}
-
-fn list(name: &str) -> Vec<PathBuf> {
-    need(name).split_whitespace().map(PathBuf::from).collect()
-}
-
-/// One LUN of the lab topology.
-#[derive(Clone, Debug)]
-pub struct Lun {
-    pub index: usize,
-    pub map: PathBuf,
-    pub wwid: String,
-    /// Node-1 paths (in the map), in nexus order.
-    pub paths: Vec<PathBuf>,
-    pub sgs: Vec<PathBuf>,
-    /// Node-2 paths (in no map).
-    pub node2: Vec<PathBuf>,
-    pub node2_sgs: Vec<PathBuf>,
-    /// Initiator port names of the node-1 / node-2 nexuses, in nexus order.
-    pub initiators: Vec<String>,
-    pub node2_initiators: Vec<String>,
-    pub transport: String,
-}
-
-impl Lun {
-    /// LUN `i` of the lab; panics with the reason when the topology lacks something.
-    pub fn get(i: usize) -> Lun {
-        let luns: usize = need("LAB_LUNS").trim().parse().expect("LAB_LUNS");
-        assert!(
-            i < luns,
-            "the lab has {luns} LUN(s); this test needs LUN {i} (run with -l {})",
-            i + 1
-        );
-        let words =
-            |n: &str| -> Vec<String> { need(n).split_whitespace().map(str::to_owned).collect() };
-        let lun = Lun {
-            index: i,
-            map: PathBuf::from(need(&format!("LAB_MPATH_{i}"))),
-            wwid: need(&format!("LAB_WWID_{i}")),
-            paths: list(&format!("LAB_PATHS_{i}")),
-            sgs: list(&format!("LAB_SG_{i}")),
-            node2: list(&format!("LAB_NODE2_PATHS_{i}")),
-            node2_sgs: list(&format!("LAB_NODE2_SG_{i}")),
-            initiators: words("LAB_INITIATORS"),
-            node2_initiators: words("LAB_NODE2_INITIATORS"),
-            transport: need("LAB_TRANSPORT"),
-        };
-        assert!(
-            lun.paths.len() >= 2,
-            "LUN {i} has {} node-1 path(s); these tests need 2 (lab/run.sh -p 2)",
-            lun.paths.len()
-        );
-        assert!(
-            !lun.node2.is_empty(),
-            "LUN {i} has no node-2 path; these tests need one (lab/run.sh --node2-paths 1)"
-        );
-        assert_eq!(
-            lun.paths.len(),
-            lun.sgs.len(),
-            "LAB_PATHS_{i} vs LAB_SG_{i}"
-        );
-        lun
-    }
-
-    pub fn is_iscsi(&self) -> bool {
-        self.transport == "iscsi"
-    }
-}
-
-/// Runs a command, returns (exit code, stdout, stderr).
-pub fn run(cmd: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e} (is it installed in the guest?)"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Runs a command that must succeed; returns its stdout.
-pub fn run_ok(cmd: &str, args: &[&str]) -> String {
-    let (rc, out, err) = run(cmd, args);
-    assert_eq!(rc, 0, "{cmd} {args:?} failed ({rc}):\n{out}\n{err}");
-    out
-}
-
-/// Runs a snippet with the lab's guest tools sourced.
-pub fn guest_tools(snippet: &str) -> String {
-    let tools = need("LAB_GUEST_TOOLS");
-    run_ok("bash", &["-c", &format!(". '{tools}' && {snippet}")])
-}
+#[allow(unused_imports)] // each lab test binary uses a different subset
+pub use pr_lab_support::{LabLun as Lun, guest_tools, need, run, run_ok};
 
 // ---------------------------------------------------------------------------------------
 // PR IN through pr-sgio, with UNIT ATTENTION retries

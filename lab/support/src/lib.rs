@@ -1,0 +1,158 @@
+//! Test-only helpers shared by the lab tests of every crate: the lab topology read from the
+//! `LAB_*` variables that `lab/run.sh` exports inside the guest, and running guest commands.
+//!
+//! It is not a lab driver (that is `lab/run.sh` and `lab/test.sh`) and holds no PR logic.
+//! Every accessor panics with a message that says how to run the test when the variable it
+//! needs is missing, so a lab test run outside the lab fails loudly instead of passing.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The value of `name`, or a panic explaining that the test needs the lab.
+pub fn need(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => panic!(
+            "{name} is not set: this test needs the project's QEMU lab (LIO LUNs behind \
+             dm-multipath, a second node's nexuses outside every map). Run it with \
+             `lab/test.sh`, or by hand: `lab/run.sh -T loop -l 2 -p 3 -n 1 -- <test binary> \
+             --ignored --test-threads=1 --skip iscsi_only` (and `-T iscsi -l 2 -p 2 -n 1` \
+             for the iscsi_only tests); it exports LAB_MPATH_i, LAB_PATHS_i, \
+             LAB_NODE2_PATHS_i, LAB_TRANSPORT, ..."
+        ),
+    }
+}
+
+/// The whitespace-separated words of `name`.
+pub fn words(name: &str) -> Vec<String> {
+    need(name).split_whitespace().map(str::to_owned).collect()
+}
+
+/// The whitespace-separated paths of `name`.
+pub fn paths(name: &str) -> Vec<PathBuf> {
+    need(name).split_whitespace().map(PathBuf::from).collect()
+}
+
+/// One LUN of the lab topology.
+#[derive(Clone, Debug)]
+pub struct LabLun {
+    /// The LUN number (the `i` of `LAB_*_i`).
+    pub index: usize,
+    /// `/dev/mapper/mpathX`.
+    pub map: PathBuf,
+    /// `mpathX`.
+    pub map_name: String,
+    /// The LUN's WWID as multipath shows it.
+    pub wwid: String,
+    /// Node-1 paths (in the map), in nexus order.
+    pub paths: Vec<PathBuf>,
+    /// Their sg nodes, in the same order.
+    pub sgs: Vec<PathBuf>,
+    /// Node-2 paths (in no map).
+    pub node2: Vec<PathBuf>,
+    /// Their sg nodes.
+    pub node2_sgs: Vec<PathBuf>,
+    /// Initiator port names of the node-1 nexuses, in nexus order.
+    pub initiators: Vec<String>,
+    /// Initiator port names of the node-2 nexuses.
+    pub node2_initiators: Vec<String>,
+    /// `loop` or `iscsi`.
+    pub transport: String,
+}
+
+impl LabLun {
+    /// LUN `i` of the lab, with at least two node-1 paths and one node-2 path; panics with
+    /// the reason when the topology lacks something.
+    pub fn get(i: usize) -> LabLun {
+        let luns: usize = need("LAB_LUNS")
+            .trim()
+            .parse()
+            .expect("LAB_LUNS is a number");
+        assert!(
+            i < luns,
+            "the lab has {luns} LUN(s); this test needs LUN {i} (lab/run.sh -l {})",
+            i + 1
+        );
+        let map = PathBuf::from(need(&format!("LAB_MPATH_{i}")));
+        let lun = LabLun {
+            index: i,
+            map_name: map
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            map,
+            wwid: need(&format!("LAB_WWID_{i}")),
+            paths: paths(&format!("LAB_PATHS_{i}")),
+            sgs: paths(&format!("LAB_SG_{i}")),
+            node2: paths(&format!("LAB_NODE2_PATHS_{i}")),
+            node2_sgs: paths(&format!("LAB_NODE2_SG_{i}")),
+            initiators: words("LAB_INITIATORS"),
+            node2_initiators: words("LAB_NODE2_INITIATORS"),
+            transport: need("LAB_TRANSPORT"),
+        };
+        assert!(
+            lun.paths.len() >= 2,
+            "LUN {i} has {} node-1 path(s); these tests need 2 (lab/run.sh -p 2)",
+            lun.paths.len()
+        );
+        assert!(
+            !lun.node2.is_empty(),
+            "LUN {i} has no node-2 path; these tests need one (lab/run.sh --node2-paths 1)"
+        );
+        assert_eq!(
+            lun.paths.len(),
+            lun.sgs.len(),
+            "LAB_PATHS_{i} vs LAB_SG_{i}"
+        );
+        lun
+    }
+
+    /// Whether the lab runs over iSCSI (else tcm_loop).
+    pub fn is_iscsi(&self) -> bool {
+        self.transport == "iscsi"
+    }
+}
+
+/// Runs a command; returns (exit code, stdout, stderr).
+pub fn run(cmd: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e} (is it installed in the guest?)"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn run_ok(cmd: &str, args: &[&str]) -> String {
+    let (rc, out, err) = run(cmd, args);
+    assert_eq!(rc, 0, "{cmd} {args:?} failed ({rc}):\n{out}\n{err}");
+    out
+}
+
+/// Runs a bash snippet with the lab's guest tools (`lab/guest-tools.sh`) sourced.
+pub fn guest_tools(snippet: &str) -> String {
+    let tools = need("LAB_GUEST_TOOLS");
+    run_ok("bash", &["-c", &format!(". '{tools}' && {snippet}")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "needs the project's QEMU lab")]
+    fn missing_variable_fails_loudly() {
+        need("LAB_SURELY_NOT_SET_ANYWHERE");
+    }
+
+    #[test]
+    fn run_reports_exit_code_and_output() {
+        let (rc, out, _) = run("sh", &["-c", "echo hi; exit 3"]);
+        assert_eq!((rc, out.as_str()), (3, "hi\n"));
+    }
+}
