@@ -602,6 +602,20 @@ impl<T: Transport> MultipathLun<T> {
         Err(out)
     }
 
+    /// [`Self::one_path`] for the first attempt of a PR OUT that fails over on path
+    /// failures only; its failure becomes the caller's error for `what`.
+    async fn initial_one_path(
+        &self,
+        cmd: OutCommand,
+        request: &Request,
+        what: &str,
+        report: &mut Report,
+    ) -> Result<usize> {
+        self.one_path(Phase::Initial, Command::Out(cmd), request, false, report)
+            .await
+            .map_err(|f| self.one_path_error(what, f, report))
+    }
+
     fn one_path_error(&self, what: &str, f: OnePathFailure, report: &Report) -> Error {
         if f.tried {
             self.failed(what, f.decisive, report)
@@ -1708,18 +1722,8 @@ impl<T: Transport> MultipathLun<T> {
         let request = exec::encode_out(&exec::prout_of(&cmd))?;
         self.check_key(None, key, &mut report).await?;
         self.refresh_if_stale(&mut report).await;
-        if let Err(f) = self
-            .one_path(
-                Phase::Initial,
-                Command::Out(cmd),
-                &request,
-                false,
-                &mut report,
-            )
-            .await
-        {
-            return Err(self.one_path_error("CLEAR", f, &report));
-        }
+        self.initial_one_path(cmd, &request, "CLEAR", &mut report)
+            .await?;
         *lock(&self.hold) = None;
         if let Some(d) = &self.daemon {
             match d.unset_prstatus(&self.name).await {
@@ -1793,17 +1797,9 @@ impl<T: Transport> MultipathLun<T> {
                 .push("preempting our own key: self-preempt sequence".into());
             self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
                 .await?;
-        } else if let Err(f) = self
-            .one_path(
-                Phase::Initial,
-                Command::Out(cmd),
-                &request,
-                false,
-                &mut report,
-            )
-            .await
-        {
-            return Err(self.one_path_error(action.name(), f, &report));
+        } else {
+            self.initial_one_path(cmd, &request, action.name(), &mut report)
+                .await?;
         }
         if preempting_reservation {
             self.set_hold(
@@ -1947,18 +1943,8 @@ impl<T: Transport> MultipathLun<T> {
         let request = exec::encode_out(&exec::prout_of(&cmd))?;
         self.check_key(None, new_key, &mut report).await?;
         self.refresh_if_stale(&mut report).await;
-        if let Err(f) = self
-            .one_path(
-                Phase::Initial,
-                Command::Out(cmd),
-                &request,
-                false,
-                &mut report,
-            )
-            .await
-        {
-            return Err(self.one_path_error("REPLACE LOST RESERVATION", f, &report));
-        }
+        self.initial_one_path(cmd, &request, "REPLACE LOST RESERVATION", &mut report)
+            .await?;
         let Some(first) = report
             .steps
             .iter()
@@ -2018,18 +2004,8 @@ impl<T: Transport> MultipathLun<T> {
             .flags(p.flags);
         self.check_key(None, key, &mut report).await?;
         self.refresh_if_stale(&mut report).await;
-        if let Err(f) = self
-            .one_path(
-                Phase::Initial,
-                Command::Out(cmd),
-                &request,
-                false,
-                &mut report,
-            )
-            .await
-        {
-            return Err(self.one_path_error("REGISTER AND MOVE", f, &report));
-        }
+        self.initial_one_path(cmd, &request, "REGISTER AND MOVE", &mut report)
+            .await?;
         self.set_hold(None, &mut report).await;
         Ok(report)
     }
