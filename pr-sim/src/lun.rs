@@ -1252,35 +1252,33 @@ impl LogicalUnit {
     /// I_T nexus on which the PERSISTENT RESERVE OUT command was received. The registration
     /// is removed."); every other nexus that lost its registration gets 2Ah/05h.
     fn remove_key(&mut self, key: ReservationKey, issuer: &ItNexus) {
-        let mut removed = Vec::new();
-        self.regs.retain(|r| {
-            if r.key == key {
-                if &r.nexus != issuer && !removed.contains(&r.nexus) {
-                    removed.push(r.nexus.clone());
-                }
-                false
-            } else {
-                true
-            }
-        });
-        for n in &removed {
-            self.add_ua(n, ua::REGISTRATIONS_PREEMPTED);
-        }
+        self.remove_registrations(key, issuer, false);
     }
 
     /// PREEMPT of the holder (SPC-4 r36f 5.13.11.2.4.3 item b): every registration with
     /// `key` except the issuer's; returns the nexuses that lost their registration.
     fn remove_key_except(&mut self, key: ReservationKey, issuer: &ItNexus) -> Vec<ItNexus> {
+        self.remove_registrations(key, issuer, true)
+    }
+
+    /// Removes every registration with `key` (the issuer's too unless `keep_issuer`) and
+    /// gives each other nexus that lost one 2Ah/05h REGISTRATIONS PREEMPTED; returns those
+    /// nexuses.
+    fn remove_registrations(
+        &mut self,
+        key: ReservationKey,
+        issuer: &ItNexus,
+        keep_issuer: bool,
+    ) -> Vec<ItNexus> {
         let mut removed = Vec::new();
         self.regs.retain(|r| {
-            if r.key == key && &r.nexus != issuer {
-                if !removed.contains(&r.nexus) {
-                    removed.push(r.nexus.clone());
-                }
-                false
-            } else {
-                true
+            if r.key != key || (keep_issuer && &r.nexus == issuer) {
+                return true;
             }
+            if &r.nexus != issuer && !removed.contains(&r.nexus) {
+                removed.push(r.nexus.clone());
+            }
+            false
         });
         for n in &removed {
             self.add_ua(n, ua::REGISTRATIONS_PREEMPTED);
