@@ -92,6 +92,17 @@ for tool in qemu-system-x86_64 busybox cpio modprobe timeout; do
   command -v $tool >/dev/null || fail "$tool is missing (run lab/setup.sh as root)"
 done
 
+# --- one lab VM at a time on this machine (2 CPUs; a second TCG guest starves both) ----
+# LAB_LOCK names the lock file (default /run/lock/pr-sdk-lab.lock); waits up to LAB_LOCK_WAIT s.
+lockfile=${LAB_LOCK:-/run/lock/pr-sdk-lab.lock}
+if command -v flock >/dev/null; then
+  exec {lockfd}>>"$lockfile" || fail "cannot open the lab lock $lockfile"
+  if ! flock -n "$lockfd"; then
+    echo "lab: another lab VM is running; waiting for $lockfile ..." >&2
+    flock -w "${LAB_LOCK_WAIT:-7200}" "$lockfd" || fail "gave up waiting for the lab lock $lockfile"
+  fi
+fi
+
 # --- run directory: shared with the guest as /run/lab --------------------------------
 run=$(mktemp -d "${TMPDIR:-/tmp}/labpr.XXXXXX")
 qpid="" tails=()
