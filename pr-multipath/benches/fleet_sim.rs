@@ -11,14 +11,14 @@
 //! `--threads N` sets the tokio worker threads (default: the CPUs; 1 = current-thread
 //! runtime) and `--event-interval N` tokio's event interval (default 61).
 //!
-//! - The latency is pr-sim's `Latency::Fixed`, slept with `tokio::time::sleep` on the real
-//!   clock (a paused clock would make it free). tokio's timer has a 1 ms resolution and
-//!   rounds deadlines up, and a parked worker wakes on a millisecond timeout, so a 1 ms
-//!   sleep really lasts about 2 to 2.5 ms. The table therefore also shows the mean latency
-//!   each command really had with the ideal recomputed from it, and a *timer floor* measured
-//!   in the same run: as many bare `sleep(latency)` as commands were sent, with the same
-//!   concurrency and nothing else. Against the floor, what remains is pr-multipath's cost
-//!   (and pr-sim's).
+//! - The latency is pr-sim's `Latency::Fixed` on the real clock. `--timer precise` (the
+//!   default) sleeps it with pr-sim's sub-millisecond timer thread (`pr_sim::timer`);
+//!   `--timer tokio` with `tokio::time::sleep`, whose 1 ms resolution rounds deadlines up and
+//!   whose parked workers wake on millisecond timeouts, so a "1 ms" sleep lasts 2 to 2.5 ms.
+//!   The table also shows the mean latency each command really had with the ideal
+//!   recomputed from it, and a *timer floor* measured in the same run: as many bare sleeps
+//!   of the same timer as commands were sent, with the same concurrency and nothing else.
+//!   Against the floor, what remains is pr-multipath's cost (and pr-sim's).
 //! - "Concurrency 256" is commands in flight: unfence runs 256 / paths LUNs at once, each
 //!   fanning out to all its paths (`LunOptions::concurrency` = paths); fence sends READ
 //!   RESERVATION then PREEMPT AND ABORT per LUN, one at a time, so it runs 256 LUNs at once.
@@ -39,6 +39,7 @@ use pr_core::transport::{Request, Response, Transport, TransportError};
 use pr_core::types::{ReservationKey, ReservationType};
 use pr_multipath::{FleetOptions, LunOptions, LunResult, MultipathLun, Path, fence, unfence};
 use pr_sim::sim::{Latency, SimPath};
+use pr_sim::timer::{Timer, precise_sleep};
 use pr_sim::{ClusterSpec, LunConfig, Sim};
 
 // ---------------------------------------------------------------------------------------
@@ -193,6 +194,7 @@ struct Args {
     concurrency: usize,
     threads: usize,
     event_interval: u32,
+    timer: Timer,
 }
 
 fn parse_args() -> Args {
@@ -203,6 +205,7 @@ fn parse_args() -> Args {
         concurrency: 256,
         threads: 0,
         event_interval: 61,
+        timer: Timer::Precise,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -224,6 +227,16 @@ fn parse_args() -> Args {
                 a.concurrency = num()
                     .and_then(|v| usize::try_from(v).ok())
                     .unwrap_or(a.concurrency);
+            }
+            "--timer" => {
+                a.timer = match it.next().map(String::as_str) {
+                    Some("tokio") => Timer::Tokio,
+                    Some("precise") => Timer::Precise,
+                    other => {
+                        eprintln!("--timer wants tokio or precise (got {other:?})");
+                        std::process::exit(2);
+                    }
+                }
             }
             "--threads" => a.threads = num().and_then(|v| usize::try_from(v).ok()).unwrap_or(0),
             "--event-interval" => {
@@ -297,12 +310,20 @@ where
 
 /// The timer floor: `n` bare `tokio::time::sleep(latency)`, `concurrency` at a time, on the
 /// same runtime. Returns the wall time and the sum of the sleeps' real durations.
-async fn timer_floor(n: u64, latency: Duration, concurrency: usize) -> (Duration, Duration) {
+async fn timer_floor(
+    n: u64,
+    latency: Duration,
+    concurrency: usize,
+    timer: Timer,
+) -> (Duration, Duration) {
     let t0 = Instant::now();
     let slept = futures_util::stream::iter(0..n)
         .map(|_| async move {
             let t = Instant::now();
-            tokio::time::sleep(latency).await;
+            match timer {
+                Timer::Tokio => tokio::time::sleep(latency).await,
+                Timer::Precise => precise_sleep(latency).await,
+            }
             t.elapsed()
         })
         .buffer_unordered(concurrency)
@@ -358,6 +379,7 @@ async fn run(args: &Args, workers: usize) {
                     .enumerate()
                     .map(|(p, sp)| {
                         sp.set_latency(Latency::Fixed(args.latency));
+                        sp.set_timer(args.timer);
                         Path::new(
                             sp.name().to_owned(),
                             Metered {
@@ -450,7 +472,8 @@ async fn run(args: &Args, workers: usize) {
     stop.store(true, Ordering::Relaxed);
     let _ = trimmer.await;
     let all_commands: u64 = phases.iter().map(|p| p.commands).sum();
-    let (floor_wall, floor_slept) = timer_floor(all_commands, args.latency, args.concurrency).await;
+    let (floor_wall, floor_slept) =
+        timer_floor(all_commands, args.latency, args.concurrency, args.timer).await;
 
     // Check the end state on every LUN: node 1 gone, node 2 on every path.
     let mut wrong = 0usize;
@@ -481,10 +504,14 @@ async fn run(args: &Args, workers: usize) {
 
     println!(
         "pr-multipath fleet benchmark on pr-sim: {} LUNs x {} paths per node, 2 nodes, {} us per \
-         command (tokio sleep, real clock), {} commands in flight, {workers} worker threads",
+         command ({} sleep, real clock), {} commands in flight, {workers} worker threads",
         args.luns,
         args.paths,
         args.latency.as_micros(),
+        match args.timer {
+            Timer::Tokio => "tokio",
+            Timer::Precise => "pr-sim precise",
+        },
         args.concurrency
     );
     println!(
@@ -523,7 +550,7 @@ async fn run(args: &Args, workers: usize) {
         );
     }
     let floor = Phase {
-        name: "timer floor: as many bare tokio sleeps, same concurrency",
+        name: "timer floor: as many bare sleeps (same timer), same concurrency",
         luns: 0,
         ok: 0,
         commands: all_commands,

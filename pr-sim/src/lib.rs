@@ -57,6 +57,7 @@ pub mod reply;
 pub mod rng;
 pub mod sequence;
 pub mod sim;
+pub mod timer;
 
 pub use config::{BLOCK_LEN, LunConfig, Personality};
 pub use lun::{ItNexus, LogicalUnit, RegistrationInfo, ReservationInfo};

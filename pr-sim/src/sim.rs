@@ -744,6 +744,7 @@ struct Faults {
     rng: SplitMix64,
     down: bool,
     latency: Latency,
+    timer: crate::timer::Timer,
     queued: std::collections::VecDeque<Injection>,
     random: Option<(Injection, f64)>,
     lose_replies: u32,
@@ -756,6 +757,7 @@ impl Faults {
             rng: SplitMix64::new(seed),
             down: false,
             latency: Latency::None,
+            timer: crate::timer::Timer::Tokio,
             queued: std::collections::VecDeque::new(),
             random: None,
             lose_replies: 0,
@@ -768,6 +770,7 @@ impl Faults {
 struct Plan {
     down: bool,
     delay: Duration,
+    timer: crate::timer::Timer,
     inject: Option<Injection>,
     lose: bool,
 }
@@ -851,6 +854,14 @@ impl SimPath {
         self.faults().latency = latency;
     }
 
+    /// Sets how the added latency is slept: [`Timer::Tokio`](crate::timer::Timer::Tokio)
+    /// (the default; millisecond resolution, follows a paused clock) or
+    /// [`Timer::Precise`](crate::timer::Timer::Precise) (the real clock, to within tens of
+    /// microseconds; for benchmarks that inject sub-millisecond or exact latencies).
+    pub fn set_timer(&self, timer: crate::timer::Timer) {
+        self.faults().timer = timer;
+    }
+
     /// Answers the next `count` commands with `injection` instead of executing them.
     pub fn inject(&self, injection: Injection, count: usize) {
         let mut f = self.faults();
@@ -893,6 +904,7 @@ impl SimPath {
             return Plan {
                 down: true,
                 delay: Duration::ZERO,
+                timer: f.timer,
                 inject: None,
                 lose: false,
             };
@@ -925,6 +937,7 @@ impl SimPath {
         Plan {
             down: false,
             delay,
+            timer: f.timer,
             inject,
             lose,
         }
@@ -1019,7 +1032,10 @@ impl SimPath {
         let plan = self.plan();
         let delay = plan.delay;
         if !plan.down && !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            match plan.timer {
+                crate::timer::Timer::Tokio => tokio::time::sleep(delay).await,
+                crate::timer::Timer::Precise => crate::timer::precise_sleep(delay).await,
+            }
         }
         self.finish(&request, plan, delay)
     }
