@@ -11,7 +11,7 @@
 #   -l LUNS        LUNs (default 16)
 #   -p PATHS       node-1 paths per LUN (default 4)
 #   -t SECS        time limit of the lab run (default 1500)
-# Environment passed to the guest: BENCH_SKIP_MPATHPERSIST.
+# Environment passed to the guest: BENCH_SKIP_MPATHPERSIST, BENCH_ROUNDS (default 3).
 # Output: also in target/lab-bench/fence-<transport>-<LUNS>x<PATHS>.txt.
 set -uo pipefail
 
@@ -44,6 +44,7 @@ case $exe in "$ROOT"/*|/work/*) ;; *) cp "$exe" "$out/lab_fence_bench" && exe=$o
 
 envs=()
 [ -n "${BENCH_SKIP_MPATHPERSIST-}" ] && envs+=(-e "BENCH_SKIP_MPATHPERSIST=$BENCH_SKIP_MPATHPERSIST")
+[ -n "${BENCH_ROUNDS-}" ] && envs+=(-e "BENCH_ROUNDS=$BENCH_ROUNDS")
 log=$out/fence-$transport-${luns}x$paths.txt
 topo=(-T "$transport" -l "$luns" -p "$paths" -n 1)
 echo "lab/bench-multipath.sh: lab/run.sh ${topo[*]} -- $exe $*"

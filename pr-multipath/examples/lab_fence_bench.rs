@@ -1,6 +1,6 @@
 //! Lab benchmark of pr-multipath (issue 5), run inside the QEMU lab by
 //! `lab/bench-multipath.sh`: "unfence then fence" across every LUN of the lab (N LUNs x P
-//! node-1 paths, one node-2 nexus per LUN), three ways, one run each:
+//! node-1 paths, one node-2 nexus per LUN), four ways (methods 2 and 3 in several rounds, interleaved with 1):
 //!
 //! 1. **mpathpersist loop**: Debian's `/sbin/mpathpersist` (multipath-tools 0.9.4), one
 //!    invocation per map and step, one after the other, as a shell loop or a fence agent
@@ -29,7 +29,9 @@
 //! path has K1, node 2 is gone).
 //!
 //! Environment: `LAB_LUNS`, `LAB_MPATH_i`, `LAB_PATHS_i`, `LAB_NODE2_PATHS_i`,
-//! `LAB_TRANSPORT` (set by the lab); `BENCH_SKIP_MPATHPERSIST=1` skips method 1.
+//! `LAB_TRANSPORT` (set by the lab); `BENCH_SKIP_MPATHPERSIST=1` skips method 1;
+//! `BENCH_ROUNDS=N` (default 3) runs methods 2 and 3 N times each, interleaved, and the
+//! summary gives medians (under TCG one run of 16 LUNs varies by 2x from one to the next).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -68,8 +70,12 @@ struct LabLun {
     node2: PathBuf,
 }
 
+/// Opens a path device `O_RDONLY` (PR OUT still allowed, as root), as libmpathpersist and
+/// `MultipathLun::from_maps` do: closing a disk opened for writing makes udev synthesize a
+/// `change` uevent that udev rules and multipathd then process during the next timed run.
 fn open(p: &std::path::Path) -> Device {
-    Device::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    Device::open_with(p, &pr_sgio::OpenOptions::new().fd_read_only(true))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 async fn retry_ua<T, F, Fut>(mut f: F) -> Result<T, pr_sgio::Error>
@@ -148,6 +154,26 @@ struct Timing {
     fence: f64,
     commands: String,
     ok: Result<(), String>,
+    /// Per-command latency: what one command took from send to reply (retries included).
+    detail: String,
+}
+
+/// "n commands, latency mean/median/max" of a set of command durations.
+fn latencies(what: &str, mut d: Vec<Duration>) -> String {
+    if d.is_empty() {
+        return format!("{what}: no commands");
+    }
+    d.sort();
+    let n = u32::try_from(d.len()).unwrap_or(u32::MAX);
+    let mean = d.iter().sum::<Duration>() / n;
+    let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+    format!(
+        "{what}: {} commands, latency mean {:.1} ms, median {:.1} ms, max {:.1} ms",
+        d.len(),
+        ms(mean),
+        ms(d[d.len() / 2]),
+        ms(d[d.len() - 1])
+    )
 }
 
 impl Timing {
@@ -216,6 +242,7 @@ async fn bench_mpathpersist(luns: &[LabLun], abort: bool) -> Timing {
         fence,
         commands: format!("{} invocations", 2 * luns.len()),
         ok,
+        detail: String::new(),
     }
 }
 
@@ -262,6 +289,16 @@ async fn bench_ours(luns: &[LabLun], abort: bool, daemon: bool) -> Timing {
             .await
     };
     let fence = t.elapsed().as_secs_f64();
+    let steps = |rs: &mut dyn Iterator<Item = &pr_multipath::Result<pr_multipath::Report>>| {
+        rs.filter_map(|r| r.as_ref().ok())
+            .flat_map(|rep| rep.steps.iter().map(|s| s.elapsed))
+            .collect::<Vec<_>>()
+    };
+    let detail = format!(
+        "{}; {}",
+        latencies("unfence", steps(&mut un.iter().map(|r| &r.result))),
+        latencies("fence", steps(&mut fe.iter()))
+    );
     let mut cmds = 0usize;
     let mut ok = Ok(());
     for r in un.iter().map(|r| &r.result).chain(fe.iter()) {
@@ -284,20 +321,25 @@ async fn bench_ours(luns: &[LabLun], abort: bool, daemon: bool) -> Timing {
         fence,
         commands: format!("{cmds} SCSI commands"),
         ok,
+        detail,
     }
 }
 
-async fn bench_raw(luns: &[LabLun], abort: bool) -> Timing {
+async fn timed<F: Future>(f: F) -> (Duration, F::Output) {
+    let t = Instant::now();
+    let r = f.await;
+    (t.elapsed(), r)
+}
+
+/// The lower bound: the same PR OUT commands on path devices opened beforehand (once for
+/// every round, as a long-lived process keeps them), all at once, no multipath logic.
+async fn bench_raw(luns: &[LabLun], abort: bool, devs: &[Vec<Device>]) -> Timing {
     prepare(luns).await;
-    let devs: Vec<Vec<Device>> = luns
-        .iter()
-        .map(|l| l.paths.iter().map(|p| open(p)).collect())
-        .collect();
     let reg = PrOut::register_ignore(K1);
     let t = Instant::now();
     let n: Vec<_> = devs.iter().flatten().collect();
     let r1: Vec<_> = stream::iter(n.iter())
-        .map(|d| ops::pr_out(*d, &reg, None))
+        .map(|d| timed(ops::pr_out(*d, &reg, None)))
         .buffer_unordered(n.len().max(1))
         .collect()
         .await;
@@ -309,13 +351,18 @@ async fn bench_raw(luns: &[LabLun], abort: bool) -> Timing {
     };
     let t = Instant::now();
     let r2: Vec<_> = stream::iter(devs.iter())
-        .map(|d| ops::pr_out(&d[0], &pre, None))
+        .map(|d| timed(ops::pr_out(&d[0], &pre, None)))
         .buffer_unordered(devs.len().max(1))
         .collect()
         .await;
     let fence = t.elapsed().as_secs_f64();
+    let detail = format!(
+        "{}; {}",
+        latencies("unfence", r1.iter().map(|r| r.0).collect()),
+        latencies("fence", r2.iter().map(|r| r.0).collect())
+    );
     let mut ok = Ok(());
-    for r in r1.iter().chain(r2.iter()) {
+    for r in r1.iter().chain(r2.iter()).map(|r| &r.1) {
         if let Err(e) = r {
             ok = Err(e.to_string());
         }
@@ -330,6 +377,7 @@ async fn bench_raw(luns: &[LabLun], abort: bool) -> Timing {
         fence,
         commands: format!("{} SCSI commands", r1.len() + r2.len()),
         ok,
+        detail,
     }
 }
 
@@ -364,29 +412,38 @@ async fn main() {
         "lab_fence_bench: {n} LUNs, {paths} node-1 paths, transport {transport}; unfence = \
          REGISTER AND IGNORE K1 on every path, fence = {fence_name} of node 2's K2 per LUN"
     );
-    let mut rows = Vec::new();
-    rows.push(bench_raw(&luns, abort).await);
-    rows.push(bench_ours(&luns, abort, true).await);
-    rows.push(bench_ours(&luns, abort, false).await);
-    if std::env::var("BENCH_SKIP_MPATHPERSIST").is_err() {
-        rows.push(bench_mpathpersist(&luns, abort).await);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    // raw: devices opened once, as pr-multipath's LUNs keep theirs
+    let raw_devs: Vec<Vec<Device>> = luns
+        .iter()
+        .map(|l| l.paths.iter().map(|p| open(p)).collect())
+        .collect();
+    let mut rows: Vec<(usize, Timing)> = Vec::new();
+    for round in 1..=rounds {
+        rows.push((round, bench_raw(&luns, abort, &raw_devs).await));
+        rows.push((round, bench_ours(&luns, abort, true).await));
+        rows.push((round, bench_ours(&luns, abort, false).await));
     }
-    let ours = rows[1].total();
-    let raw = rows[0].total();
+    if std::env::var("BENCH_SKIP_MPATHPERSIST").is_err() {
+        rows.push((1, bench_mpathpersist(&luns, abort).await));
+    }
     println!();
-    println!(
-        "| method | map setup s | unfence s | fence s | total s | vs pr-multipath | work | result |"
-    );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
-    for r in &rows {
+    println!("Every run ({rounds} rounds; each method starts from the same prepared state):");
+    println!();
+    println!("| round | method | map setup s | unfence s | fence s | total s | work | result |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | --- | --- |");
+    for (round, r) in &rows {
         println!(
-            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2}x | {} | {} |",
+            "| {round} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} |",
             r.method,
             r.setup,
             r.unfence,
             r.fence,
             r.total(),
-            r.total() / ours,
             r.commands,
             match &r.ok {
                 Ok(()) => "ok".to_owned(),
@@ -395,27 +452,67 @@ async fn main() {
         );
     }
     println!();
-    println!(
-        "pr-multipath / raw lower bound: {:.2}x (aim <= 1.5x)",
-        ours / raw
-    );
-    println!(
-        "pr-multipath without map setup / raw: {:.2}x",
-        (rows[1].unfence + rows[1].fence) / raw
-    );
-    println!(
-        "pr-multipath without multipathd bookkeeping / raw: {:.2}x",
-        rows[2].total() / raw
-    );
-    if let Some(mp) = rows.get(3) {
+    for (round, r) in rows.iter().filter(|(_, r)| !r.detail.is_empty()) {
+        println!("round {round}, {}: {}", r.method, r.detail);
+    }
+    // medians per method
+    let methods: Vec<&'static str> = {
+        let mut m: Vec<&'static str> = Vec::new();
+        for (_, r) in &rows {
+            if !m.contains(&r.method) {
+                m.push(r.method);
+            }
+        }
+        m
+    };
+    let median = |method: &str, f: &dyn Fn(&Timing) -> f64| -> f64 {
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter(|(_, r)| r.method == method)
+            .map(|(_, r)| f(r))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let ops = |r: &Timing| r.unfence + r.fence;
+    let raw_ops = median("raw concurrent SG_IO", &ops);
+    println!();
+    println!("Medians over the rounds (ops = unfence + fence, without the map setup):");
+    println!();
+    println!("| method | map setup s | unfence s | fence s | ops s | total s | ops vs raw | total vs raw |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for m in &methods {
         println!(
-            "mpathpersist loop / pr-multipath: {:.1}x (aim >= 20x)",
-            mp.total() / ours
+            "| {m} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2}x | {:.2}x |",
+            median(m, &|r| r.setup),
+            median(m, &|r| r.unfence),
+            median(m, &|r| r.fence),
+            median(m, &ops),
+            median(m, &Timing::total),
+            median(m, &ops) / raw_ops,
+            median(m, &Timing::total) / raw_ops,
+        );
+    }
+    let ours_total = median("pr-multipath", &Timing::total);
+    println!();
+    println!(
+        "pr-multipath ops / raw lower bound: {:.2}x (aim <= 1.5x); with the map setup: {:.2}x",
+        median("pr-multipath", &ops) / raw_ops,
+        ours_total / raw_ops
+    );
+    println!(
+        "pr-multipath without multipathd bookkeeping, ops / raw: {:.2}x",
+        median("pr-multipath, no multipathd/key bookkeeping", &ops) / raw_ops
+    );
+    if rows.iter().any(|(_, r)| r.method.starts_with("mpathpersist")) {
+        println!(
+            "mpathpersist loop / pr-multipath (both with map discovery): {:.1}x (aim >= 20x)",
+            median("mpathpersist loop (0.9.4)", &Timing::total) / ours_total
         );
     }
     // leave the LUNs clean
     prepare(&luns).await;
-    if rows.iter().any(|r| r.ok.is_err()) {
+    if rows.iter().any(|(_, r)| r.ok.is_err()) {
         std::process::exit(1);
     }
 }

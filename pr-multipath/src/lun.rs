@@ -503,11 +503,14 @@ impl<T: Transport> MultipathLun<T> {
                 phase,
                 command,
                 attempts: 0,
+                elapsed: Duration::ZERO,
                 result: Err(Failure::Transport(TransportError::Closed)),
             };
         };
+        let t0 = Instant::now();
         let (attempts, res) =
             exec::execute(path.transport(), || request.clone(), &self.options.retry).await;
+        let elapsed = t0.elapsed();
         let result = res.map(drop);
         if let Err(f) = &result
             && f.is_path_failure()
@@ -520,6 +523,7 @@ impl<T: Transport> MultipathLun<T> {
             phase,
             command,
             attempts,
+            elapsed,
             result,
         }
     }
@@ -532,6 +536,7 @@ impl<T: Transport> MultipathLun<T> {
                 phase,
                 command: Command::Out(cmd),
                 attempts: 0,
+                elapsed: Duration::ZERO,
                 result: Err(Failure::Transport(TransportError::InvalidRequest(
                     e.to_string(),
                 ))),
@@ -647,8 +652,10 @@ impl<T: Transport> MultipathLun<T> {
                 continue;
             }
             tried = true;
+            let t0 = Instant::now();
             let (attempts, res) =
                 exec::execute(path.transport(), || request.clone(), &self.options.retry).await;
+            let elapsed = t0.elapsed();
             let result = res.as_ref().map(drop).map_err(Clone::clone);
             if let Err(f) = &result
                 && f.is_path_failure()
@@ -661,6 +668,7 @@ impl<T: Transport> MultipathLun<T> {
                 phase: Phase::Check,
                 command: Command::In(action),
                 attempts,
+                elapsed,
                 result: result.clone(),
             });
             match res {

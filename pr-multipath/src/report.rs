@@ -127,6 +127,9 @@ pub struct Step {
     pub command: Command,
     /// How many times it was sent (unit attentions, BUSY and NOT READY retries included).
     pub attempts: u32,
+    /// From the first send to the final outcome, retries and their waits included (zero
+    /// when nothing was sent).
+    pub elapsed: std::time::Duration,
     /// Its outcome; the error keeps the sense.
     pub result: Result<(), Failure>,
 }

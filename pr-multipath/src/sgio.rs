@@ -41,6 +41,12 @@ pub struct FromMapOptions {
     /// How many maps [`MultipathLun::from_maps`] discovers (and whose path devices it
     /// opens) at once, on as many threads.
     pub discovery_threads: usize,
+    /// Open the path devices `O_RDONLY`, as libmpathpersist does (default `true`; see
+    /// [`OpenOptions::fd_read_only`](pr_sgio::OpenOptions::fd_read_only)): closing a disk
+    /// opened for writing makes udev synthesize a `change` uevent for it, which multipathd
+    /// and the udev rules then process, once per path of every map. PR OUT through a
+    /// read-only descriptor needs `CAP_SYS_RAWIO` (root).
+    pub fd_read_only: bool,
 }
 
 impl Default for FromMapOptions {
@@ -53,6 +59,7 @@ impl Default for FromMapOptions {
             fresh_for: DEFAULT_FRESH_FOR,
             refresh_interval: Duration::ZERO,
             discovery_threads: 16,
+            fd_read_only: true,
         }
     }
 }
@@ -155,7 +162,8 @@ impl Shared {
             let (Some(name), Some(node)) = (p.name.clone(), p.dev_path()) else {
                 continue;
             };
-            let Ok(dev) = Device::open(&node) else {
+            let open = pr_sgio::OpenOptions::new().fd_read_only(options.fd_read_only);
+            let Ok(dev) = Device::open_with(&node, &open) else {
                 continue;
             };
             let mut path = Path::new(name, dev)

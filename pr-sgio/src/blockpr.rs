@@ -424,7 +424,7 @@ impl BlockPrDevice {
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         let (read_only, limiter, sys) = options.parts();
-        let node = open_node(path, read_only, sys)?;
+        let node = open_node(path, options.open_read_only(), sys)?;
         if let DeviceKind::ScsiGeneric { name, .. } = &node.kind {
             return Err(Error::NotScsi {
                 path: path.to_path_buf(),

@@ -56,6 +56,7 @@ pub enum Engine {
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
     read_only: bool,
+    fd_read_only: bool,
     engine: Engine,
     limiter: Option<Limiter>,
     sysfs: Sysfs,
@@ -71,6 +72,23 @@ impl OpenOptions {
     /// refused with [`TransportError::InvalidRequest`] before it reaches the kernel.
     pub fn read_only(mut self, yes: bool) -> Self {
         self.read_only = yes;
+        self
+    }
+
+    /// Opens the node `O_RDONLY` but still allows every command, PERSISTENT RESERVE OUT
+    /// included, as libmpathpersist does (its path devices are always opened read-only).
+    ///
+    /// Why: udev watches SCSI disks with inotify, and closing a disk that was opened for
+    /// writing makes it synthesize a `change` uevent, which reruns the udev rules (blkid,
+    /// multipath checks) and makes multipathd re-examine the path. A tool that opens every
+    /// path of many maps read-write causes one such event per path at close: under load,
+    /// or in an emulated guest, that storm slows the PR commands and multipathd's own
+    /// replies. The cost: Linux lets SG_IO on a read-only descriptor carry any command only
+    /// for a caller with `CAP_SYS_RAWIO` (root); without it the kernel refuses PR OUT
+    /// (`EPERM`, reported as [`TransportError::Os`](pr_core::transport::TransportError)).
+    /// Ignored when [`read_only`](Self::read_only) is set.
+    pub fn fd_read_only(mut self, yes: bool) -> Self {
+        self.fd_read_only = yes;
         self
     }
 
@@ -95,6 +113,12 @@ impl OpenOptions {
 
     pub(crate) fn parts(&self) -> (bool, Option<Limiter>, &Sysfs) {
         (self.read_only, self.limiter.clone(), &self.sysfs)
+    }
+
+    /// Whether the descriptor is opened `O_RDONLY` (read-only, or
+    /// [`fd_read_only`](Self::fd_read_only)).
+    pub(crate) fn open_read_only(&self) -> bool {
+        self.read_only || self.fd_read_only
     }
 }
 
@@ -174,7 +198,7 @@ impl Device {
     /// Opens `path` with `options`. The sg v3 engine must be created inside a tokio runtime.
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Device> {
         let path = path.as_ref();
-        let node = open_node(path, options.read_only, &options.sysfs)?;
+        let node = open_node(path, options.open_read_only(), &options.sysfs)?;
         let exec = match options.engine {
             Engine::BlockingPool => Exec::Pool {
                 fd: Arc::new(node.fd),
@@ -187,7 +211,7 @@ impl Device {
             Engine::SgV3Async => {
                 let (sg_fd, block) = match &node.kind {
                     DeviceKind::ScsiGeneric { .. } => {
-                        if options.read_only {
+                        if options.open_read_only() {
                             return Err(Error::NotScsi {
                                 path: path.to_path_buf(),
                                 reason: "the sg v3 engine needs the sg node opened read-write"
