@@ -479,7 +479,9 @@ async fn main() {
     println!();
     println!("Medians over the rounds (ops = unfence + fence, without the map setup):");
     println!();
-    println!("| method | map setup s | unfence s | fence s | ops s | total s | ops vs raw | total vs raw |");
+    println!(
+        "| method | map setup s | unfence s | fence s | ops s | total s | ops vs raw | total vs raw |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for m in &methods {
         println!(
@@ -504,7 +506,10 @@ async fn main() {
         "pr-multipath without multipathd bookkeeping, ops / raw: {:.2}x",
         median("pr-multipath, no multipathd/key bookkeeping", &ops) / raw_ops
     );
-    if rows.iter().any(|(_, r)| r.method.starts_with("mpathpersist")) {
+    if rows
+        .iter()
+        .any(|(_, r)| r.method.starts_with("mpathpersist"))
+    {
         println!(
             "mpathpersist loop / pr-multipath (both with map discovery): {:.1}x (aim >= 20x)",
             median("mpathpersist loop (0.9.4)", &Timing::total) / ours_total
