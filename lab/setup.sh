@@ -12,6 +12,10 @@
 #   busybox-static      the tiny initramfs that mounts that root
 #   kmod cpio zstd xz-utils   resolving/unpacking modules, packing the initramfs
 #   udev multipath-tools sg3-utils open-iscsi iproute2   used inside the guest
+#   python3-venv        bindings-python/test.sh's virtual environment (Debian's python3)
+#   fence-agents        Debian's fence_scsi, which the Python lab tests compare against
+#   gcc g++ valgrind pkg-config   bindings-c/native/test.sh: C tests under ASan and
+#                       valgrind, the header as C and C++, the pkg-config build of libprsdk
 #
 # Note: on images that carry qemu-utils from bookworm-backports without that suite
 # configured, apt removes it to install bookworm's qemu-system-common (the backports
@@ -19,7 +23,9 @@
 set -euo pipefail
 
 pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
-      udev multipath-tools sg3-utils open-iscsi iproute2)
+      udev multipath-tools sg3-utils open-iscsi iproute2
+      python3-venv fence-agents
+      gcc g++ valgrind pkg-config)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

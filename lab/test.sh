@@ -7,6 +7,8 @@
 #      and lists each one's #[ignore] tests (the tests that need real devices);
 #   2. boots the lab once per topology and runs, inside: lab/selftest.sh, then every
 #      binary that has ignored tests, with --ignored --test-threads=1;
+#      then the Python lab tests (bindings-python: `pytest -m lab`, from the venv
+#      bindings-python/test.sh installs into target/py-venv on the host);
 #   3. prints a summary with the time each lab run took; exits non-zero on any failure.
 #
 # Usage: lab/test.sh [options] [-- TEST-ARGS...]
@@ -79,6 +81,20 @@ if ((!selftest_only)); then
   echo "lab/test.sh: $(wc -l <"$list") test binaries, $total_ignored ignored (lab) test(s)"
   ((total_ignored)) || echo "lab/test.sh: no lab tests yet: running lab/selftest.sh only"
 fi
+
+# --- bindings-python block: the Python package for `pytest -m lab` in the guest ----------
+# Installed on the host into target/py-venv (the guest sees the repository, not /tmp), by
+# bindings-python/test.sh; guest/run-tests.sh then runs the lab-marked tests and fails
+# (does not skip) when they cannot run.
+if ((!selftest_only)); then
+  echo "lab/test.sh: installing the Python package into target/py-venv (bindings-python) ..."
+  if ! PR_PY_INSTALL_ONLY=1 bash "$ROOT/bindings-python/test.sh" >"$out/python-build.log" 2>&1; then
+    tail -n 40 "$out/python-build.log" >&2
+    echo "lab/test.sh: FAILED: bindings-python/test.sh (log above, full: $out/python-build.log)" >&2
+    exit 1
+  fi
+fi
+# --- end of bindings-python block ------------------------------------------------------
 
 # --- 2. one lab run per topology ----------------------------------------------------
 declare -A RUN_RC RUN_SECS

@@ -33,6 +33,11 @@ cargo test --workspace --locked
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 
+# --- bindings-python (issue 7) -------------------------------------------------------------
+step "bindings-python: pip install into target/py-venv, stubtest, pytest on the simulator"
+bash bindings-python/test.sh
+# --- end bindings-python ---------------------------------------------------------------------
+
 step "fuzz targets build (cargo fuzz)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+"""Plain result objects of :mod:`pr_sdk` (frozen dataclasses: printable, comparable)."""
+
+from __future__ import annotations
+
+import enum
+import dataclasses
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Optional, Tuple
+
+from ._native import TransportId
+from .errors import PrError
+
+__all__ = [
+    "ReservationType",
+    "Keys",
+    "Reservation",
+    "ReservationState",
+    "Capabilities",
+    "StatusEntry",
+    "FullStatus",
+    "Step",
+    "Report",
+    "LunResult",
+    "Progress",
+]
+
+
+class ReservationType(enum.IntEnum):
+    """A persistent reservation type (SPC-5 TYPE field)."""
+
+    WRITE_EXCLUSIVE = 0x1
+    EXCLUSIVE_ACCESS = 0x3
+    WRITE_EXCLUSIVE_REGISTRANTS_ONLY = 0x5
+    EXCLUSIVE_ACCESS_REGISTRANTS_ONLY = 0x6
+    WRITE_EXCLUSIVE_ALL_REGISTRANTS = 0x7
+    EXCLUSIVE_ACCESS_ALL_REGISTRANTS = 0x8
+
+    @property
+    def short_name(self) -> str:
+        """The abbreviation sg_persist prints (``WE``, ``EA``, ``WE_RO``, ...)."""
+        return _SHORT[self]
+
+    def __str__(self) -> str:
+        return _LONG[self]
+
+
+_SHORT = {
+    ReservationType.WRITE_EXCLUSIVE: "WE",
+    ReservationType.EXCLUSIVE_ACCESS: "EA",
+    ReservationType.WRITE_EXCLUSIVE_REGISTRANTS_ONLY: "WE_RO",
+    ReservationType.EXCLUSIVE_ACCESS_REGISTRANTS_ONLY: "EA_RO",
+    ReservationType.WRITE_EXCLUSIVE_ALL_REGISTRANTS: "WE_AR",
+    ReservationType.EXCLUSIVE_ACCESS_ALL_REGISTRANTS: "EA_AR",
+}
+
+
+_LONG = {
+    ReservationType.WRITE_EXCLUSIVE: "Write Exclusive",
+    ReservationType.EXCLUSIVE_ACCESS: "Exclusive Access",
+    ReservationType.WRITE_EXCLUSIVE_REGISTRANTS_ONLY: "Write Exclusive, Registrants Only",
+    ReservationType.EXCLUSIVE_ACCESS_REGISTRANTS_ONLY: "Exclusive Access, Registrants Only",
+    ReservationType.WRITE_EXCLUSIVE_ALL_REGISTRANTS: "Write Exclusive, All Registrants",
+    ReservationType.EXCLUSIVE_ACCESS_ALL_REGISTRANTS: "Exclusive Access, All Registrants",
+}
+
+
+def _type_of(code: int) -> Optional[ReservationType]:
+    try:
+        return ReservationType(code)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Keys:
+    """READ KEYS: the PR generation and one key per registered I_T nexus."""
+
+    generation: int
+    keys: Tuple[int, ...]
+    path: str = ""
+    """The path that answered."""
+
+    def __str__(self) -> str:
+        lines = [f"PR generation=0x{self.generation:x}, {len(self.keys)} registered reservation keys follow:"]
+        lines += [f"    0x{k:x}" for k in self.keys]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A persistent reservation: its holder's key (0 for the all-registrants types), type
+    (``None`` for an obsolete or reserved code, see ``type_code``) and scope code."""
+
+    key: int
+    type: Optional[ReservationType]
+    type_code: int
+    scope: int = 0
+
+    def __str__(self) -> str:
+        t = self.type.short_name if self.type is not None else f"type 0x{self.type_code:x}"
+        return f"Key=0x{self.key:x} scope={'LU_SCOPE' if self.scope == 0 else self.scope} type={t}"
+
+
+@dataclass(frozen=True)
+class ReservationState:
+    """READ RESERVATION: the PR generation and the reservation, if any."""
+
+    generation: int
+    reservation: Optional[Reservation]
+    path: str = ""
+
+    def __str__(self) -> str:
+        head = f"PR generation=0x{self.generation:x}, "
+        if self.reservation is None:
+            return head + "there is NO reservation held"
+        return head + f"Reservation follows:\n    {self.reservation}"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """REPORT CAPABILITIES, field by field."""
+
+    crh: bool
+    sip_c: bool
+    atp_c: bool
+    ptpl_c: bool
+    tmv: bool
+    ptpl_a: bool
+    rlr_c: bool
+    allow_commands: int
+    types: FrozenSet[ReservationType]
+    """The types the device supports (meaningful when ``tmv``)."""
+
+    def __str__(self) -> str:
+        flags = [n for n in ("crh", "sip_c", "atp_c", "ptpl_c", "tmv", "ptpl_a", "rlr_c") if getattr(self, n)]
+        types = ",".join(t.short_name for t in sorted(self.types))
+        return f"capabilities: {' '.join(flags) or '-'}; allow_commands={self.allow_commands}; types={types or '-'}"
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """One READ FULL STATUS descriptor."""
+
+    key: int
+    all_tg_pt: bool
+    holder: bool
+    type: Optional[ReservationType]
+    type_code: int
+    relative_target_port: int
+    transport_id: Optional[TransportId]
+    """The decoded TransportID (``None`` if it does not decode; see ``transport_id_bytes``)."""
+    transport_id_bytes: bytes = b""
+
+    def __str__(self) -> str:
+        s = f"Key=0x{self.key:x}"
+        if self.holder:
+            t = self.type.short_name if self.type is not None else f"0x{self.type_code:x}"
+            s += f" (holder, {t})"
+        if self.all_tg_pt:
+            s += " all_tg_pt"
+        s += f" rtpi={self.relative_target_port} {self.transport_id}"
+        return s
+
+
+@dataclass(frozen=True)
+class FullStatus:
+    """READ FULL STATUS: every registration with its nexus (no 32-entry cap)."""
+
+    generation: int
+    entries: Tuple[StatusEntry, ...]
+    path: str = ""
+
+    def __str__(self) -> str:
+        return "\n".join([f"PR generation=0x{self.generation:x}"] + [f"    {e}" for e in self.entries])
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command sent on one path, and how it ended."""
+
+    path: str
+    phase: str
+    """Why it was sent (``Initial``, ``IgnoreRetry``, ``Rollback``, ``SelfPreempt``, ...)."""
+    command: str
+    attempts: int
+    ok: bool
+    error: Optional[str] = None
+    status: Optional[int] = None
+    sense: bytes = b""
+
+    def __str__(self) -> str:
+        out = f"{self.path} [{self.phase}] {self.command}: {'ok' if self.ok else self.error}"
+        return out + (f" ({self.attempts} attempts)" if self.attempts > 1 else "")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything an operation did: every command on every path, map suspend/resume events,
+    each path's registration afterwards, and notes. ``str()`` gives the full text."""
+
+    lun: str
+    steps: Tuple[Step, ...]
+    registrations: Dict[str, str] = dataclasses.field(default_factory=dict)
+    map_events: Tuple[str, ...] = ()
+    notes: Tuple[str, ...] = ()
+    text: str = dataclasses.field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class LunResult:
+    """The result of a many-LUN operation for one LUN: ``report`` when it succeeded,
+    ``error`` (a :class:`~pr_sdk.PrError`, not raised) when it failed or was cancelled."""
+
+    lun: str
+    ok: bool
+    report: Optional[Report] = None
+    error: Optional[PrError] = dataclasses.field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.lun}: {'ok' if self.ok else self.error}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One LUN of a many-LUN operation finished (``outcome``: ``"ok"``, ``"failed"`` or
+    ``"cancelled"``)."""
+
+    done: int
+    total: int
+    lun: str
+    outcome: str
+    message: Optional[str] = None
+
+    def __str__(self) -> str:
+        return f"[{self.done}/{self.total}] {self.lun}: {self.outcome}" + (f" ({self.message})" if self.message else "")

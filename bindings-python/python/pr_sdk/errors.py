@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+"""The exceptions of :mod:`pr_sdk`: one hierarchy under :class:`PrError`.
+
+Every exception carries what is known about the failed command: the SCSI ``status`` byte,
+the raw ``sense`` bytes, the ``sense_key``/``asc``/``ascq`` decoded from them, the LUN
+(``lun``) and, for operations that sent commands on several paths, the per-path
+:class:`~pr_sdk.Report` (``report``). Fields that do not apply are ``None`` (``sense`` is
+then ``b""``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "PrError",
+    "ReservationConflictError",
+    "SenseError",
+    "UnitAttentionError",
+    "IllegalRequestError",
+    "NotReadyError",
+    "CommandStatusError",
+    "TransportError",
+    "PathDownError",
+    "CommandTimeoutError",
+    "NoUsablePathError",
+    "DeviceNotFoundError",
+    "PermissionDeniedError",
+    "NotAMultipathMapError",
+    "KeyMismatchError",
+    "SafetyCheckError",
+    "OperationCancelledError",
+    "InternalError",
+]
+
+
+class PrError(Exception):
+    """Base class of every error raised by :mod:`pr_sdk` (wrong argument types and values
+    raise :class:`TypeError` and :class:`ValueError` instead)."""
+
+    status: Optional[int]
+    """The SCSI status byte (``0x18`` RESERVATION CONFLICT, ``0x02`` CHECK CONDITION, ...),
+    ``None`` when the command did not complete at the device or no command was sent."""
+    sense: bytes
+    """The sense bytes as the device returned them (``b""`` when there were none)."""
+    sense_key: Optional[int]
+    """The sense key (``0x6`` UNIT ATTENTION, ``0x5`` ILLEGAL REQUEST, ...)."""
+    asc: Optional[int]
+    """ADDITIONAL SENSE CODE."""
+    ascq: Optional[int]
+    """ADDITIONAL SENSE CODE QUALIFIER."""
+    lun: Optional[str]
+    """The LUN (map or device name) the error concerns."""
+    report: Optional[Any]
+    """The :class:`~pr_sdk.Report` of every command sent, for operations that sent some."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        sense: bytes = b"",
+        sense_key: Optional[int] = None,
+        asc: Optional[int] = None,
+        ascq: Optional[int] = None,
+        lun: Optional[str] = None,
+        report: Optional[Any] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.sense = bytes(sense)
+        self.sense_key = sense_key
+        self.asc = asc
+        self.ascq = ascq
+        self.lun = lun
+        self.report = report
+
+    @property
+    def message(self) -> str:
+        """The error message."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ReservationConflictError(PrError):
+    """The device answered RESERVATION CONFLICT (status ``0x18``)."""
+
+
+class SenseError(PrError):
+    """The device answered CHECK CONDITION; ``sense_key``, ``asc`` and ``ascq`` say why."""
+
+
+class UnitAttentionError(SenseError):
+    """CHECK CONDITION, UNIT ATTENTION (after the retries pr-sdk makes)."""
+
+
+class IllegalRequestError(SenseError):
+    """CHECK CONDITION, ILLEGAL REQUEST: the device rejected the CDB or parameter list."""
+
+
+class NotReadyError(SenseError):
+    """CHECK CONDITION, NOT READY."""
+
+
+class CommandStatusError(PrError):
+    """Another unsuccessful SCSI status (BUSY, TASK SET FULL, TASK ABORTED, ...)."""
+
+
+class TransportError(PrError):
+    """The command did not complete at the device (path down, timeout, OS error, host or
+    driver status). A PR OUT command may still have taken effect."""
+
+
+class PathDownError(TransportError):
+    """The path is down (failed, offline, deleted, or taken down in the simulator)."""
+
+
+class CommandTimeoutError(TransportError):
+    """The command timed out; whether it reached the device is unknown."""
+
+
+class NoUsablePathError(PrError):
+    """No path of the LUN is usable; nothing was sent."""
+
+
+class DeviceNotFoundError(PrError, FileNotFoundError):
+    """The device node or map does not exist."""
+
+
+class PermissionDeniedError(PrError, PermissionError):
+    """The device (or the device-mapper control node) may not be opened: run as root."""
+
+
+class NotAMultipathMapError(PrError):
+    """The name or device given is not a dm-multipath map."""
+
+
+class KeyMismatchError(PrError):
+    """The key does not match multipath.conf's ``reservation_key`` (or the prkeys file);
+    nothing was sent."""
+
+
+class SafetyCheckError(PrError):
+    """pr-sdk refused to preempt on the caller's behalf: it could not confirm that this
+    host holds the reservation."""
+
+
+class OperationCancelledError(PrError):
+    """A many-LUN operation was cancelled before it started on this LUN."""
+
+
+class InternalError(PrError):
+    """A bug in pr-sdk (a Rust panic, turned into an exception). Please report it."""
