@@ -33,6 +33,11 @@ cargo test --workspace --locked
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 
+# --- bindings-c/native (issue 6, native C API) --------------------------------------------
+step "bindings-c/native: header drift, C tests under ASan and valgrind, install + pkg-config"
+bash bindings-c/native/test.sh
+# --- end bindings-c/native ------------------------------------------------------------------
+
 # --- bindings-python (issue 7) -------------------------------------------------------------
 step "bindings-python: pip install into target/py-venv, stubtest, pytest on the simulator"
 bash bindings-python/test.sh
