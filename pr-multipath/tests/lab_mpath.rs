@@ -223,6 +223,7 @@ enum Scenario {
     SelfPreempt,
     PreemptAllRegistrantsSaKey0,
     PreemptAllRegistrantsNode2Key,
+    PreemptAllRegistrantsFailedPath,
 }
 
 /// What a run of a scenario produced.
@@ -304,6 +305,16 @@ async fn run_scenario(s: Scenario, n: &Node1) -> (Vec<Step>, Option<String>) {
             } else {
                 steps.push(n.preempt(K1, K2, WE_AR, false).await);
             }
+        }
+        Scenario::PreemptAllRegistrantsFailedPath => {
+            node2_register(lab, K2).await;
+            node2_out(lab, &PrOut::reserve(K2, WE_AR)).await;
+            steps.push(n.register(ReservationKey(0), K1).await);
+            // the first node-1 path (the one a single-path command would use) goes down
+            // while it holds the all-registrants reservation with every other registrant
+            fail_path(&lab.path_of("n1p0"));
+            failed = Some("n1p0".to_owned());
+            steps.push(n.preempt(K1, ReservationKey(0), WE_RO, false).await);
         }
     }
     (steps, failed)
@@ -802,6 +813,32 @@ async fn preempt_all_registrants_with_node2_key() {
     assert_eq!(st.key_of("n2p0"), None, "node 2 unregistered: {st}");
     assert_eq!(st.holders, n1_labels(&lab), "every registrant holds: {st}");
     report_difference(Scenario::PreemptAllRegistrantsNode2Key, &ours, &mp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+async fn preempt_all_registrants_with_a_failed_path() {
+    let lab = Lab::get(LUN);
+    let (ours, mp) = both(&lab, Scenario::PreemptAllRegistrantsFailedPath).await;
+    all_ok(&ours, "pr-multipath");
+    let st = &ours.state;
+    // The PREEMPT (SA key 0) fails over from the failed n1p0 to a usable path, removes
+    // every other registration (node 2's and our other paths', the failed one's too) and
+    // reserves type 5; pr-multipath re-registers every usable path. The failed path stays
+    // unregistered until it returns (multipathd registers it then: prstatus is set).
+    assert_eq!(st.reservation, Some((K1.0, WE_RO.code())), "{st}");
+    assert!(
+        st.holder_is_node1() && st.holders.len() == 1 && !st.holders.contains(&"n1p0".to_owned()),
+        "one usable node-1 path holds: {st}"
+    );
+    assert_n1_keys(&lab, st, K1, Some("n1p0"));
+    assert_eq!(
+        st.key_of("n1p0"),
+        None,
+        "the failed path was preempted: {st}"
+    );
+    assert_eq!(st.key_of("n2p0"), None, "node 2 preempted: {st}");
+    report_difference(Scenario::PreemptAllRegistrantsFailedPath, &ours, &mp);
 }
 
 // ---------------------------------------------------------------------------------------
