@@ -82,6 +82,21 @@ if ((!selftest_only)); then
   ((total_ignored)) || echo "lab/test.sh: no lab tests yet: running lab/selftest.sh only"
 fi
 
+# --- bindings-c block: the drop-in libmpathpersist.so.0 for bindings-c's lab tests ------
+# (bindings-c/tests/lab_compat.rs looks for target/lab-test/compat-lib and fails when it
+# is missing.) Built here, on the host, with its symbol versions and export check, plus
+# the C test programs (ASAN and plain builds).
+if ((!selftest_only)); then
+  echo "lab/test.sh: building libmpathpersist.so.0 and its C tests (bindings-c) ..."
+  if ! bash "$ROOT/bindings-c/build-compat.sh" "$out/compat-lib" >"$out/compat-build.log" 2>&1 ||
+     ! BUILD_ONLY=1 bash "$ROOT/bindings-c/tests/c/run.sh" "$out/compat-lib" >>"$out/compat-build.log" 2>&1; then
+    cat "$out/compat-build.log" >&2
+    echo "lab/test.sh: FAILED: bindings-c/build-compat.sh or tests/c/run.sh (log above)" >&2
+    exit 1
+  fi
+fi
+# --- end of bindings-c block ---------------------------------------------------------
+
 # --- bindings-python block: the Python package for `pytest -m lab` in the guest ----------
 # Installed on the host into target/py-venv (the guest sees the repository, not /tmp), by
 # bindings-python/test.sh; guest/run-tests.sh then runs the lab-marked tests and fails

@@ -33,6 +33,12 @@ cargo test --workspace --locked
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 
+# --- bindings-c compat (issue 6, drop-in libmpathpersist.so.0) ------------------------------
+step "bindings-c compat: versioned libmpathpersist.so.0, export list check, C tests under ASan and valgrind"
+compat_lib=$(bash bindings-c/build-compat.sh)
+bash bindings-c/tests/c/run.sh "$compat_lib"
+# --- end bindings-c compat -------------------------------------------------------------------
+
 # --- bindings-c/native (issue 6, native C API) --------------------------------------------
 step "bindings-c/native: header drift, C tests under ASan and valgrind, install + pkg-config"
 bash bindings-c/native/test.sh

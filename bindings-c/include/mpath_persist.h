@@ -165,9 +165,56 @@ struct prout_param_descriptor {
 };
 
 /*
- * Functions are not declared yet: the compatible shared library that will
- * export them is not built by this version of bindings-c.
+ * Functions of libmpathpersist.so.0 (LIBMPATHPERSIST_2.1.0 unless noted).
+ * All return MPATH_PR_* codes unless noted. `fd` is an open descriptor of a
+ * dm-multipath map (not a block device or closed: MPATH_PR_FILE_ERROR; another
+ * block device: MPATH_PR_DMMP_ERROR). `noisy` adds hex dumps of the exchanged data
+ * at verbosity 4; `verbose` sets the verbosity (0: only errors) of messages on
+ * stderr.
  */
+
+/* Library setup: 0 on success. Calling exit without init, or init again after
+ * exit, is allowed. */
+int libmpathpersist_init(void);
+int libmpathpersist_exit(void);
+
+/* Old setup calls: mpath_lib_init returns an opaque non-NULL pointer (NULL on
+ * failure) that only mpath_lib_exit may receive. */
+struct config;
+struct config *mpath_lib_init(void);
+int mpath_lib_exit(struct config *conf);
+
+/* PR IN/OUT, self-contained (thread-safe). The PR IN result is written into the
+ * structure of rq_servact only: allocate it with mpath_alloc_prin_response or as
+ * struct prin_resp (READ FULL STATUS: followed by room for MPATH_MX_TIDS
+ * descriptor pointers). */
+int mpath_persistent_reserve_in(int fd, int rq_servact, struct prin_resp *resp,
+				int noisy, int verbose);
+int mpath_persistent_reserve_out(int fd, int rq_servact, int rq_scope,
+				 unsigned int rq_type,
+				 struct prout_param_descriptor *paramp, int noisy,
+				 int verbose);
+
+/* The same after mpath_persistent_reserve_init_vecs(verbose) (LIBMPATHPERSIST_2.2.0;
+ * the double-underscore names are the older spelling, LIBMPATHPERSIST_2.1.0). */
+int mpath_persistent_reserve_init_vecs(int verbose);
+void mpath_persistent_reserve_free_vecs(void);
+int mpath_persistent_reserve_in__(int fd, int rq_servact, struct prin_resp *resp,
+				  int noisy);
+int mpath_persistent_reserve_out__(int fd, int rq_servact, int rq_scope,
+				   unsigned int rq_type,
+				   struct prout_param_descriptor *paramp,
+				   int noisy);
+int __mpath_persistent_reserve_in(int fd, int rq_servact, struct prin_resp *resp,
+				  int noisy);
+int __mpath_persistent_reserve_out(int fd, int rq_servact, int rq_scope,
+				   unsigned int rq_type,
+				   struct prout_param_descriptor *paramp,
+				   int noisy);
+
+/* When non-zero: the ALLOCATION LENGTH of every PR IN (capped at
+ * MPATH_MAX_PARAM_LEN). */
+extern unsigned int mpath_mx_alloc_len;
 
 #ifdef __cplusplus
 }

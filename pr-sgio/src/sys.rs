@@ -76,6 +76,11 @@ pub struct SgIoHdr {
     pub flags: c_uint,
     /// Caller's tag, echoed by `read()` on an sg node.
     pub pack_id: c_int,
+    /// The padding the C compiler puts before `usr_ptr` on 64-bit targets, made a field so
+    /// that it is always initialised (the kernel copies the whole header; memory checkers
+    /// such as valgrind flag uninitialised padding passed to the ioctl).
+    #[cfg(target_pointer_width = "64")]
+    pub pad0: [u8; 4],
     /// Caller's pointer, echoed back, never dereferenced by the kernel.
     pub usr_ptr: *mut c_void,
     /// SAM status byte.
@@ -96,6 +101,9 @@ pub struct SgIoHdr {
     pub duration: c_uint,
     /// `SG_INFO_*` bits.
     pub info: c_uint,
+    /// The tail padding on 64-bit targets (see `pad0`).
+    #[cfg(target_pointer_width = "64")]
+    pub pad1: [u8; 4],
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -132,6 +140,8 @@ impl SgIoHdr {
             timeout: 0,
             flags: 0,
             pack_id: 0,
+            #[cfg(target_pointer_width = "64")]
+            pad0: [0; 4],
             usr_ptr: core::ptr::null_mut(),
             status: 0,
             masked_status: 0,
@@ -142,6 +152,8 @@ impl SgIoHdr {
             resid: 0,
             duration: 0,
             info: 0,
+            #[cfg(target_pointer_width = "64")]
+            pad1: [0; 4],
         }
     }
 }

@@ -318,6 +318,52 @@ pub struct ProutParamDescriptor {
 }
 
 // ---------------------------------------------------------------------------
+// The flexible arrays (the only unsafe access to the caller's memory beyond a struct)
+// ---------------------------------------------------------------------------
+
+/// Reads entry `i` of `trnptid_list`, the flexible array after a
+/// [`ProutParamDescriptor`].
+///
+/// # Safety
+///
+/// `paramp` must point to a readable `struct prout_param_descriptor` whose allocation
+/// holds at least `i + 1` entries of `trnptid_list` (the caller of
+/// `mpath_persistent_reserve_out` promises `num_transportid` of them).
+pub unsafe fn transport_id_ptr(
+    paramp: *const ProutParamDescriptor,
+    i: usize,
+) -> *const TransportId {
+    // SAFETY: the caller guarantees the pointer array has more than `i` entries, all in
+    // the same allocation as `*paramp`; `addr_of!` creates no reference to the
+    // zero-length array, and the pointer entries are plain (possibly unaligned) data.
+    unsafe {
+        let base = core::ptr::addr_of!((*paramp).trnptid_list).cast::<*mut TransportId>();
+        base.add(i).read_unaligned().cast_const()
+    }
+}
+
+/// Stores `descriptor` as entry `i` of `descriptors`, the flexible array after a
+/// [`PrintFulldescrList`].
+///
+/// # Safety
+///
+/// `list` must point to a writable `struct print_fulldescr_list` whose allocation holds
+/// at least `i + 1` descriptor pointers after it (`mpath_alloc_prin_response` allocates
+/// [`MPATH_MX_TIDS`]), and `i < MPATH_MX_TIDS`.
+pub unsafe fn set_descriptor_ptr(
+    list: *mut PrintFulldescrList,
+    i: usize,
+    descriptor: *mut PrinFulldescr,
+) {
+    // SAFETY: per the caller's promise the pointer slot `i` lies inside the allocation;
+    // no reference to the zero-length array is created.
+    unsafe {
+        let base = core::ptr::addr_of_mut!((*list).descriptors).cast::<*mut PrinFulldescr>();
+        base.add(i).write_unaligned(descriptor);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Compile-time layout checks (x86_64, per the documented ABI)
 // ---------------------------------------------------------------------------
 
