@@ -17,6 +17,8 @@
 //! - [`SimPath`]: one I_T nexus to one LU, cloneable, `Send + Sync`, implementing
 //!   `Transport`, with per-path faults (down, latency, injected UNIT ATTENTION / BUSY / TASK
 //!   SET FULL, lost replies) drawn from a seeded generator, and a trace of every command.
+//!   Latency is slept with tokio's timer (follows a paused clock) or, per path, with
+//!   [`timer::precise_sleep`] (one background thread, sub-millisecond, real clock).
 //! - [`sequence`]: reproducible random PR command sequences and a runner that records what any
 //!   set of transports answered, for differential tests (sim against sim, LIO against the
 //!   [`Personality::Lio`] simulator).
