@@ -289,6 +289,28 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Executes `request` with one SG_IO call on the calling thread, blocking it until the
+    /// kernel answers (or SG_IO's own timeout, the request's, expires): for synchronous
+    /// callers that already own a thread, such as a C library entry point, where handing
+    /// the command to a runtime and back would cost more than the command. It takes no
+    /// permit of the device's [`Limiter`] and has no deadline of pr-sgio's own (see
+    /// [`Engine::InPlace`]); it needs no tokio runtime. Devices opened with the sg v3
+    /// engine cannot do it ([`TransportError::InvalidRequest`]).
+    pub fn execute_blocking(&self, request: Request) -> Result<Response, TransportError> {
+        check_read_only(self.read_only, &self.name, &request)?;
+        match &self.exec {
+            Exec::Pool { fd, .. } | Exec::InPlace { fd, .. } => {
+                engine::sg_io_call(fd.as_fd(), &self.name, request)
+            }
+            Exec::SgV3 { .. } => Err(TransportError::InvalidRequest(format!(
+                "{}: the sg v3 engine has no blocking execution",
+                self.name
+            ))),
+        }
+    }
+}
+
 /// Refuses PR OUT on a read-only device.
 pub(crate) fn check_read_only(
     read_only: bool,

@@ -259,7 +259,7 @@ pub fn response_from_reply(
 
 /// Runs one SG_IO call on the current thread (blocking it) and turns the reply into a
 /// [`Response`]. Every buffer the kernel touches is owned by this frame.
-fn sg_io_call(
+pub(crate) fn sg_io_call(
     fd: BorrowedFd<'_>,
     device: &str,
     request: Request,

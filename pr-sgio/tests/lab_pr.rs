@@ -726,3 +726,62 @@ async fn read_full_status_grows_past_lio_silent_truncation() {
     }
     clear_lun(&d0).await;
 }
+
+/// `Device::execute_blocking` (one SG_IO on the calling thread, no runtime) answers READ
+/// KEYS exactly as the async path does, on a descriptor opened `O_RDONLY`
+/// (`fd_read_only`), where PR OUT through the async path also works (as root).
+#[test]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+fn execute_blocking_reads_keys_like_the_async_path() {
+    use pr_core::cdb::PrInCdb;
+    use pr_core::prin::ReadKeys;
+    let lun = Lun::get(LUN);
+    let d = Device::open_with(&lun.paths[0], &OpenOptions::new().fd_read_only(true))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let a = key(9, 0xa);
+    rt.block_on(async {
+        clear_lun(&d).await;
+        prout(&d, &PrOut::register(ReservationKey(0), a)).await;
+    });
+    let request = || {
+        Request::data_in(
+            Cdb::from(PrInCdb::new(PrInAction::ReadKeys, 8192).to_bytes()),
+            8192,
+        )
+    };
+    // (a unit attention left by another test on this nexus is answered first: retry)
+    let mut blocking = None;
+    for _ in 0..4 {
+        let r = d
+            .execute_blocking(request())
+            .unwrap_or_else(|e| panic!("{e}"));
+        match r.completion.check() {
+            Ok(()) => {
+                blocking = Some(r.buf);
+                break;
+            }
+            Err(e) if e.is_unit_attention() => continue,
+            Err(e) => panic!("READ KEYS (blocking): {e}"),
+        }
+    }
+    let blocking = blocking.expect("READ KEYS (blocking) kept answering UNIT ATTENTION");
+    let keys: Vec<u64> = ReadKeys::decode(&blocking)
+        .unwrap()
+        .keys()
+        .map(|k| k.0)
+        .collect();
+    assert_eq!(keys, vec![a.0], "blocking READ KEYS");
+    let opts = PrInOptions::default();
+    let async_buf = rt.block_on(async {
+        retry_ua(|| ops::pr_in(&d, PrInAction::ReadKeys, &opts))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    let async_keys: Vec<u64> = async_buf.read_keys().unwrap().keys().map(|k| k.0).collect();
+    assert_eq!(keys, async_keys, "blocking and async READ KEYS agree");
+    rt.block_on(clear_lun(&d));
+}

@@ -132,10 +132,18 @@ fn prin_common(
         Err(code) => return code,
     };
     let alloc = ops::prin_alloc_len(action, mpath_mx_alloc_len.load(Ordering::Relaxed));
-    let buf = match runtime::run(ops::prin(target, action, alloc, cached)) {
-        Ok(Ok(buf)) => buf,
-        Ok(Err(code)) => return code,
-        Err(e) => return bridge_code(e),
+    let fast = if cached {
+        ops::prin_fast(&target, action, alloc)
+    } else {
+        None
+    };
+    let buf = match fast {
+        Some(buf) => buf,
+        None => match runtime::run(ops::prin(target, action, alloc, cached)) {
+            Ok(Ok(buf)) => buf,
+            Ok(Err(code)) => return code,
+            Err(e) => return bridge_code(e),
+        },
     };
     log::noisy_dump(noisy != 0, "PR IN response", &buf);
     // SAFETY: `resp` is not NULL; the caller passes a buffer for the result of

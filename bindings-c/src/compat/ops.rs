@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 
+use pr_core::cdb::PrInCdb;
 use pr_core::outcome::CommandError;
 use pr_core::sense::SenseKey;
+use pr_core::transport::{Cdb, Request};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 use pr_multipath::config::{ConfiguredKey, MultipathConf, PrKeys};
@@ -411,6 +413,41 @@ async fn lun_of(
         s.insert(devt, Arc::clone(&lun));
     }
     Ok(lun)
+}
+
+/// PR IN on the caller's thread, for a map whose LUN the session has cached: one SG_IO
+/// on the LUN's first usable path with [`Device::execute_blocking`], as libmpathpersist
+/// does it (its vectors cached, everything on the caller's thread), instead of four
+/// thread hand-offs through the runtime thread and the blocking pool. `None` whenever
+/// that is not the whole story (no session or not cached, the map renamed, no usable
+/// path, any error or non-GOOD status): the caller then takes the full path
+/// ([`prin`]: unit attention retries, failover, path state updates), which sends the
+/// command again (PR IN changes nothing on the device). Needs no runtime.
+pub(crate) fn prin_fast(target: &Target, action: PrInAction, alloc_len: u16) -> Option<Vec<u8>> {
+    let Target::Map { name, devt } = target else {
+        return None;
+    };
+    let lun = session().as_ref().and_then(|s| s.get(devt).cloned())?;
+    if lun.name() != name {
+        return None;
+    }
+    let path = lun.paths().iter().find(|p| p.is_usable())?;
+    let len = alloc_len.max(8);
+    let cdb = PrInCdb::new(action, len).to_bytes();
+    let request = Request::data_in(Cdb::from(cdb), usize::from(len))
+        .with_timeout(std::time::Duration::from_secs(30));
+    let response = path.transport().execute_blocking(request).ok()?;
+    response.completion.check().ok()?;
+    log::msg(
+        3,
+        format_args!(
+            "{}: PR IN {} answered by {}",
+            lun.name(),
+            action.name(),
+            path.name()
+        ),
+    );
+    Some(response.buf)
 }
 
 /// PR IN through the map (or path): the raw response, at most `alloc_len` bytes.
