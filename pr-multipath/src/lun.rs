@@ -205,6 +205,45 @@ pub struct FullStatusInfo {
     pub issues: u32,
 }
 
+impl FullStatusInfo {
+    /// The allocation length to re-issue READ FULL STATUS with after `fs` answered an
+    /// allocation length of `alloc`: the length the device asks for when the list was cut,
+    /// 65535 when it may have been cut silently (LIO), `None` when it is complete or a
+    /// larger allocation cannot help.
+    pub fn regrow(fs: &FullStatus<'_>, alloc: u16) -> Option<u16> {
+        let next = match fs.truncation(u32::from(alloc)) {
+            Truncation::Complete => None,
+            Truncation::Cut { needed } => Some(u16::try_from(needed).unwrap_or(u16::MAX)),
+            Truncation::Possible => Some(u16::MAX),
+        };
+        next.filter(|&n| n > alloc)
+    }
+
+    /// The owned form of the response `fs`, answered by `path` to the `issues`-th command,
+    /// sent with an allocation length of `alloc_len`.
+    pub fn from_response(path: String, fs: &FullStatus<'_>, alloc_len: u16, issues: u32) -> Self {
+        let entries = fs
+            .descriptors()
+            .map(|d| StatusEntry {
+                key: d.key(),
+                all_tg_pt: d.all_tg_pt(),
+                holder: d.is_holder(),
+                type_code: d.type_code(),
+                relative_target_port: d.relative_target_port(),
+                transport_id_bytes: d.transport_id_bytes().to_vec(),
+                transport_id: d.transport_id().ok().map(TransportId::into_owned),
+            })
+            .collect();
+        FullStatusInfo {
+            path,
+            generation: fs.generation(),
+            entries,
+            alloc_len,
+            issues,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HoldCheck {
     NotHeld,
@@ -773,37 +812,18 @@ impl<T: Transport> MultipathLun<T> {
                 .await?;
             let fs = FullStatus::decode(&buf)
                 .map_err(|e| self.decode_err(idx, "READ FULL STATUS", e))?;
-            let next = match fs.truncation(u32::from(alloc)) {
-                Truncation::Complete => None,
-                Truncation::Cut { needed } => Some(u16::try_from(needed).unwrap_or(u16::MAX)),
-                Truncation::Possible => Some(u16::MAX),
-            };
-            if let Some(n) = next
-                && n > alloc
+            if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
                 && issues < 4
             {
                 alloc = n;
                 continue;
             }
-            let entries = fs
-                .descriptors()
-                .map(|d| StatusEntry {
-                    key: d.key(),
-                    all_tg_pt: d.all_tg_pt(),
-                    holder: d.is_holder(),
-                    type_code: d.type_code(),
-                    relative_target_port: d.relative_target_port(),
-                    transport_id_bytes: d.transport_id_bytes().to_vec(),
-                    transport_id: d.transport_id().ok().map(TransportId::into_owned),
-                })
-                .collect();
-            return Ok(FullStatusInfo {
-                path: self.path_name(idx),
-                generation: fs.generation(),
-                entries,
-                alloc_len: alloc,
+            return Ok(FullStatusInfo::from_response(
+                self.path_name(idx),
+                &fs,
+                alloc,
                 issues,
-            });
+            ));
         }
     }
 

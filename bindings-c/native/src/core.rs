@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use pr_core::cdb::PrInCdb;
 use pr_core::outcome::CommandError;
-use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Truncation};
+use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation};
 use pr_core::prout::PrOut;
 use pr_core::transport::{Cdb, Request, Response, Transport, TransportError};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 use pr_multipath::{
-    FullStatusInfo, KeysInfo, MultipathLun, Path, RegisterRequest, ReservationInfo, StatusEntry,
+    FullStatusInfo, KeysInfo, MultipathLun, Path, RegisterRequest, ReservationInfo,
 };
 use pr_sgio::Device;
 use pr_sim::SimPath;
@@ -318,39 +318,15 @@ impl DeviceCore {
                     let buf = self.pr_in(PrInAction::ReadFullStatus, alloc).await?;
                     let fs = FullStatus::decode(&buf)
                         .map_err(|e| self.decode_err("READ FULL STATUS", e))?;
-                    let next = match fs.truncation(u32::from(alloc)) {
-                        Truncation::Complete => None,
-                        Truncation::Cut { needed } => {
-                            Some(u16::try_from(needed).unwrap_or(u16::MAX))
-                        }
-                        Truncation::Possible => Some(u16::MAX),
-                    };
-                    if let Some(n) = next
-                        && n > alloc
+                    if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
                         && issues < 4
                     {
                         alloc = n;
                         continue;
                     }
-                    let entries = fs
-                        .descriptors()
-                        .map(|d| StatusEntry {
-                            key: d.key(),
-                            all_tg_pt: d.all_tg_pt(),
-                            holder: d.is_holder(),
-                            type_code: d.type_code(),
-                            relative_target_port: d.relative_target_port(),
-                            transport_id_bytes: d.transport_id_bytes().to_vec(),
-                            transport_id: d.transport_id().ok().map(TransportId::into_owned),
-                        })
-                        .collect();
-                    return Ok(InAnswer::Full(FullStatusInfo {
-                        path,
-                        generation: fs.generation(),
-                        entries,
-                        alloc_len: alloc,
-                        issues,
-                    }));
+                    return Ok(InAnswer::Full(FullStatusInfo::from_response(
+                        path, &fs, alloc, issues,
+                    )));
                 }
             }
         }
