@@ -25,7 +25,7 @@ use crate::errors::internal_error;
 /// A LUN over any of the transports the module offers.
 pub(crate) enum AnyLun {
     /// A dm-multipath map, or one path device, through pr-sgio.
-    Sg(MultipathLun<pr_sgio::Device>),
+    Sg(pr_multipath::Lun),
     /// Simulated paths.
     Sim(MultipathLun<pr_sim::SimPath>),
 }

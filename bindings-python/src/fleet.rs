@@ -125,7 +125,7 @@ async fn run_fleet(luns: Vec<Arc<AnyLun>>, op: FleetOp, options: FleetOptions) -
             .collect();
         dispatch(op, &refs, &options).await
     } else {
-        let refs: Vec<&MultipathLun<pr_sgio::Device>> = luns
+        let refs: Vec<&pr_multipath::Lun> = luns
             .iter()
             .filter_map(|l| match &**l {
                 AnyLun::Sg(x) => Some(x),

@@ -105,7 +105,7 @@ pub(crate) fn open_path(path: &str) -> Result<AnyLun, OpenError> {
     let dev = pr_sgio::Device::open(path).map_err(OpenError::Sgio)?;
     Ok(AnyLun::Sg(MultipathLun::new(
         path,
-        vec![Path::new(path, dev)],
+        vec![Path::new(path, pr_multipath::AnyPath::Sg(dev))],
     )))
 }
 

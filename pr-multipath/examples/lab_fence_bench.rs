@@ -259,14 +259,14 @@ async fn bench_ours(luns: &[LabLun], abort: bool, daemon: bool) -> Timing {
     };
     let t = Instant::now();
     let names: Vec<&str> = luns.iter().map(|l| l.map.as_str()).collect();
-    let maps: Vec<MultipathLun<Device>> = MultipathLun::from_maps(&names, &options)
+    let maps: Vec<pr_multipath::Lun> = MultipathLun::from_maps(&names, &options)
         .unwrap_or_else(|e| panic!("from_maps: {e}"))
         .into_iter()
         .zip(&names)
         .map(|(r, n)| r.unwrap_or_else(|e| panic!("from_maps {n}: {e}")))
         .collect();
     let setup = t.elapsed().as_secs_f64();
-    let refs: Vec<&MultipathLun<Device>> = maps.iter().collect();
+    let refs: Vec<&pr_multipath::Lun> = maps.iter().collect();
     let opts = FleetOptions {
         concurrency: luns.len().max(1),
         ..FleetOptions::default()

@@ -177,6 +177,34 @@ pub enum Error {
         /// The LUN.
         lun: String,
     },
+    /// An argument is unusable as given (an empty device name, a bad descriptor, ...).
+    #[error("{what}: {reason}")]
+    InvalidArgument {
+        /// What the caller gave.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No multipath map or device by that name or path.
+    #[error("{what}: {reason}")]
+    NotFound {
+        /// What the caller gave.
+        what: String,
+        /// What was looked for.
+        reason: String,
+    },
+    /// It exists but is neither a SCSI device nor a multipath map (a regular file, a
+    /// directory, `/dev/null`, a partition, a dm device of another target).
+    #[error("{what}: not a SCSI device: {reason}")]
+    NotScsi {
+        /// What the caller gave.
+        what: String,
+        /// What it is instead.
+        reason: String,
+    },
+    /// The blocking API's runtime thread failed (see [`crate::blocking`]).
+    #[error(transparent)]
+    Runtime(#[from] crate::blocking::BridgeError),
 }
 
 impl From<pr_sgio::Error> for Error {

@@ -2,6 +2,7 @@
 //! fence_scsi/fence_mpath "on") and "fence" (PREEMPT AND ABORT a victim key), with bounded
 //! concurrency across LUNs, a result per LUN, cancellation and a progress stream.
 
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 use pr_core::transport::Transport;
 use pr_core::types::{ReservationKey, ReservationType};
@@ -84,24 +85,35 @@ async fn run_all<'a, T, F, Fut>(
 where
     T: Transport + 'a,
     F: Fn(&'a MultipathLun<T>) -> Fut,
-    Fut: Future<Output = Result<Report>> + 'a,
+    Fut: Future<Output = Result<Report>> + Send + 'a,
 {
     let total = luns.len();
     let cancel = options.cancel.clone();
     let mut done = 0usize;
     let mut out: Vec<Option<LunResult>> = (0..total).map(|_| None).collect();
-    let started = stream::iter(luns.iter().enumerate())
-        .take_while(|_| {
-            let go = !cancel.is_cancelled();
-            async move { go }
-        })
-        .map(|(i, lun)| {
-            let fut = op(lun);
-            async move { (i, fut.await) }
+    // Indices, not references, flow through the stream: its closures then take no
+    // borrowed arguments, so the whole future is provably `Send` (the blocking front door
+    // and the bindings spawn it).
+    let op = &op;
+    // A LUN not started when the token fires is left out (reported as cancelled below).
+    let started = stream::iter(0..total)
+        .map(|i| -> BoxFuture<'a, (usize, Option<Result<Report>>)> {
+            let fut = if cancel.is_cancelled() {
+                None
+            } else {
+                luns.get(i).map(|lun| op(lun))
+            };
+            Box::pin(async move {
+                match fut {
+                    Some(f) => (i, Some(f.await)),
+                    None => (i, None),
+                }
+            })
         })
         .buffer_unordered(options.concurrency.max(1));
     futures_util::pin_mut!(started);
     while let Some((i, result)) = started.next().await {
+        let Some(result) = result else { continue };
         done += 1;
         let Some(lun) = luns.get(i) else { continue };
         if let Some(tx) = &options.progress {

@@ -91,25 +91,36 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod any_path;
+pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod exec;
 pub mod fleet;
+pub mod kind;
 pub mod lun;
 pub mod map_control;
 pub mod multipathd;
+mod on_thread;
+pub mod open;
 pub mod path;
 pub mod report;
+pub mod request;
 pub mod sgio;
 
+pub use any_path::{AnyPath, DynTransport};
 pub use error::{Error, Failure, Result};
 pub use exec::RetryPolicy;
 pub use fleet::{FleetOptions, LunOutcome, LunResult, Progress, fence, unfence};
+pub use kind::ErrorKind;
 pub use lun::{
     ConflictPolicy, FullStatusInfo, Hold, KeysInfo, LunOptions, MultipathLun, RegisterRequest,
     ReservationInfo, StatusEntry,
 };
 pub use map_control::{DmMapControl, MapControl};
+pub use open::{Lun, OpenOptions};
 pub use path::{Path, PathRefresher, PathState};
 pub use report::{Command, MapEvent, OutCommand, PathRegistration, Phase, Report, Step};
+pub use request::{InResult, OutRequest};
+pub use sgio::FromMapOptions;
 pub use tokio_util::sync::CancellationToken;

@@ -12,6 +12,7 @@ use pr_sgio::Device;
 use pr_sgio::discover::{Discovery, MultipathMap, PathInfo, PathState as DmPathState};
 use pr_sgio::dm::DmControl;
 
+use crate::any_path::AnyPath;
 use crate::config::{self, ConfiguredKey, MultipathConf, PrKeys};
 use crate::error::{Error, Result};
 use crate::lun::{LunOptions, MultipathLun};
@@ -156,7 +157,7 @@ impl Shared {
         })
     }
 
-    fn build(&self, map: &MultipathMap, options: &FromMapOptions) -> MultipathLun<Device> {
+    fn build(&self, map: &MultipathMap, options: &FromMapOptions) -> MultipathLun<AnyPath> {
         let mut paths = Vec::new();
         for p in &map.paths {
             let (Some(name), Some(node)) = (p.name.clone(), p.dev_path()) else {
@@ -166,7 +167,7 @@ impl Shared {
             let Ok(dev) = Device::open_with(&node, &open) else {
                 continue;
             };
-            let mut path = Path::new(name, dev)
+            let mut path = Path::new(name, AnyPath::Sg(dev))
                 .with_group(p.group)
                 .with_dev_t(p.dev.to_string())
                 .with_state(state_of(p));
@@ -226,7 +227,7 @@ impl Shared {
     }
 }
 
-impl MultipathLun<Device> {
+impl MultipathLun<AnyPath> {
     /// The LUN of a dm-multipath map (`mpatha`, `/dev/mapper/mpatha` or `/dev/dm-3`) with
     /// the default [`FromMapOptions`]. Needs root.
     pub fn from_map(name_or_path: &str) -> Result<Self> {

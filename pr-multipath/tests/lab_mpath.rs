@@ -43,7 +43,7 @@ enum Driver {
 struct Node1 {
     lab: Lab,
     driver: Driver,
-    lun: Option<MultipathLun<Device>>,
+    lun: Option<pr_multipath::Lun>,
 }
 
 type Step = Result<(), String>;
@@ -61,7 +61,7 @@ impl Node1 {
         }
     }
 
-    fn ours(&self) -> &MultipathLun<Device> {
+    fn ours(&self) -> &pr_multipath::Lun {
         self.lun.as_ref().expect("pr-multipath driver")
     }
 

@@ -338,7 +338,7 @@ impl DeviceCore {
 #[derive(Debug)]
 pub(crate) enum LunCore {
     /// A dm-multipath map.
-    Map(MultipathLun<Device>),
+    Map(pr_multipath::Lun),
     /// A set of paths.
     Paths(MultipathLun<AnyPath>),
 }

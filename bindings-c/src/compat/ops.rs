@@ -10,10 +10,8 @@ use std::collections::HashMap;
 use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 
-use pr_core::cdb::PrInCdb;
 use pr_core::outcome::CommandError;
 use pr_core::sense::SenseKey;
-use pr_core::transport::{Cdb, Request};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 use pr_multipath::config::{ConfiguredKey, MultipathConf, PrKeys};
@@ -257,7 +255,7 @@ fn options() -> FromMapOptions {
 /// The LUNs of the maps used since `mpath_persistent_reserve_init_vecs`, by device
 /// number, until `mpath_persistent_reserve_free_vecs` (or exit): the counterpart of
 /// libmpathpersist's cached map and path vectors. `None` outside such a session.
-type Session = HashMap<(u32, u32), Arc<MultipathLun<Device>>>;
+type Session = HashMap<(u32, u32), Arc<pr_multipath::Lun>>;
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
 fn session() -> std::sync::MutexGuard<'static, Option<Session>> {
@@ -300,7 +298,7 @@ fn open_options() -> OpenOptions {
 /// order with their states and SCSI hosts, suspend/resume, a refresher, the configured key
 /// from multipath.conf and the prkeys file, multipathd), with path devices opened by
 /// [`open_options`].
-fn build_map(name: &str) -> Result<MultipathLun<Device>, Error> {
+fn build_map(name: &str) -> Result<pr_multipath::Lun, Error> {
     let o = options();
     let discovery = Arc::new(Discovery::new()?);
     let map = discovery.map_by_name(name)?;
@@ -314,7 +312,7 @@ fn build_map(name: &str) -> Result<MultipathLun<Device>, Error> {
         let Ok(dev) = Device::open_with(&node, &opts) else {
             continue;
         };
-        let mut path = Path::new(pname, dev)
+        let mut path = Path::new(pname, pr_multipath::AnyPath::Sg(dev))
             .with_group(p.group)
             .with_dev_t(p.dev.to_string())
             .with_state(path_state(p));
@@ -348,11 +346,11 @@ fn build_map(name: &str) -> Result<MultipathLun<Device>, Error> {
     Ok(lun)
 }
 
-async fn build(target: Target) -> Result<MultipathLun<Device>, c_int> {
+async fn build(target: Target) -> Result<pr_multipath::Lun, c_int> {
     let built = tokio::task::spawn_blocking(move || match &target {
         Target::Map { name, .. } => build_map(name),
         Target::Path(dev) => Device::open_with(format!("/dev/{dev}"), &open_options())
-            .map(|d| MultipathLun::new(dev.clone(), vec![Path::new(dev.clone(), d)]))
+            .map(|d| pr_multipath::Lun::of_one_path(dev.clone(), d))
             .map_err(Error::from),
     })
     .await;
@@ -371,7 +369,7 @@ async fn build(target: Target) -> Result<MultipathLun<Device>, c_int> {
 
 /// Whether the configured key that multipath.conf and the prkeys file give now for
 /// `lun` is the one it holds (another process may have changed the prkeys file).
-fn configured_key_current(lun: &MultipathLun<Device>) -> bool {
+fn configured_key_current(lun: &pr_multipath::Lun) -> bool {
     let o = options();
     let Some(conf_path) = &o.multipath_conf else {
         return true;
@@ -392,7 +390,7 @@ async fn lun_of(
     target: Target,
     cached: bool,
     pr_out: bool,
-) -> Result<Arc<MultipathLun<Device>>, c_int> {
+) -> Result<Arc<pr_multipath::Lun>, c_int> {
     let devt = match (&target, cached) {
         (Target::Map { devt, .. }, true) => Some(*devt),
         _ => None,
@@ -431,23 +429,12 @@ pub(crate) fn prin_fast(target: &Target, action: PrInAction, alloc_len: u16) -> 
     if lun.name() != name {
         return None;
     }
-    let path = lun.paths().iter().find(|p| p.is_usable())?;
-    let len = alloc_len.max(8);
-    let cdb = PrInCdb::new(action, len).to_bytes();
-    let request = Request::data_in(Cdb::from(cdb), usize::from(len))
-        .with_timeout(std::time::Duration::from_secs(30));
-    let response = path.transport().execute_blocking(request).ok()?;
-    response.completion.check().ok()?;
+    let (path, buf) = lun.pr_in_on_this_thread(action, alloc_len)?;
     log::msg(
         3,
-        format_args!(
-            "{}: PR IN {} answered by {}",
-            lun.name(),
-            action.name(),
-            path.name()
-        ),
+        format_args!("{}: PR IN {} answered by {path}", lun.name(), action.name()),
     );
-    Some(response.buf)
+    Some(buf)
 }
 
 /// PR IN through the map (or path): the raw response, at most `alloc_len` bytes.

@@ -1,0 +1,280 @@
+//! The front door's LUN type, [`Lun`], and how one is opened from whatever the user has: a
+//! multipath map's name, `/dev/mapper/NAME`, `/dev/dm-N`, a SCSI disk `/dev/sdX`, an sg
+//! node `/dev/sgN`, an open file descriptor, or simulated paths. A map becomes a LUN of
+//! all its paths (see [`crate::sgio`]); a single device is a LUN of one path, so one
+//! engine serves both.
+
+use std::os::fd::BorrowedFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use pr_sgio::sysfs::{self, NodeType, Sysfs};
+use pr_sgio::{BlockPrDevice, DevT, Device, DeviceKind};
+
+use crate::any_path::{AnyPath, DynTransport};
+use crate::error::{Error, Result};
+use crate::lun::MultipathLun;
+use crate::path::Path;
+use crate::sgio::FromMapOptions;
+
+/// A LUN of any kind of path: the type users hold. Everything the engine
+/// ([`MultipathLun`]) does, on real maps, single devices and simulated paths alike.
+pub type Lun = MultipathLun<AnyPath>;
+
+/// How [`Lun::open_with`] reaches the device.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// For a multipath map: how its LUN is built (multipathd, multipath.conf, path
+    /// states, ...).
+    pub map: FromMapOptions,
+    /// For a single SCSI disk (or a map, treated as one device): the block layer's PR
+    /// ioctls instead of SG_IO. READ FULL STATUS, REGISTER AND MOVE, SPEC_I_PT and
+    /// ALL_TG_PT are then refused, and PR IN needs Linux 6.19.
+    pub block_ioctls: bool,
+    /// Open a map as one device (SG_IO to the map node, which the kernel sends down its
+    /// current path) instead of as the LUN of its paths. What `sg_persist` does on a map.
+    pub map_as_device: bool,
+    /// Open single devices `O_RDONLY` (PR OUT then needs `CAP_SYS_RAWIO`), as
+    /// libmpathpersist opens its paths; default `false`.
+    pub fd_read_only: bool,
+}
+
+
+/// What a name or node turned out to be.
+enum Target {
+    Map(String),
+    Device(PathBuf, DeviceKind),
+}
+
+fn sgio_error(e: pr_sgio::Error) -> Error {
+    Error::from(e)
+}
+
+/// Decides what `what` names, without opening anything but sysfs.
+fn classify(what: &str) -> Result<Target> {
+    if what.trim().is_empty() {
+        return Err(Error::InvalidArgument {
+            what: what.to_owned(),
+            reason: "an empty device name: give a map name (mpatha), /dev/mapper/NAME, /dev/dm-N, /dev/sdX or /dev/sgN".into(),
+        });
+    }
+    let node = if what.contains('/') {
+        PathBuf::from(what)
+    } else if FsPath::new("/dev/mapper").join(what).exists() {
+        return Ok(Target::Map(what.to_owned()));
+    } else if FsPath::new("/dev").join(what).exists() {
+        FsPath::new("/dev").join(what)
+    } else {
+        return Err(Error::NotFound {
+            what: what.to_owned(),
+            reason: format!(
+                "no such multipath map or device (no /dev/mapper/{what}, no /dev/{what})"
+            ),
+        });
+    };
+    let meta = std::fs::metadata(&node).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            what: what.to_owned(),
+            reason: "no such device or map".into(),
+        },
+        _ => sgio_error(pr_sgio::Error::Io {
+            path: node.clone(),
+            op: "stat",
+            source: e,
+        }),
+    })?;
+    let kind = identify(what, &meta)?;
+    Ok(match kind {
+        DeviceKind::Multipath { map, .. } => Target::Map(map),
+        other => Target::Device(node, other),
+    })
+}
+
+fn identify(what: &str, meta: &std::fs::Metadata) -> Result<DeviceKind> {
+    let ft = meta.file_type();
+    let node = if ft.is_block_device() {
+        NodeType::Block
+    } else if ft.is_char_device() {
+        NodeType::Char
+    } else if ft.is_dir() {
+        NodeType::Directory
+    } else if ft.is_file() {
+        NodeType::Regular
+    } else {
+        NodeType::Other
+    };
+    sysfs::identify(&Sysfs::default(), node, DevT::from_raw(meta.rdev())).map_err(|reason| {
+        Error::NotScsi {
+            what: what.to_owned(),
+            reason,
+        }
+    })
+}
+
+impl MultipathLun<AnyPath> {
+    /// Opens what `what` names with the default [`OpenOptions`]: a multipath map (by name,
+    /// `/dev/mapper/NAME` or `/dev/dm-N`) as the LUN of all its paths, a SCSI disk or sg
+    /// node as a LUN of one path. Errors name what was given: [`Error::InvalidArgument`]
+    /// (empty), [`Error::NotFound`], [`Error::NotScsi`] (a regular file, a directory,
+    /// `/dev/null`, a partition, a dm device that is not a multipath map), or the
+    /// device's own error (permission, ...). Blocks on sysfs and device-mapper: call it
+    /// from a blocking context.
+    pub fn open(what: &str) -> Result<Self> {
+        Self::open_with(what, &OpenOptions::default())
+    }
+
+    /// As [`open`](Self::open), with options.
+    pub fn open_with(what: &str, options: &OpenOptions) -> Result<Self> {
+        match classify(what)? {
+            Target::Map(name) if !options.map_as_device => Self::from_map_with(&name, &options.map),
+            Target::Map(name) => {
+                let node = FsPath::new("/dev/mapper").join(&name);
+                Self::single_device(&name, &node, options)
+            }
+            Target::Device(node, kind) => {
+                let name = kind.kernel_name().to_owned();
+                let lun = Self::single_device(&name, &node, options)?;
+                Ok(lun)
+            }
+        }
+    }
+
+    /// The LUN behind an open file descriptor (a map, a SCSI disk or an sg node), as
+    /// [`open_with`](Self::open_with) opens it; the descriptor itself is not used for
+    /// commands.
+    pub fn from_fd(fd: BorrowedFd<'_>, options: &OpenOptions) -> Result<Self> {
+        let what = format!("file descriptor {fd:?}");
+        let file =
+            std::fs::File::from(
+                fd.try_clone_to_owned()
+                    .map_err(|e| Error::InvalidArgument {
+                        what: what.clone(),
+                        reason: format!("cannot use it: {e}"),
+                    })?,
+            );
+        let meta = file.metadata().map_err(|e| Error::InvalidArgument {
+            what: what.clone(),
+            reason: format!("cannot stat it: {e}"),
+        })?;
+        match identify(&what, &meta)? {
+            DeviceKind::Multipath { map, .. } if !options.map_as_device => {
+                Self::from_map_with(&map, &options.map)
+            }
+            DeviceKind::Multipath { map, .. } => {
+                let node = FsPath::new("/dev/mapper").join(&map);
+                Self::single_device(&map, &node, options)
+            }
+            kind => {
+                let name = kind.kernel_name().to_owned();
+                let node = FsPath::new("/dev").join(&name);
+                Self::single_device(&name, &node, options)
+            }
+        }
+    }
+
+    /// The multipath map whose dm name or node `what` gives, or `None` when `what` is a
+    /// single device; errors as [`open`](Self::open).
+    pub fn map_name_of(what: &str) -> Result<Option<String>> {
+        Ok(match classify(what)? {
+            Target::Map(name) => Some(name),
+            Target::Device(..) => None,
+        })
+    }
+
+    fn single_device(name: &str, node: &FsPath, options: &OpenOptions) -> Result<Self> {
+        let open = pr_sgio::OpenOptions::new().fd_read_only(options.fd_read_only);
+        let path: AnyPath = if options.block_ioctls {
+            BlockPrDevice::open_with(node, &open)?.into()
+        } else {
+            Device::open_with(node, &open)?.into()
+        };
+        Ok(Self::of_one_path(name, path))
+    }
+
+    /// A LUN of one path.
+    pub fn of_one_path(name: impl Into<String>, path: impl Into<AnyPath>) -> Self {
+        let name = name.into();
+        MultipathLun::new(name.clone(), vec![Path::new(name, path.into())])
+    }
+
+    /// A LUN over paths of any transport (a custom one through [`DynTransport`]).
+    pub fn from_transports(
+        name: impl Into<String>,
+        paths: impl IntoIterator<Item = (String, Arc<dyn DynTransport>)>,
+    ) -> Self {
+        MultipathLun::new(
+            name,
+            paths
+                .into_iter()
+                .map(|(n, t)| Path::new(n, AnyPath::Custom(t)))
+                .collect(),
+        )
+    }
+
+    /// A LUN over simulated paths, each path's name taken from the path. Set hosts and
+    /// groups with [`MultipathLun::new`] and [`Path`] when ALL_TG_PT matters.
+    #[cfg(feature = "sim")]
+    pub fn simulated(
+        name: impl Into<String>,
+        paths: impl IntoIterator<Item = pr_sim::SimPath>,
+    ) -> Self {
+        use pr_core::transport::Transport;
+        MultipathLun::new(
+            name,
+            paths
+                .into_iter()
+                .map(|p| Path::new(p.name().to_owned(), AnyPath::Sim(p)))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_names_say_what_was_given() {
+        let e = Lun::open("").unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+        assert!(e.to_string().contains("empty device name"), "{e}");
+
+        let e = Lun::open("mpathzz").unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("mpathzz: no such"), "{e}");
+
+        let e = Lun::open("/dev/null").unwrap_err();
+        assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with("/dev/null: not a SCSI device"),
+            "{e}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_string_lossy().into_owned();
+        let e = Lun::open(&d).unwrap_err();
+        assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+        assert!(e.to_string().contains("directory"), "{e}");
+
+        let f = dir.path().join("file");
+        std::fs::write(&f, b"x").unwrap();
+        let e = Lun::open(&f.to_string_lossy()).unwrap_err();
+        assert!(e.to_string().contains("regular file"), "{e}");
+
+        let e = Lun::open("/nonexistent/sdz").unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with("/nonexistent/sdz: no such"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_file_descriptor_of_a_regular_file_is_not_scsi() {
+        let f = tempfile::tempfile().unwrap();
+        use std::os::fd::AsFd;
+        let e = Lun::from_fd(f.as_fd(), &OpenOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+    }
+}
