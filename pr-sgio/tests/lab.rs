@@ -3,8 +3,9 @@
 //! hermetic; the lab runner runs them explicitly:
 //!
 //! ```text
-//! cargo test -p pr-sgio --test lab --no-run          # on the host
-//! ../shared/lab/run.sh -p 2 'target/.../lab-<hash> --ignored --test-threads=1'
+//! lab/test.sh                                        # all lab tests, every topology
+//! cargo test -p pr-sgio --test lab --no-run          # or by hand: build on the host,
+//! lab/run.sh -p 2 -- target/debug/deps/lab-<hash> --ignored --test-threads=1
 //! ```
 //!
 //! They read the lab topology from `LAB_MPATH_0` (`/dev/mapper/...`), `LAB_PATHS_0`
@@ -29,9 +30,10 @@ fn lab_var(name: &str) -> String {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v,
         _ => panic!(
-            "{name} is not set: these tests need the QEMU lab. Build with \
-             `cargo test -p pr-sgio --test lab --no-run` and run the test binary with \
-             `--ignored` through shared/lab/run.sh, which sets LAB_MPATH_0, LAB_PATHS_0 and LAB_SG_0"
+            "{name} is not set: these tests need the project's QEMU lab. Run them with \
+             `lab/test.sh`, or build with `cargo test -p pr-sgio --test lab --no-run` and run \
+             the test binary with `--ignored --test-threads=1` through `lab/run.sh -p 2 --`, \
+             which sets LAB_MPATH_0, LAB_PATHS_0 and LAB_SG_0"
         ),
     }
 }

@@ -591,7 +591,8 @@ pub fn lab_iscsi_nexuses(n: usize) -> Vec<(TransportId<'static>, u16)> {
 
 /// The nexuses of one LUN of the project's lab (`lab/README.md`) over tcm_loop
 /// (`lab/run.sh -T loop -p paths -n node2_paths`, Linux 6.1 guest), in the order the lab
-/// lists them (`LAB_SG_i` then `LAB_NODE2_SG_i`, as `tests/lab_diff.rs` uses them): node 1's
+/// lists them (`LAB_SG_i` then `LAB_NODE2_SG_i`, as the differential test
+/// `tests/tests/lab_diff.rs` of the `pr-tests` crate uses them): node 1's
 /// paths, then node 2's. Path `k` of node `d` is SAS initiator port `naa.500140a<d><k as 8
 /// hex digits>`, each through its own tcm_loop target port. LIO 6.1 numbers a LUN's
 /// target ports in the order they were linked to it, and the lab creates node 2's nexuses

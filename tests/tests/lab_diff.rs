@@ -4,6 +4,9 @@
 //! step; after every step the status, the sense key/ASC/ASCQ, the step's own PR IN data and
 //! the bytes of all four PR IN responses (read by an observer nexus) must be identical.
 //!
+//! It lives in `pr-tests` (the top-level `tests/` crate) because it spans crates: `pr-sim`
+//! does not depend on `pr-sgio`, not even for its tests.
+//!
 //! Both tests are `#[ignore]`d and run inside the lab (`lab/test.sh` runs them on each
 //! topology):
 //! - `diff_loop`: tcm_loop (a target port per nexus, SAS TransportIDs), without PREEMPT AND
@@ -12,12 +15,12 @@
 //!   included; it refuses to run on tcm_loop.
 //!
 //! One LUN of the lab is used (the first that passes `spec_i_pt_lands_here`; `PR_DIFF_LUN`
-//! forces one), through every node-1 path (`LAB_SG_i`, else `LAB_PATHS_i`) and every node-2
-//! path (`LAB_NODE2_SG_i`): at least three nexuses. The sg nodes are preferred over the disks
-//! because closing a disk opened for writing makes udev probe (read) it, and
-//! that read would take a pending UNIT ATTENTION. multipathd is shut down for the test (its
-//! path checker takes UNIT ATTENTIONs too, and it may register keys on map paths) and started
-//! again at the end.
+//! forces one), through the sg node of every node-1 path (`LAB_SG_i`) and every node-2 path
+//! (`LAB_NODE2_SG_i`), read with `pr-lab-support`'s `LabLun`: at least three nexuses. The sg
+//! nodes are used rather than the disks because closing a disk opened for writing makes udev
+//! probe (read) it, and that read would take a pending UNIT ATTENTION. multipathd is shut
+//! down for the test (its path checker takes UNIT ATTENTIONs too, and it may register keys
+//! on map paths) and started again at the end.
 //!
 //! The simulator's nexuses are not assumed: each path registers once with its own key, READ
 //! FULL STATUS gives its TransportID and relative target port, then CLEAR.
@@ -50,6 +53,7 @@ use pr_core::prin::FullStatus;
 use pr_core::transport::{Cdb, Request, Transport};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, PrOutAction, ReservationType};
+use pr_lab_support::{LabLun, need};
 use pr_sgio::Device;
 use pr_sim::sequence::{self, GenConfig, Outcome, Step, StepRecord};
 use pr_sim::{LunConfig, Sim, lab_iscsi_topology, lab_loop_topology};
@@ -73,25 +77,6 @@ const EXCEPTIONS: &[Exception] = &[];
 // The lab
 // ---------------------------------------------------------------------------------------
 
-fn need(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => panic!(
-            "{name} is not set: this test needs the project's QEMU lab (a LIO LUN seen through \
-             3+ nexuses). Run it with `lab/test.sh`, or `lab/run.sh -T loop -l 1 -p 3 -- <test \
-             binary> --ignored --test-threads=1 --nocapture` (and `-T iscsi -p 3`)"
-        ),
-    }
-}
-
-fn env_words(name: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v
@@ -102,28 +87,13 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
     }
 }
 
-/// The devices of LUN `lun`'s nexuses: node-1 then node-2, sg nodes when the lab gives them.
-fn lab_devices(lun: usize) -> Vec<PathBuf> {
-    let transport = need("LAB_TRANSPORT");
-    let mut words = env_words(&format!("LAB_SG_{lun}"));
-    if words.is_empty() {
-        words = need(&format!("LAB_PATHS_{lun}"))
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-    }
-    let mut node2 = env_words(&format!("LAB_NODE2_SG_{lun}"));
-    if node2.is_empty() {
-        node2 = env_words(&format!("LAB_NODE2_PATHS_{lun}"));
-    }
-    words.extend(node2);
-    assert!(
-        words.len() >= 3,
-        "LUN {lun} has {} nexus(es) on {transport}; the differential test needs 3 \
-         (lab/run.sh -p 3, or -p 2 -n 1)",
-        words.len()
-    );
-    words.into_iter().map(PathBuf::from).collect()
+/// LUN `lun` of the lab and the devices of its nexuses: the sg nodes of node 1's paths,
+/// then node 2's. `LabLun::get` asserts at least two node-1 paths and one node-2 path, so
+/// there are at least the three nexuses the test needs.
+fn lab_devices(lun: usize) -> (LabLun, Vec<PathBuf>) {
+    let l = LabLun::get(lun);
+    let devices = l.sgs.iter().chain(&l.node2_sgs).cloned().collect();
+    (l, devices)
 }
 
 fn open_all(paths: &[PathBuf]) -> Vec<Device> {
@@ -606,17 +576,20 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
     let started = Instant::now();
     // The LUN: PR_DIFF_LUN, else the first one where SPEC_I_PT registrations land on the
     // LUN itself (see `spec_i_pt_lands_here`).
-    let luns: usize = env_num("LAB_LUNS", 1);
+    let luns: usize = need("LAB_LUNS")
+        .trim()
+        .parse()
+        .expect("LAB_LUNS is a number");
     let chosen: Option<usize> = std::env::var("PR_DIFF_LUN")
         .ok()
         .and_then(|v| v.trim().parse().ok());
     let mut picked = None;
     for lun in chosen.map_or(0..luns, |l| l..l + 1) {
-        let paths = lab_devices(lun);
+        let (lab_lun, paths) = lab_devices(lun);
         let devs = open_all(&paths);
         let nexuses = discover(&devs).await;
         if chosen.is_some() || spec_i_pt_lands_here(&devs, &nexuses).await {
-            picked = Some((lun, paths, devs, nexuses));
+            picked = Some((lab_lun, paths, devs, nexuses));
             break;
         }
         eprintln!(
@@ -624,7 +597,7 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
              of the same port (DEPARTURES.md #28); trying the next LUN"
         );
     }
-    let Some((lun, paths, devs, nexuses)) = picked else {
+    let Some((lab_lun, paths, devs, nexuses)) = picked else {
         panic!(
             "on no LUN of this topology did LIO attach SPEC_I_PT registrations to the LUN \
              itself (DEPARTURES.md #28); run with one LUN (lab/run.sh -l 1) or set PR_DIFF_LUN"
@@ -632,7 +605,8 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
     };
     // What `lab_*_topology` predicts for this lab (only printed; the test uses the nexuses
     // discovered above).
-    let (np, n2): (usize, usize) = (env_num("LAB_NPATHS", 0), env_num("LAB_NODE2_NPATHS", 0));
+    let lun = lab_lun.index;
+    let (np, n2) = (lab_lun.paths.len(), lab_lun.node2.len());
     let canned = if iscsi {
         lab_iscsi_topology(np, n2)
     } else {
