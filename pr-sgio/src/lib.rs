@@ -8,7 +8,9 @@
 //! It is **not** a multipath implementation: it never picks, fails over or fans out across
 //! paths (that is `pr-multipath`'s job; here a map is just one more device node, and
 //! discovery only reports what the kernel says). It defines **no wire formats** either: CDBs,
-//! parameter lists and PR IN responses are `pr-core`'s, and [`ops`] only drives them.
+//! parameter lists, PR IN responses and the PR IN allocation-length rule are `pr-core`'s,
+//! and it sends no PR command of its own: a [`Device`] executes whatever
+//! [`Request`](pr_core::transport::Request) its caller built.
 //!
 //! # Modules
 //! - [`device`]: [`Device`], an SG_IO transport on an opened node, and its [`OpenOptions`].
@@ -16,7 +18,6 @@
 //! - [`blockpr`]: [`BlockPrDevice`], the block-layer PR ioctl transport.
 //! - [`dm`]: a device-mapper control-node client (list, status, table, suspend, resume).
 //! - [`discover`]: multipath maps, their paths and path states; VPD page 83h identities.
-//! - [`ops`]: PR IN / PR OUT operations on any transport, with allocation-length growth.
 //! - [`sysfs`]: device numbers, SCSI addresses and node identification.
 //! - [`sys`]: the raw kernel structures and ioctls (the only `unsafe` code).
 //!
@@ -31,7 +32,6 @@ pub mod discover;
 pub mod dm;
 pub mod engine;
 pub mod error;
-pub mod ops;
 pub mod sys;
 pub mod sysfs;
 

@@ -17,8 +17,8 @@ use std::time::Duration;
 use pr_core::prout::PrOut;
 use pr_core::transport::{Cdb, Request, Transport, TransportError};
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_lab_support::raw::{self, PrInData, PrInOptions};
 use pr_sgio::discover::{self, Discovery, PathState};
-use pr_sgio::ops::{self, PrInData, PrInOptions};
 use pr_sgio::{BlockPrDevice, Device, DeviceKind, Engine, Error, OpenOptions};
 
 /// PR OUT tests change the LUN's state: run them one at a time even without
@@ -78,13 +78,13 @@ where
 
 async fn prin<T: Transport>(t: &T, action: PrInAction) -> PrInData {
     let opts = PrInOptions::default();
-    retry_ua(|| ops::pr_in(t, action, &opts))
+    retry_ua(|| raw::pr_in(t, action, &opts))
         .await
         .unwrap_or_else(|e| panic!("{} {action} failed: {e}", t.name()))
 }
 
 async fn prout<T: Transport>(t: &T, req: &PrOut<'_>) {
-    retry_ua(|| ops::pr_out(t, req, None))
+    retry_ua(|| raw::pr_out(t, req, None))
         .await
         .unwrap_or_else(|e| panic!("{} {} failed: {e}", t.name(), req.action));
 }
@@ -163,7 +163,7 @@ async fn sg_v3_engine_matches_blocking_pool() {
     let b = prin(&v3, PrInAction::ReportCapabilities).await;
     assert_eq!(a.bytes, b.bytes);
     // Many commands in flight at once, more than the queue depth.
-    let futs: Vec<_> = (0..40).map(|_| ops::read_keys(&v3)).collect();
+    let futs: Vec<_> = (0..40).map(|_| raw::read_keys(&v3)).collect();
     let mut ok = 0;
     for f in futs {
         match f.await {
@@ -205,7 +205,7 @@ async fn register_reserve_release_clear_on_a_path() {
     if let Some(other) = lab_paths().get(1) {
         let o = Device::open(other).unwrap();
         let req = PrOut::reserve(k, ReservationType::WriteExclusive);
-        let e = retry_ua(|| ops::pr_out(&o, &req, None)).await.unwrap_err();
+        let e = retry_ua(|| raw::pr_out(&o, &req, None)).await.unwrap_err();
         assert!(e.is_reservation_conflict(), "{e}");
     }
     prout(&d, &PrOut::release(k, ReservationType::WriteExclusive)).await;
@@ -224,7 +224,7 @@ async fn block_pr_ioctls_on_a_path() {
     let sg = Device::open(path).unwrap();
     let k = test_key(2);
     // The sd driver registers with APTPL=1; without it the transport refuses.
-    let e = ops::pr_out(&b, &PrOut::register_ignore(k), None)
+    let e = raw::pr_out(&b, &PrOut::register_ignore(k), None)
         .await
         .unwrap_err();
     assert!(
@@ -248,7 +248,7 @@ async fn block_pr_ioctls_on_a_path() {
         6
     );
     // Reads need Linux 6.19; older kernels say so.
-    match ops::read_keys(&b).await {
+    match raw::read_keys(&b).await {
         Ok(d) => assert!(d.read_keys().unwrap().keys().any(|x| x == k)),
         Err(Error::Transport(TransportError::Unsupported { reason, .. })) => {
             assert!(reason.contains("6.19"), "{reason}")
@@ -264,7 +264,7 @@ async fn block_pr_ioctls_on_a_path() {
     // Clear by SG_IO too, in case APTPL state lingers.
     assert!(keys_of(&sg).await.is_empty());
     // READ FULL STATUS has no ioctl.
-    let e = ops::read_full_status(&b).await.unwrap_err();
+    let e = raw::read_full_status(&b).await.unwrap_err();
     assert!(e.to_string().contains("READ FULL STATUS"), "{e}");
 }
 

@@ -26,8 +26,8 @@
 //! a device that answers consistently it ends after one re-issue: READ KEYS and READ
 //! RESERVATION get the length they asked for, and READ FULL STATUS gets 65535. Only a
 //! device whose list grows between the commands (or that misreports ADDITIONAL LENGTH) can
-//! make READ KEYS ask again; an engine should cap its attempts anyway, and report a
-//! response still cut at 65535 rather than loop (SPC has no larger allocation length).
+//! make READ KEYS ask again; an engine caps its attempts anyway ([`MAX_ATTEMPTS`]), and
+//! returns a response still cut at 65535 as it is (SPC has no larger allocation length).
 //!
 //! ```
 //! use pr_core::prin::alloc::{initial_alloc_len, next_alloc_len};
@@ -66,6 +66,12 @@ pub const MIN_ALLOC_LEN: u16 = 8;
 
 // The header length, spelt as the 16-bit CDB field.
 const _: () = assert!(MIN_ALLOC_LEN == 8 && HEADER_LEN == 8);
+
+/// The most PR IN commands an engine should send for one answer: the first, the one
+/// re-issue a consistent device needs, and two more for a device whose list grows between
+/// the commands. An answer still incomplete after that is returned as it is (its view says
+/// it is truncated).
+pub const MAX_ATTEMPTS: u32 = 4;
 
 /// The allocation length to send PR IN `action` with first (see [`DEFAULT_ALLOC_LEN`]).
 pub const fn initial_alloc_len(action: PrInAction) -> u16 {
