@@ -17,6 +17,8 @@
 //! - [`engine`]: the bounded blocking pool and the sg v3 asynchronous engine.
 //! - [`blockpr`]: [`BlockPrDevice`], the block-layer PR ioctl transport.
 //! - [`dm`]: a device-mapper control-node client (list, status, table, suspend, resume).
+//! - [`mod@classify`]: what a user gave (a map name, a node, an fd) classified: a multipath map,
+//!   a SCSI disk, an sg node, or an error saying why not.
 //! - [`discover`]: multipath maps, their paths and path states; VPD page 83h identities.
 //! - [`sysfs`]: device numbers, SCSI addresses and node identification.
 //! - [`sys`]: the raw kernel structures and ioctls (the only `unsafe` code).
@@ -27,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub mod blockpr;
+pub mod classify;
 pub mod device;
 pub mod discover;
 pub mod dm;
@@ -36,6 +39,7 @@ pub mod sys;
 pub mod sysfs;
 
 pub use blockpr::BlockPrDevice;
+pub use classify::{Classified, classify, classify_dev_t, classify_fd};
 pub use device::{Device, Engine, OpenOptions};
 pub use engine::Limiter;
 pub use error::{Error, Result};

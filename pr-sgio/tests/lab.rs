@@ -1,10 +1,10 @@
 //! Real-device tests, run inside the project's QEMU lab (LIO LUNs reached through several
 //! I_T nexuses, dm-multipath on top). Every test is `#[ignore]`d so that `cargo test` stays
-//! hermetic; the lab runner runs them explicitly:
+//! hermetic; `lab/test.sh` runs them, or by hand:
 //!
 //! ```text
 //! cargo test -p pr-sgio --test lab --no-run          # on the host
-//! ../shared/lab/run.sh -p 2 'target/.../lab-<hash> --ignored --test-threads=1'
+//! lab/run.sh -p 2 -- target/.../lab-<hash> --ignored --test-threads=1
 //! ```
 //!
 //! They read the lab topology from `LAB_MPATH_0` (`/dev/mapper/...`), `LAB_PATHS_0`
@@ -25,15 +25,9 @@ use pr_sgio::{BlockPrDevice, Device, DeviceKind, Engine, Error, OpenOptions};
 /// `--test-threads=1`.
 static PR_STATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The lab variable `name`; panics with how to run the lab when it is missing.
 fn lab_var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests need the QEMU lab. Build with \
-             `cargo test -p pr-sgio --test lab --no-run` and run the test binary with \
-             `--ignored` through shared/lab/run.sh, which sets LAB_MPATH_0, LAB_PATHS_0 and LAB_SG_0"
-        ),
-    }
+    pr_lab_support::need(name)
 }
 
 fn lab_paths() -> Vec<PathBuf> {
@@ -130,6 +124,42 @@ fn open_paths_sg_nodes_and_map() {
     // A dm map has no sg node, so the sg v3 engine refuses it, saying why.
     let e = Device::open_with(&m, &OpenOptions::new().engine(Engine::SgV3Async)).unwrap_err();
     assert!(e.to_string().contains("sg v3 engine"), "{e}");
+}
+
+#[test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0, LAB_MPATH_0)"]
+fn classify_names_nodes_and_fds() {
+    use std::os::fd::AsFd;
+    let m = lab_map();
+    let name = m.file_name().unwrap().to_str().unwrap().to_owned();
+    let by_name = pr_sgio::classify(&name).unwrap_or_else(|e| panic!("{e}"));
+    assert!(by_name.is_multipath(), "{by_name:?}");
+    assert_eq!(by_name.kind.map_name(), Some(name.as_str()));
+    assert_eq!(by_name.node, m);
+    assert!(by_name.kind.wwid().is_some_and(|w| !w.is_empty()));
+    let by_path = pr_sgio::classify(&m).unwrap();
+    assert_eq!((&by_path.kind, by_path.dev), (&by_name.kind, by_name.dev));
+    let dm_n = format!("/dev/{}", by_name.kind.kernel_name());
+    assert_eq!(pr_sgio::classify(&dm_n).unwrap().kind, by_name.kind);
+    let dt = pr_sgio::classify_dev_t(by_name.dev.major, by_name.dev.minor).unwrap();
+    assert_eq!((dt.kind, dt.node), (by_name.kind.clone(), m.clone()));
+    let f = std::fs::File::open(&m).unwrap();
+    assert_eq!(pr_sgio::classify_fd(f.as_fd()).unwrap().kind, by_name.kind);
+    // A map opens by its name alone.
+    let d = Device::open(&name).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((d.kind(), d.path()), (&by_name.kind, m.as_path()));
+    for p in lab_paths() {
+        let c = pr_sgio::classify(&p).unwrap();
+        assert!(matches!(c.kind, DeviceKind::ScsiDisk { .. }), "{c:?}");
+        assert!(!c.is_multipath());
+    }
+    for p in lab_sgs() {
+        let c = pr_sgio::classify(&p).unwrap();
+        assert!(matches!(c.kind, DeviceKind::ScsiGeneric { .. }), "{c:?}");
+    }
+    let e = pr_sgio::classify("mpath-pr-lab-absent").unwrap_err();
+    assert_eq!(e.to_string(), "no such device or map: mpath-pr-lab-absent");
+    assert!(matches!(e, Error::NotFound { .. }));
 }
 
 #[tokio::test]
