@@ -8,12 +8,13 @@
 //! (SPC-5 6.16): READ KEYS and READ RESERVATION say exactly how long a complete answer is,
 //! so the command is re-issued once with that length.
 //!
-//! READ FULL STATUS cannot be trusted the same way. The Linux LIO target returns whole
-//! descriptors only and counts only the descriptors it decided to send in ADDITIONAL LENGTH,
-//! deciding with a comparison that leaves out each descriptor's 24-byte header and the
-//! 8-byte response header. So an answer can look complete while registrants are missing
+//! READ FULL STATUS cannot be trusted the same way. The Linux LIO target decides descriptor
+//! by descriptor whether to include one, comparing only the TransportID's length plus what
+//! it has counted so far with the allocation length (leaving out the 24-byte descriptor
+//! header and the 8-byte response header), and counts in ADDITIONAL LENGTH only the
+//! descriptors it included. So an answer can look complete while registrants are missing
 //! ([`Truncation::Possible`]), and a cut answer's ADDITIONAL LENGTH can undercount: asked
-//! again with exactly that length, LIO counts more descriptors and may cut again. Whenever a
+//! again with exactly that length, LIO includes more descriptors and may cut again. Whenever a
 //! READ FULL STATUS answer is or may be incomplete, the command is therefore re-issued
 //! straight at 65535, the largest allocation length the CDB can carry.
 //!
