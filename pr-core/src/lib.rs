@@ -11,7 +11,8 @@
 //! - [`types`]: reservation keys, types, scopes, service actions and PR OUT flags.
 //! - [`cdb`]: the 10-byte PERSISTENT RESERVE IN (5Eh) and OUT (5Fh) CDBs.
 //! - [`prout`]: validated PR OUT requests and their parameter lists (basic and REGISTER AND MOVE).
-//! - [`prin`]: borrowed, zero-copy views of the four PR IN responses.
+//! - [`prin`]: borrowed, zero-copy views of the four PR IN responses, and the allocation-length
+//!   rule ([`prin::alloc`]).
 //! - [`transport_id`]: every SPC-5 TransportID format, binary and the textual forms of `sg_persist`.
 //! - [`sense`]: SCSI status codes, fixed and descriptor sense data, sense key and ASC/ASCQ names.
 //! - [`outcome`]: the typed result of a completed command, which keeps its sense bytes.

@@ -6,6 +6,7 @@ use std::cell::Cell;
 
 use pr_core::cdb::{PrInCdb, PrOutCdb};
 use pr_core::outcome::{Completion, SenseBuf};
+use pr_core::prin::alloc::next_alloc_len;
 use pr_core::prin::{
     Capabilities, FullStatus, FullStatusEntry, ReadKeys, ReadReservation, Reservation,
 };
@@ -172,6 +173,17 @@ fn codec_paths_allocate_nothing() {
             total += d.key().0 as usize + usize::from(d.relative_target_port());
             total += d.transport_id().unwrap().encoded_len();
         }
+
+        // The allocation-length rule, on every action (growing and not).
+        for a in PrInAction::ALL {
+            let first = pr_core::prin::alloc::initial_alloc_len(a);
+            total += usize::from(next_alloc_len(a, first, &rk_buf[..16]).unwrap_or(0));
+            total += usize::from(next_alloc_len(a, 4, &[]).unwrap_or(0));
+        }
+        total += usize::from(
+            next_alloc_len(PrInAction::ReadFullStatus, 100, &fs_buf[..100]).unwrap_or(0),
+        );
+        total += usize::from(next_alloc_len(PrInAction::ReadKeys, 16, &rk_buf[..16]).unwrap_or(0));
 
         // Sense and outcome classification.
         let s = Sense::parse(&ua).unwrap();

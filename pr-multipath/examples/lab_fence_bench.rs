@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use pr_core::prout::PrOut;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_lab_support::raw::{self, PrInOptions};
 use pr_multipath::sgio::FromMapOptions;
 use pr_multipath::{FleetOptions, MultipathLun, fleet};
 use pr_sgio::Device;
-use pr_sgio::ops::{self, PrInOptions};
 
 const K1: ReservationKey = ReservationKey(0x6e31_0000_0000_0b01);
 const K2: ReservationKey = ReservationKey(0x6e32_0000_0000_0b02);
@@ -93,14 +93,14 @@ where
 }
 
 async fn out_ua(d: &Device, req: &PrOut<'_>) {
-    retry_ua(|| ops::pr_out(d, req, Some(Duration::from_secs(30))))
+    retry_ua(|| raw::pr_out(d, req, Some(Duration::from_secs(30))))
         .await
         .unwrap_or_else(|e| panic!("{} {}: {e}", d.path().display(), req.action));
 }
 
 async fn keys(d: &Device) -> Vec<u64> {
     let o = PrInOptions::default();
-    let data = retry_ua(|| ops::pr_in(d, PrInAction::ReadKeys, &o))
+    let data = retry_ua(|| raw::pr_in(d, PrInAction::ReadKeys, &o))
         .await
         .unwrap_or_else(|e| panic!("{} READ KEYS: {e}", d.path().display()));
     data.read_keys().unwrap().keys().map(|k| k.0).collect()
@@ -339,7 +339,7 @@ async fn bench_raw(luns: &[LabLun], abort: bool, devs: &[Vec<Device>]) -> Timing
     let t = Instant::now();
     let n: Vec<_> = devs.iter().flatten().collect();
     let r1: Vec<_> = stream::iter(n.iter())
-        .map(|d| timed(ops::pr_out(*d, &reg, None)))
+        .map(|d| timed(raw::pr_out(*d, &reg, None)))
         .buffer_unordered(n.len().max(1))
         .collect()
         .await;
@@ -351,7 +351,7 @@ async fn bench_raw(luns: &[LabLun], abort: bool, devs: &[Vec<Device>]) -> Timing
     };
     let t = Instant::now();
     let r2: Vec<_> = stream::iter(devs.iter())
-        .map(|d| timed(ops::pr_out(&d[0], &pre, None)))
+        .map(|d| timed(raw::pr_out(&d[0], &pre, None)))
         .buffer_unordered(devs.len().max(1))
         .collect()
         .await;

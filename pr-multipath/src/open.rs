@@ -5,12 +5,10 @@
 //! engine serves both.
 
 use std::os::fd::BorrowedFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use pr_sgio::sysfs::{self, NodeType, Sysfs};
-use pr_sgio::{BlockPrDevice, DevT, Device, DeviceKind};
+use pr_sgio::{BlockPrDevice, Classified, Device, DeviceKind};
 
 use crate::any_path::{AnyPath, DynTransport};
 use crate::error::{Error, Result};
@@ -40,76 +38,55 @@ pub struct OpenOptions {
     pub fd_read_only: bool,
 }
 
-
 /// What a name or node turned out to be.
 enum Target {
     Map(String),
     Device(PathBuf, DeviceKind),
 }
 
-fn sgio_error(e: pr_sgio::Error) -> Error {
-    Error::from(e)
+/// pr-sgio's classification errors as the front door's, naming what the caller gave.
+fn classify_error(e: pr_sgio::Error) -> Error {
+    match e {
+        pr_sgio::Error::InvalidName { given, reason } => Error::InvalidArgument {
+            what: given,
+            reason: format!("not a device or map name: {reason}"),
+        },
+        pr_sgio::Error::NotFound { path } => Error::NotFound {
+            what: path.display().to_string(),
+            reason: "no such multipath map or device".into(),
+        },
+        pr_sgio::Error::NotScsi { path, reason } => Error::NotScsi {
+            what: path.display().to_string(),
+            reason,
+        },
+        pr_sgio::Error::NotMultipath { path, reason } => Error::NotScsi {
+            what: path.display().to_string(),
+            reason: format!("a device-mapper device that is not a multipath map ({reason})"),
+        },
+        other => Error::from(other),
+    }
 }
 
-/// Decides what `what` names, without opening anything but sysfs.
+fn target_of(c: Classified) -> Target {
+    match c.kind {
+        DeviceKind::Multipath { map, .. } => Target::Map(map),
+        other => Target::Device(c.node, other),
+    }
+}
+
+/// Decides what `what` names (sysfs only; nothing is opened).
 fn classify(what: &str) -> Result<Target> {
     if what.trim().is_empty() {
         return Err(Error::InvalidArgument {
-            what: what.to_owned(),
-            reason: "an empty device name: give a map name (mpatha), /dev/mapper/NAME, /dev/dm-N, /dev/sdX or /dev/sgN".into(),
+            what: format!("{what:?}"),
+            reason: "an empty device name: give a map name (mpatha), /dev/mapper/NAME, \
+                     /dev/dm-N, /dev/sdX or /dev/sgN"
+                .into(),
         });
     }
-    let node = if what.contains('/') {
-        PathBuf::from(what)
-    } else if FsPath::new("/dev/mapper").join(what).exists() {
-        return Ok(Target::Map(what.to_owned()));
-    } else if FsPath::new("/dev").join(what).exists() {
-        FsPath::new("/dev").join(what)
-    } else {
-        return Err(Error::NotFound {
-            what: what.to_owned(),
-            reason: format!(
-                "no such multipath map or device (no /dev/mapper/{what}, no /dev/{what})"
-            ),
-        });
-    };
-    let meta = std::fs::metadata(&node).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound {
-            what: what.to_owned(),
-            reason: "no such device or map".into(),
-        },
-        _ => sgio_error(pr_sgio::Error::Io {
-            path: node.clone(),
-            op: "stat",
-            source: e,
-        }),
-    })?;
-    let kind = identify(what, &meta)?;
-    Ok(match kind {
-        DeviceKind::Multipath { map, .. } => Target::Map(map),
-        other => Target::Device(node, other),
-    })
-}
-
-fn identify(what: &str, meta: &std::fs::Metadata) -> Result<DeviceKind> {
-    let ft = meta.file_type();
-    let node = if ft.is_block_device() {
-        NodeType::Block
-    } else if ft.is_char_device() {
-        NodeType::Char
-    } else if ft.is_dir() {
-        NodeType::Directory
-    } else if ft.is_file() {
-        NodeType::Regular
-    } else {
-        NodeType::Other
-    };
-    sysfs::identify(&Sysfs::default(), node, DevT::from_raw(meta.rdev())).map_err(|reason| {
-        Error::NotScsi {
-            what: what.to_owned(),
-            reason,
-        }
-    })
+    pr_sgio::classify(what)
+        .map(target_of)
+        .map_err(classify_error)
 }
 
 impl MultipathLun<AnyPath> {
@@ -126,7 +103,11 @@ impl MultipathLun<AnyPath> {
 
     /// As [`open`](Self::open), with options.
     pub fn open_with(what: &str, options: &OpenOptions) -> Result<Self> {
-        match classify(what)? {
+        Self::open_target(classify(what)?, options)
+    }
+
+    fn open_target(target: Target, options: &OpenOptions) -> Result<Self> {
+        match target {
             Target::Map(name) if !options.map_as_device => Self::from_map_with(&name, &options.map),
             Target::Map(name) => {
                 let node = FsPath::new("/dev/mapper").join(&name);
@@ -144,33 +125,10 @@ impl MultipathLun<AnyPath> {
     /// [`open_with`](Self::open_with) opens it; the descriptor itself is not used for
     /// commands.
     pub fn from_fd(fd: BorrowedFd<'_>, options: &OpenOptions) -> Result<Self> {
-        let what = format!("file descriptor {fd:?}");
-        let file =
-            std::fs::File::from(
-                fd.try_clone_to_owned()
-                    .map_err(|e| Error::InvalidArgument {
-                        what: what.clone(),
-                        reason: format!("cannot use it: {e}"),
-                    })?,
-            );
-        let meta = file.metadata().map_err(|e| Error::InvalidArgument {
-            what: what.clone(),
-            reason: format!("cannot stat it: {e}"),
-        })?;
-        match identify(&what, &meta)? {
-            DeviceKind::Multipath { map, .. } if !options.map_as_device => {
-                Self::from_map_with(&map, &options.map)
-            }
-            DeviceKind::Multipath { map, .. } => {
-                let node = FsPath::new("/dev/mapper").join(&map);
-                Self::single_device(&map, &node, options)
-            }
-            kind => {
-                let name = kind.kernel_name().to_owned();
-                let node = FsPath::new("/dev").join(&name);
-                Self::single_device(&name, &node, options)
-            }
-        }
+        let target = pr_sgio::classify_fd(fd)
+            .map(target_of)
+            .map_err(classify_error)?;
+        Self::open_target(target, options)
     }
 
     /// The multipath map whose dm name or node `what` gives, or `None` when `what` is a

@@ -19,10 +19,10 @@ use lab_support::*;
 use pr_core::prout::PrOut;
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, PrOutAction, PrOutFlags, ReservationKey, ReservationType};
+use pr_lab_support::raw::{self, PrInOptions};
 use pr_multipath::multipathd::{Multipathd, PrFlag};
 use pr_multipath::{ConflictPolicy, MultipathLun, PathRegistration, Phase, RegisterRequest};
 use pr_sgio::Device;
-use pr_sgio::ops::{self, PrInOptions};
 
 const LUN: usize = 1;
 const K1: ReservationKey = ReservationKey(0x6e31_0000_0000_00a1);
@@ -603,7 +603,7 @@ async fn node2_identity(lab: &Lab) -> (u16, TransportId<'static>) {
     node2_register(lab, K2).await;
     let dev = lab.node2_dev();
     let opts = PrInOptions::default();
-    let data = retry_ua(|| ops::pr_in(&dev, PrInAction::ReadFullStatus, &opts))
+    let data = retry_ua(|| raw::pr_in(&dev, PrInAction::ReadFullStatus, &opts))
         .await
         .unwrap();
     let fs = data.full_status().unwrap();
@@ -851,7 +851,7 @@ async fn conflict_setup(lab: &Lab) -> LunState {
     reset(lab).await;
     let dev = Device::open(&lab.paths[1]).expect("path device");
     let req = PrOut::register_ignore(KX);
-    retry_ua(|| ops::pr_out(&dev, &req, Some(Duration::from_secs(30))))
+    retry_ua(|| raw::pr_out(&dev, &req, Some(Duration::from_secs(30))))
         .await
         .expect("REGISTER AND IGNORE KX on n1p1");
     let st = lun_state(lab).await;

@@ -2,7 +2,7 @@
 //!
 //! 1. Latency of PERSISTENT RESERVE IN READ KEYS (allocation length 8192) on one path
 //!    device: a minimal raw `SG_IO` loop written here with `libc::ioctl` (the baseline),
-//!    against `pr_sgio::ops::pr_in` on each engine (blocking pool, in place, sg v3
+//!    against `pr_lab_support::raw::pr_in` on each engine (blocking pool, in place, sg v3
 //!    `AsyncFd`), each on a multi-thread runtime (2 workers) driven by `block_on` from the
 //!    main thread, the same in a task spawned on a worker, and on a current-thread runtime.
 //!    The methods run interleaved in rounds so that drift of the (TCG) guest hits them
@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pr_core::types::PrInAction;
-use pr_sgio::ops::{self, PrInOptions};
+use pr_lab_support::raw::{self, PrInOptions};
 use pr_sgio::{Device, Engine, OpenOptions};
 
 fn env_list(name: &str) -> Vec<PathBuf> {
@@ -173,7 +173,7 @@ fn us(d: Duration) -> f64 {
 async fn read_keys_ok(d: &Device) {
     let opts = PrInOptions::default();
     for _ in 0..3 {
-        match ops::pr_in(d, PrInAction::ReadKeys, &opts).await {
+        match raw::pr_in(d, PrInAction::ReadKeys, &opts).await {
             Ok(_) => return,
             Err(e) if e.command_error().is_some_and(|c| c.is_unit_attention()) => continue,
             Err(e) => panic!("{e}"),

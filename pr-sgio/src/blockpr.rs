@@ -37,7 +37,7 @@ use pr_core::sense::ScsiStatus;
 use pr_core::transport::{DataDirection, Request, Response, Transport, TransportError};
 use pr_core::types::{PrInAction, PrOutAction, PrOutFlags, ReservationKey, ReservationType, Scope};
 
-use crate::device::{OpenOptions, check_read_only, open_node};
+use crate::device::{OpenOptions, check_read_only, open_given};
 use crate::engine::{Limiter, TIMEOUT_GRACE, run_blocking};
 use crate::error::{Error, Result, os_error};
 use crate::sys::{self, PrClear, PrIoctl, PrPreempt, PrRegistration, PrReservation};
@@ -413,7 +413,8 @@ pub struct BlockPrDevice {
 }
 
 impl BlockPrDevice {
-    /// Opens a SCSI disk (`/dev/sdX`) or a dm-multipath map read-write.
+    /// Opens a SCSI disk (`/dev/sdX`) or a dm-multipath map read-write; `path` may also be
+    /// a name, as for [`crate::Device::open`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, &OpenOptions::default())
     }
@@ -422,9 +423,9 @@ impl BlockPrDevice {
     /// A read-only open allows only READ KEYS and READ RESERVATION (Linux 6.19 needs only
     /// read access for them).
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
-        let path = path.as_ref();
         let (read_only, limiter, sys) = options.parts();
-        let node = open_node(path, options.open_read_only(), sys)?;
+        let (path, node) = open_given(path.as_ref(), options.open_read_only(), sys)?;
+        let path = path.as_path();
         if let DeviceKind::ScsiGeneric { name, .. } = &node.kind {
             return Err(Error::NotScsi {
                 path: path.to_path_buf(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use pr_core::transport::{Request, Response, Transport, TransportError};
 
+use crate::classify::{Classifier, Resolved};
 use crate::engine::{self, Limiter, SgV3Engine};
 use crate::error::{Error, Result};
 use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
@@ -130,27 +131,64 @@ pub(crate) struct OpenNode {
     pub(crate) dev: DevT,
 }
 
-/// Opens `path` with `O_NONBLOCK` and identifies it through fstat and sysfs.
+/// Opens `path` with `O_NONBLOCK` and identifies it through fstat and sysfs; errors name
+/// `path`.
 pub(crate) fn open_node(path: &Path, read_only: bool, sys: &Sysfs) -> Result<OpenNode> {
+    let fd = open_fd(path, read_only)?;
+    let (node, dev) = stat_fd(&fd, path)?;
+    let kind = sysfs::identify(sys, node, dev).map_err(|r| Error::rejected(path, r))?;
+    Ok(OpenNode { fd, kind, dev })
+}
+
+/// Opens what a user gave (a path, a map name, a kernel name; see [`crate::classify()`]):
+/// the node opened and the node's path. A path is opened and identified once, from the
+/// opened descriptor; a name is looked up in sysfs first, and its node is identified again
+/// only when the node opened is not the device the name led to.
+pub(crate) fn open_given(
+    given: &Path,
+    read_only: bool,
+    sys: &Sysfs,
+) -> Result<(PathBuf, OpenNode)> {
+    match Classifier::with(sys.clone(), "/dev").resolve(given)? {
+        Resolved::Path(path) => {
+            let node = open_node(&path, read_only, sys)?;
+            Ok((path, node))
+        }
+        Resolved::Named(c) => {
+            let fd = open_fd(&c.node, read_only)?;
+            let (ty, dev) = stat_fd(&fd, &c.node)?;
+            let expected = if matches!(c.kind, DeviceKind::ScsiGeneric { .. }) {
+                NodeType::Char
+            } else {
+                NodeType::Block
+            };
+            let kind = if (ty, dev) == (expected, c.dev) {
+                c.kind
+            } else {
+                sysfs::identify(sys, ty, dev).map_err(|r| Error::rejected(&c.node, r))?
+            };
+            Ok((c.node, OpenNode { fd, kind, dev }))
+        }
+    }
+}
+
+fn open_fd(path: &Path, read_only: bool) -> Result<OwnedFd> {
     let file = StdOpenOptions::new()
         .read(true)
         .write(!read_only)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| Error::from_open(path, read_only, e))?;
-    let fd: OwnedFd = file.into();
+    Ok(file.into())
+}
+
+fn stat_fd(fd: &OwnedFd, path: &Path) -> Result<(NodeType, DevT)> {
     let st = nix::sys::stat::fstat(fd.as_fd()).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         op: "fstat",
         source: std::io::Error::from(e),
     })?;
-    let node = NodeType::from_mode(st.st_mode);
-    let dev = DevT::from_raw(st.st_rdev);
-    let kind = sysfs::identify(sys, node, dev).map_err(|reason| Error::NotScsi {
-        path: path.to_path_buf(),
-        reason,
-    })?;
-    Ok(OpenNode { fd, kind, dev })
+    Ok((NodeType::from_mode(st.st_mode), DevT::from_raw(st.st_rdev)))
 }
 
 #[derive(Debug)]
@@ -186,19 +224,25 @@ pub struct Device {
 }
 
 impl Device {
-    /// Opens `path` read-write with the default engine.
+    /// Opens `path` read-write with the default engine. `path` is a device node's path
+    /// (`/dev/sdX`, `/dev/sgN`, `/dev/mapper/NAME`, `/dev/dm-N`, `/dev/disk/by-id/...`) or a
+    /// name: a dm-multipath map's (`mpatha`) or a kernel name (`sdb`, `dm-3`), as
+    /// [`crate::classify()`] resolves them; [`Device::path`] is then the node's path.
     ///
-    /// Errors name the path and say why: [`Error::NotFound`], [`Error::PermissionDenied`],
-    /// [`Error::NotScsi`] (a regular file, `/dev/null`, a loop device, a partition, a
-    /// non-multipath dm device, ...), or [`Error::Io`].
+    /// Errors name what was given and say why: [`Error::InvalidName`] (an empty name),
+    /// [`Error::NotFound`] (no such device or map), [`Error::PermissionDenied`],
+    /// [`Error::NotScsi`] (a regular file, a directory, `/dev/null`, a loop device, a
+    /// partition, ...), [`Error::NotMultipath`] (a device-mapper device that is not a
+    /// multipath map), or [`Error::Io`].
     pub fn open(path: impl AsRef<Path>) -> Result<Device> {
         Self::open_with(path, &OpenOptions::default())
     }
 
-    /// Opens `path` with `options`. The sg v3 engine must be created inside a tokio runtime.
+    /// Opens `path` (as [`Device::open`]) with `options`. The sg v3 engine must be created
+    /// inside a tokio runtime.
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Device> {
-        let path = path.as_ref();
-        let node = open_node(path, options.open_read_only(), &options.sysfs)?;
+        let (path, node) = open_given(path.as_ref(), options.open_read_only(), &options.sysfs)?;
+        let path = path.as_path();
         let exec = match options.engine {
             Engine::BlockingPool => Exec::Pool {
                 fd: Arc::new(node.fd),
@@ -259,7 +303,7 @@ impl Device {
         })
     }
 
-    /// The path it was opened with.
+    /// The path it was opened with (for a name, the node it resolved to).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -353,7 +397,25 @@ mod tests {
     fn open_errors_name_the_path() {
         let e = Device::open("/nonexistent/sdz").unwrap_err();
         assert!(matches!(e, Error::NotFound { .. }));
-        assert_eq!(e.to_string(), "/nonexistent/sdz: no such device node");
+        assert_eq!(e.to_string(), "no such device or map: /nonexistent/sdz");
+
+        let e = Device::open("").unwrap_err();
+        assert!(matches!(e, Error::InvalidName { .. }), "{e:?}");
+
+        // A name that no map, disk or sg node has.
+        let e = Device::open("mpath-surely-not-here").unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "no such device or map: mpath-surely-not-here"
+        );
+
+        let d = tempfile::tempdir().unwrap();
+        for ro in [false, true] {
+            let e = Device::open_with(d.path(), &OpenOptions::new().read_only(ro)).unwrap_err();
+            assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+            assert!(e.to_string().contains("a directory"), "{e}");
+        }
 
         let e = Device::open("/dev/null").unwrap_err();
         let s = e.to_string();

@@ -582,7 +582,7 @@ impl Discovery {
         let mut out = Vec::new();
         for d in self.ctl.list_devices()? {
             if let Some(u) = &d.uuid
-                && !u.starts_with("mpath-")
+                && !sysfs::is_multipath_uuid(u)
             {
                 continue;
             }
@@ -623,7 +623,7 @@ impl Discovery {
         Ok(Some(MultipathMap {
             wwid: info
                 .uuid
-                .strip_prefix("mpath-")
+                .strip_prefix(sysfs::MULTIPATH_UUID_PREFIX)
                 .unwrap_or(&info.uuid)
                 .to_owned(),
             kernel_name: sysfs::link_basename(&self.sys.dev_block(info.dev)),
@@ -670,7 +670,7 @@ pub fn holder_map(sys: &Sysfs, disk: &str) -> Option<Holder> {
         .find_map(|h| {
             let dm = sys.block(&h).join("dm");
             let uuid = sysfs::read_attr(&dm.join("uuid"))?;
-            uuid.starts_with("mpath-").then(|| Holder {
+            sysfs::is_multipath_uuid(&uuid).then(|| Holder {
                 name: sysfs::read_attr(&dm.join("name")).unwrap_or_default(),
                 kernel_name: h,
                 uuid,

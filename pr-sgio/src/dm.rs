@@ -341,8 +341,11 @@ impl DmControl {
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::NotFound {
-                    path: path.to_path_buf(),
+                // Not the user's device: device-mapper itself is missing (dm_mod not loaded,
+                // or a container without the node).
+                std::io::ErrorKind::NotFound => Error::Missing {
+                    what: "device-mapper control node",
+                    name: path.display().to_string(),
                 },
                 std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
                     path: path.to_path_buf(),

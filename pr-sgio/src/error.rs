@@ -8,11 +8,20 @@ use pr_core::transport::TransportError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The device node does not exist.
-    #[error("{}: no such device node", path.display())]
+    /// What was given names no device node and no dm-multipath map.
+    #[error("no such device or map: {}", path.display())]
     NotFound {
-        /// The path given.
+        /// What was given: a path, or a map name.
         path: PathBuf,
+    },
+    /// What was given cannot name a device at all (an empty string, `..`, a name with a NUL
+    /// byte); nothing was looked up.
+    #[error("invalid device or map name {given:?}: {reason}")]
+    InvalidName {
+        /// What was given.
+        given: String,
+        /// Why it is not a name.
+        reason: &'static str,
     },
     /// The device node exists but may not be opened as asked.
     #[error("{}: permission denied (opening it {mode} needs {needs})", path.display())]
@@ -35,10 +44,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The path is not something this crate can send SCSI commands to.
+    /// The path is not something this crate can send SCSI commands to: a regular file, a
+    /// directory, a character device that is not an sg node (`/dev/null`), a block device
+    /// that is not a SCSI disk (loop, NVMe), a partition.
     #[error("{}: not a SCSI device: {reason}", path.display())]
     NotScsi {
-        /// The path given.
+        /// What was given.
+        path: PathBuf,
+        /// What it is instead.
+        reason: String,
+    },
+    /// A device-mapper device that is not a dm-multipath map (LVM, dm-crypt, ...): its
+    /// `dm/uuid` does not start with `mpath-`.
+    #[error("{}: not a dm-multipath map: {reason}", path.display())]
+    NotMultipath {
+        /// What was given.
         path: PathBuf,
         /// What it is instead.
         reason: String,
@@ -149,6 +169,10 @@ impl Error {
                     "read and write permission on the node (usually root or the disk group)"
                 },
             },
+            _ if e.raw_os_error() == Some(libc::EISDIR) => Error::NotScsi {
+                path: path.to_path_buf(),
+                reason: "a directory, not a device node".to_owned(),
+            },
             _ if e.raw_os_error() == Some(libc::EROFS) => Error::PermissionDenied {
                 path: path.to_path_buf(),
                 mode,
@@ -158,6 +182,24 @@ impl Error {
                 path: path.to_path_buf(),
                 op: "open",
                 source: e,
+            },
+        }
+    }
+}
+
+impl Error {
+    /// The error for a node that [`crate::sysfs::identify`] rejected; `path` is what was
+    /// given.
+    pub(crate) fn rejected(path: &std::path::Path, r: crate::sysfs::Rejection) -> Self {
+        use crate::sysfs::Rejection;
+        match r {
+            Rejection::NotMultipath(reason) => Error::NotMultipath {
+                path: path.to_path_buf(),
+                reason,
+            },
+            Rejection::NotScsi(reason) | Rejection::Partition(reason) => Error::NotScsi {
+                path: path.to_path_buf(),
+                reason,
             },
         }
     }
@@ -210,7 +252,7 @@ mod tests {
         let e = Error::from_open(p, false, std::io::Error::from_raw_os_error(libc::EROFS));
         assert!(e.to_string().contains("open it read-only for PR IN"), "{e}");
         let e = Error::from_open(p, false, std::io::Error::from_raw_os_error(libc::ENOENT));
-        assert_eq!(e.to_string(), "/dev/sdq: no such device node");
+        assert_eq!(e.to_string(), "no such device or map: /dev/sdq");
         let e = Error::from_open(p, false, std::io::Error::from_raw_os_error(libc::EBUSY));
         assert!(e.to_string().starts_with("/dev/sdq: open failed: "), "{e}");
     }

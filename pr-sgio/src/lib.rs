@@ -8,15 +8,18 @@
 //! It is **not** a multipath implementation: it never picks, fails over or fans out across
 //! paths (that is `pr-multipath`'s job; here a map is just one more device node, and
 //! discovery only reports what the kernel says). It defines **no wire formats** either: CDBs,
-//! parameter lists and PR IN responses are `pr-core`'s, and [`ops`] only drives them.
+//! parameter lists, PR IN responses and the PR IN allocation-length rule are `pr-core`'s,
+//! and it sends no PR command of its own: a [`Device`] executes whatever
+//! [`Request`](pr_core::transport::Request) its caller built.
 //!
 //! # Modules
 //! - [`device`]: [`Device`], an SG_IO transport on an opened node, and its [`OpenOptions`].
 //! - [`engine`]: the bounded blocking pool and the sg v3 asynchronous engine.
 //! - [`blockpr`]: [`BlockPrDevice`], the block-layer PR ioctl transport.
 //! - [`dm`]: a device-mapper control-node client (list, status, table, suspend, resume).
+//! - [`mod@classify`]: what a user gave (a map name, a node, an fd) classified: a multipath map,
+//!   a SCSI disk, an sg node, or an error saying why not.
 //! - [`discover`]: multipath maps, their paths and path states; VPD page 83h identities.
-//! - [`ops`]: PR IN / PR OUT operations on any transport, with allocation-length growth.
 //! - [`sysfs`]: device numbers, SCSI addresses and node identification.
 //! - [`sys`]: the raw kernel structures and ioctls (the only `unsafe` code).
 //!
@@ -26,16 +29,17 @@
 #![deny(missing_docs)]
 
 pub mod blockpr;
+pub mod classify;
 pub mod device;
 pub mod discover;
 pub mod dm;
 pub mod engine;
 pub mod error;
-pub mod ops;
 pub mod sys;
 pub mod sysfs;
 
 pub use blockpr::BlockPrDevice;
+pub use classify::{Classified, classify, classify_dev_t, classify_fd};
 pub use device::{Device, Engine, OpenOptions};
 pub use engine::Limiter;
 pub use error::{Error, Result};

@@ -143,6 +143,27 @@ impl DeviceKind {
             | DeviceKind::Multipath { name, .. } => name,
         }
     }
+
+    /// Whether it is a dm-multipath map.
+    pub fn is_multipath(&self) -> bool {
+        matches!(self, DeviceKind::Multipath { .. })
+    }
+
+    /// The map name (`mpatha`), for a dm-multipath map.
+    pub fn map_name(&self) -> Option<&str> {
+        match self {
+            DeviceKind::Multipath { map, .. } => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The WWID (the device-mapper uuid without `mpath-`), for a dm-multipath map.
+    pub fn wwid(&self) -> Option<&str> {
+        match self {
+            DeviceKind::Multipath { uuid, .. } => uuid.strip_prefix(MULTIPATH_UUID_PREFIX),
+            _ => None,
+        }
+    }
 }
 
 /// The type of a node, from `st_mode`.
@@ -251,9 +272,38 @@ pub fn hctl_of(device_link: &Path) -> Option<Hctl> {
     real.file_name()?.to_str()?.parse().ok()
 }
 
-/// Identifies a node from its type and device number; the error is the reason it is not
-/// usable, for a message that names the path.
-pub fn identify(sys: &Sysfs, node: NodeType, dev: DevT) -> Result<DeviceKind, String> {
+/// Why a node cannot take SCSI persistent reservation commands, as [`identify`] found it.
+/// The text says what the node is instead, for a message that names the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a SCSI disk, an sg node or a device-mapper device: a regular file, a directory,
+    /// a character device such as `/dev/null`, a loop or NVMe block device, ...
+    NotScsi(String),
+    /// A partition of a disk: persistent reservations address the whole logical unit.
+    Partition(String),
+    /// A device-mapper device that is not a dm-multipath map (LVM, crypt, ...).
+    NotMultipath(String),
+}
+
+impl Rejection {
+    /// The text.
+    pub fn reason(&self) -> &str {
+        match self {
+            Rejection::NotScsi(r) | Rejection::Partition(r) | Rejection::NotMultipath(r) => r,
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// Identifies a node from its type and device number. A device-mapper device is a
+/// multipath map when its sysfs `dm/uuid` starts with `mpath-` (multipath-tools names its
+/// maps so; see [`is_multipath_uuid`]).
+pub fn identify(sys: &Sysfs, node: NodeType, dev: DevT) -> Result<DeviceKind, Rejection> {
     match node {
         NodeType::Block => identify_block(sys, dev),
         NodeType::Char => {
@@ -265,24 +315,38 @@ pub fn identify(sys: &Sysfs, node: NodeType, dev: DevT) -> Result<DeviceKind, St
                     hctl: hctl_of(&base.join("device")),
                     name,
                 }),
-                (Some(name), _) => Err(format!(
+                (Some(name), _) => Err(Rejection::NotScsi(format!(
                     "character device {dev} ({name}) is not a SCSI generic (sg) node"
-                )),
-                (None, _) => Err(format!(
+                ))),
+                (None, _) => Err(Rejection::NotScsi(format!(
                     "character device {dev} is not a SCSI generic (sg) node (no sysfs entry)"
-                )),
+                ))),
             }
         }
-        NodeType::Regular => Err("a regular file, not a device node".to_owned()),
-        NodeType::Directory => Err("a directory, not a device node".to_owned()),
-        NodeType::Other => Err("not a device node".to_owned()),
+        NodeType::Regular => Err(Rejection::NotScsi(
+            "a regular file, not a device node".to_owned(),
+        )),
+        NodeType::Directory => Err(Rejection::NotScsi(
+            "a directory, not a device node".to_owned(),
+        )),
+        NodeType::Other => Err(Rejection::NotScsi("not a device node".to_owned())),
     }
 }
 
-fn identify_block(sys: &Sysfs, dev: DevT) -> Result<DeviceKind, String> {
+/// Whether a device-mapper uuid marks a dm-multipath map (`mpath-<wwid>`).
+pub fn is_multipath_uuid(uuid: &str) -> bool {
+    uuid.starts_with(MULTIPATH_UUID_PREFIX)
+}
+
+/// The prefix multipath-tools gives the device-mapper uuid of its maps.
+pub const MULTIPATH_UUID_PREFIX: &str = "mpath-";
+
+fn identify_block(sys: &Sysfs, dev: DevT) -> Result<DeviceKind, Rejection> {
     let base = sys.dev_block(dev);
     let Some(name) = link_basename(&base) else {
-        return Err(format!("block device {dev} has no sysfs entry"));
+        return Err(Rejection::NotScsi(format!(
+            "block device {dev} has no sysfs entry"
+        )));
     };
     if base.join("partition").exists() {
         let whole = base
@@ -293,18 +357,18 @@ fn identify_block(sys: &Sysfs, dev: DevT) -> Result<DeviceKind, String> {
                     .and_then(|q| q.file_name())
                     .map(|n| n.to_string_lossy().into_owned())
             });
-        return Err(match whole {
+        return Err(Rejection::Partition(match whole {
             Some(w) => format!(
                 "block device {dev} ({name}) is a partition; persistent reservations address the whole logical unit ({w})"
             ),
             None => format!(
                 "block device {dev} ({name}) is a partition; persistent reservations address the whole logical unit"
             ),
-        });
+        }));
     }
     if let Some(uuid) = read_attr(&base.join("dm/uuid")) {
         let map = read_attr(&base.join("dm/name")).unwrap_or_default();
-        if uuid.starts_with("mpath-") {
+        if is_multipath_uuid(&uuid) {
             return Ok(DeviceKind::Multipath { name, map, uuid });
         }
         let shown = if uuid.is_empty() {
@@ -312,9 +376,9 @@ fn identify_block(sys: &Sysfs, dev: DevT) -> Result<DeviceKind, String> {
         } else {
             format!("uuid {uuid}")
         };
-        return Err(format!(
+        return Err(Rejection::NotMultipath(format!(
             "block device {dev} ({name}, map {map:?}, {shown}) is a device-mapper device but not a multipath map"
-        ));
+        )));
     }
     let subsystem = link_basename(&base.join("device/subsystem"));
     if subsystem.as_deref() == Some("scsi") {
@@ -323,12 +387,12 @@ fn identify_block(sys: &Sysfs, dev: DevT) -> Result<DeviceKind, String> {
             name,
         });
     }
-    Err(match subsystem {
+    Err(Rejection::NotScsi(match subsystem {
         Some(s) => format!(
             "block device {dev} ({name}) is on the {s} bus, not a SCSI disk or a dm-multipath map"
         ),
         None => format!("block device {dev} ({name}) is not a SCSI disk or a dm-multipath map"),
-    })
+    }))
 }
 
 /// The sg node of a SCSI disk (`sda` -> `sg0`), from `/sys/block/sda/device/scsi_generic/`.
@@ -367,6 +431,11 @@ pub(crate) mod fake {
     pub(crate) fn scsi_disk(root: &Path, name: &str, dev: &str, hctl: &str, sg: &str, sgdev: &str) {
         let devdir = format!("devices/pci0/host0/target0/{hctl}");
         dir(root, &format!("{devdir}/block/{name}"));
+        file(
+            root,
+            &format!("{devdir}/block/{name}/dev"),
+            &format!("{dev}\n"),
+        );
         link(root, &format!("{devdir}/subsystem"), "../../../../bus/scsi");
         dir(root, "bus/scsi");
         file(root, &format!("{devdir}/state"), "running\n");
@@ -393,6 +462,16 @@ pub(crate) mod fake {
             &format!("dev/char/{sgdev}"),
             &format!("../../{devdir}/scsi_generic/{sg}"),
         );
+        file(
+            root,
+            &format!("{devdir}/scsi_generic/{sg}/dev"),
+            &format!("{sgdev}\n"),
+        );
+        link(
+            root,
+            &format!("class/scsi_generic/{sg}"),
+            &format!("../../{devdir}/scsi_generic/{sg}"),
+        );
         dir(root, &format!("{devdir}/block/{name}/holders"));
     }
 
@@ -401,6 +480,7 @@ pub(crate) mod fake {
         let d = format!("devices/virtual/block/{name}");
         file(root, &format!("{d}/dm/name"), &format!("{map}\n"));
         file(root, &format!("{d}/dm/uuid"), &format!("{uuid}\n"));
+        file(root, &format!("{d}/dev"), &format!("{dev}\n"));
         link(root, &format!("block/{name}"), &format!("../{d}"));
         link(root, &format!("dev/block/{dev}"), &format!("../../{d}"));
         for s in slaves {
@@ -492,23 +572,36 @@ mod tests {
                 uuid: "mpath-36001405aaaa".into()
             }
         );
-        let e = identify(&s, NodeType::Block, DevT::new(253, 1)).unwrap_err();
+        assert!(matches!(
+            identify(&s, NodeType::Block, DevT::new(253, 1)),
+            Err(Rejection::NotMultipath(_))
+        ));
+        let e = identify(&s, NodeType::Block, DevT::new(253, 1))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("not a multipath map") && e.contains("LVM-xyz"),
             "{e}"
         );
-        let e = identify(&s, NodeType::Block, DevT::new(7, 0)).unwrap_err();
+        let e = identify(&s, NodeType::Block, DevT::new(7, 0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("loop0") && e.contains("not a SCSI disk"), "{e}");
-        let e = identify(&s, NodeType::Char, DevT::new(1, 3)).unwrap_err();
+        let e = identify(&s, NodeType::Char, DevT::new(1, 3))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("null") && e.contains("not a SCSI generic"),
             "{e}"
         );
-        let e = identify(&s, NodeType::Block, DevT::new(9, 9)).unwrap_err();
+        let e = identify(&s, NodeType::Block, DevT::new(9, 9))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no sysfs entry"), "{e}");
         assert!(
             identify(&s, NodeType::Regular, DevT::new(0, 0))
                 .unwrap_err()
+                .to_string()
                 .contains("regular file")
         );
         assert_eq!(sg_of_disk(&s, "sdb").as_deref(), Some("sg1"));
@@ -530,6 +623,8 @@ mod tests {
             "../../devices/pci0/host0/target0/2:0:0:0/block/sda/sda1",
         );
         let e = identify(&Sysfs::at(r), NodeType::Block, DevT::new(8, 1)).unwrap_err();
+        assert!(matches!(e, Rejection::Partition(_)), "{e:?}");
+        let e = e.to_string();
         assert!(
             e.contains("sda1") && e.contains("partition") && e.contains("(sda)"),
             "{e}"

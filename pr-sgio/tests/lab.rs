@@ -1,6 +1,6 @@
 //! Real-device tests, run inside the project's QEMU lab (LIO LUNs reached through several
 //! I_T nexuses, dm-multipath on top). Every test is `#[ignore]`d so that `cargo test` stays
-//! hermetic; the lab runner runs them explicitly:
+//! hermetic; `lab/test.sh` runs them, or by hand:
 //!
 //! ```text
 //! lab/test.sh                                        # all lab tests, every topology
@@ -18,24 +18,17 @@ use std::time::Duration;
 use pr_core::prout::PrOut;
 use pr_core::transport::{Cdb, Request, Transport, TransportError};
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_lab_support::raw::{self, PrInData, PrInOptions};
 use pr_sgio::discover::{self, Discovery, PathState};
-use pr_sgio::ops::{self, PrInData, PrInOptions};
 use pr_sgio::{BlockPrDevice, Device, DeviceKind, Engine, Error, OpenOptions};
 
 /// PR OUT tests change the LUN's state: run them one at a time even without
 /// `--test-threads=1`.
 static PR_STATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The lab variable `name`; panics with how to run the lab when it is missing.
 fn lab_var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests need the project's QEMU lab. Run them with \
-             `lab/test.sh`, or build with `cargo test -p pr-sgio --test lab --no-run` and run \
-             the test binary with `--ignored --test-threads=1` through `lab/run.sh -p 2 --`, \
-             which sets LAB_MPATH_0, LAB_PATHS_0 and LAB_SG_0"
-        ),
-    }
+    pr_lab_support::need(name)
 }
 
 fn lab_paths() -> Vec<PathBuf> {
@@ -80,13 +73,13 @@ where
 
 async fn prin<T: Transport>(t: &T, action: PrInAction) -> PrInData {
     let opts = PrInOptions::default();
-    retry_ua(|| ops::pr_in(t, action, &opts))
+    retry_ua(|| raw::pr_in(t, action, &opts))
         .await
         .unwrap_or_else(|e| panic!("{} {action} failed: {e}", t.name()))
 }
 
 async fn prout<T: Transport>(t: &T, req: &PrOut<'_>) {
-    retry_ua(|| ops::pr_out(t, req, None))
+    retry_ua(|| raw::pr_out(t, req, None))
         .await
         .unwrap_or_else(|e| panic!("{} {} failed: {e}", t.name(), req.action));
 }
@@ -134,6 +127,42 @@ fn open_paths_sg_nodes_and_map() {
     assert!(e.to_string().contains("sg v3 engine"), "{e}");
 }
 
+#[test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0, LAB_MPATH_0)"]
+fn classify_names_nodes_and_fds() {
+    use std::os::fd::AsFd;
+    let m = lab_map();
+    let name = m.file_name().unwrap().to_str().unwrap().to_owned();
+    let by_name = pr_sgio::classify(&name).unwrap_or_else(|e| panic!("{e}"));
+    assert!(by_name.is_multipath(), "{by_name:?}");
+    assert_eq!(by_name.kind.map_name(), Some(name.as_str()));
+    assert_eq!(by_name.node, m);
+    assert!(by_name.kind.wwid().is_some_and(|w| !w.is_empty()));
+    let by_path = pr_sgio::classify(&m).unwrap();
+    assert_eq!((&by_path.kind, by_path.dev), (&by_name.kind, by_name.dev));
+    let dm_n = format!("/dev/{}", by_name.kind.kernel_name());
+    assert_eq!(pr_sgio::classify(&dm_n).unwrap().kind, by_name.kind);
+    let dt = pr_sgio::classify_dev_t(by_name.dev.major, by_name.dev.minor).unwrap();
+    assert_eq!((dt.kind, dt.node), (by_name.kind.clone(), m.clone()));
+    let f = std::fs::File::open(&m).unwrap();
+    assert_eq!(pr_sgio::classify_fd(f.as_fd()).unwrap().kind, by_name.kind);
+    // A map opens by its name alone.
+    let d = Device::open(&name).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((d.kind(), d.path()), (&by_name.kind, m.as_path()));
+    for p in lab_paths() {
+        let c = pr_sgio::classify(&p).unwrap();
+        assert!(matches!(c.kind, DeviceKind::ScsiDisk { .. }), "{c:?}");
+        assert!(!c.is_multipath());
+    }
+    for p in lab_sgs() {
+        let c = pr_sgio::classify(&p).unwrap();
+        assert!(matches!(c.kind, DeviceKind::ScsiGeneric { .. }), "{c:?}");
+    }
+    let e = pr_sgio::classify("mpath-pr-lab-absent").unwrap_err();
+    assert_eq!(e.to_string(), "no such device or map: mpath-pr-lab-absent");
+    assert!(matches!(e, Error::NotFound { .. }));
+}
+
 #[tokio::test]
 #[ignore = "needs the QEMU lab (LAB_PATHS_0)"]
 async fn all_four_prin_on_each_path_and_the_map() {
@@ -165,7 +194,7 @@ async fn sg_v3_engine_matches_blocking_pool() {
     let b = prin(&v3, PrInAction::ReportCapabilities).await;
     assert_eq!(a.bytes, b.bytes);
     // Many commands in flight at once, more than the queue depth.
-    let futs: Vec<_> = (0..40).map(|_| ops::read_keys(&v3)).collect();
+    let futs: Vec<_> = (0..40).map(|_| raw::read_keys(&v3)).collect();
     let mut ok = 0;
     for f in futs {
         match f.await {
@@ -207,7 +236,7 @@ async fn register_reserve_release_clear_on_a_path() {
     if let Some(other) = lab_paths().get(1) {
         let o = Device::open(other).unwrap();
         let req = PrOut::reserve(k, ReservationType::WriteExclusive);
-        let e = retry_ua(|| ops::pr_out(&o, &req, None)).await.unwrap_err();
+        let e = retry_ua(|| raw::pr_out(&o, &req, None)).await.unwrap_err();
         assert!(e.is_reservation_conflict(), "{e}");
     }
     prout(&d, &PrOut::release(k, ReservationType::WriteExclusive)).await;
@@ -226,7 +255,7 @@ async fn block_pr_ioctls_on_a_path() {
     let sg = Device::open(path).unwrap();
     let k = test_key(2);
     // The sd driver registers with APTPL=1; without it the transport refuses.
-    let e = ops::pr_out(&b, &PrOut::register_ignore(k), None)
+    let e = raw::pr_out(&b, &PrOut::register_ignore(k), None)
         .await
         .unwrap_err();
     assert!(
@@ -250,7 +279,7 @@ async fn block_pr_ioctls_on_a_path() {
         6
     );
     // Reads need Linux 6.19; older kernels say so.
-    match ops::read_keys(&b).await {
+    match raw::read_keys(&b).await {
         Ok(d) => assert!(d.read_keys().unwrap().keys().any(|x| x == k)),
         Err(Error::Transport(TransportError::Unsupported { reason, .. })) => {
             assert!(reason.contains("6.19"), "{reason}")
@@ -266,7 +295,7 @@ async fn block_pr_ioctls_on_a_path() {
     // Clear by SG_IO too, in case APTPL state lingers.
     assert!(keys_of(&sg).await.is_empty());
     // READ FULL STATUS has no ioctl.
-    let e = ops::read_full_status(&b).await.unwrap_err();
+    let e = raw::read_full_status(&b).await.unwrap_err();
     assert!(e.to_string().contains("READ FULL STATUS"), "{e}");
 }
 

@@ -22,7 +22,7 @@ use pr_core::prout::PrOut;
 use pr_core::transport::{Cdb, Request, Response, Transport, TransportError};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
-use pr_sgio::ops::{self, PrInOptions};
+use pr_lab_support::raw::{self, PrInOptions};
 use pr_sgio::{BlockPrDevice, Device, Engine, Error, OpenOptions};
 
 const LUN: usize = 1;
@@ -208,7 +208,7 @@ async fn prout_every_action_matches_sg_persist() {
     // REPLACE LOST RESERVATION: LIO does not implement it (RLR_C=0): ILLEGAL REQUEST,
     // INVALID FIELD IN CDB; nothing changes.
     let rlr = PrOut::replace_lost_reservation(a, we);
-    let e = retry_ua(|| ops::pr_out(&d0, &rlr, None)).await.unwrap_err();
+    let e = retry_ua(|| raw::pr_out(&d0, &rlr, None)).await.unwrap_err();
     let ce = e.command_error().unwrap_or_else(|| panic!("{e}"));
     assert!(
         matches!(ce, CommandError::IllegalRequest { .. }) && ce.asc_ascq() == Some((0x24, 0)),
@@ -275,12 +275,12 @@ async fn preempt_and_abort_fences_node2_iscsi_only() {
     udev_settle();
     let t0 = Instant::now();
     let pa = PrOut::preempt_and_abort(a, c, we_ro);
-    retry_ua(|| ops::pr_out(&d0, &pa, Some(Duration::from_secs(30))))
+    retry_ua(|| raw::pr_out(&d0, &pa, Some(Duration::from_secs(30))))
         .await
         .unwrap_or_else(|e| panic!("PREEMPT AND ABORT: {e}"));
     eprintln!("  PREEMPT AND ABORT took {:?}", t0.elapsed());
     // The preempted nexus learns it first from a UNIT ATTENTION ...
-    let e = ops::read_keys(&dn).await.unwrap_err();
+    let e = raw::read_keys(&dn).await.unwrap_err();
     let ce = e.command_error().unwrap_or_else(|| panic!("{e}"));
     assert!(ce.is_unit_attention(), "{e}");
     assert_eq!(ce.asc_ascq(), Some((0x2a, 0x05)), "{e}");
@@ -340,7 +340,7 @@ async fn write_from_unregistered_nexus_gets_reservation_conflict() {
     assert_eq!(r.buf, vec![0x5a; block], "N reads what P0 wrote");
     // PR OUT RESERVE from the unregistered nexus conflicts too, and the error says so.
     let rsv = PrOut::reserve(a, ReservationType::WriteExclusiveRegistrantsOnly);
-    let e = retry_ua(|| ops::pr_out(&dn, &rsv, None)).await.unwrap_err();
+    let e = retry_ua(|| raw::pr_out(&dn, &rsv, None)).await.unwrap_err();
     assert!(e.is_reservation_conflict(), "{e}");
     clear_lun(&d0).await;
 }
@@ -363,14 +363,14 @@ async fn unit_attention_after_preempt_reaches_caller() {
     let we = ReservationType::WriteExclusive;
     clear_lun(&d0).await;
     // Drain anything pending on N first (CLEAR queues 2Ah/03h for other registrants).
-    let _ = retry_ua(|| ops::read_keys(&dn)).await.unwrap();
+    let _ = retry_ua(|| raw::read_keys(&dn)).await.unwrap();
     for (round, victim) in [(0, &dn), (1, &nv3)] {
         prout(&dn, &PrOut::register_ignore(c)).await;
         prout(&dn, &PrOut::reserve(c, we)).await;
         prout(&d0, &PrOut::register_ignore(a)).await;
         udev_settle();
         prout(&d0, &PrOut::preempt(a, c, we)).await;
-        let e = ops::read_keys(victim).await.unwrap_err();
+        let e = raw::read_keys(victim).await.unwrap_err();
         let ce = e.command_error().unwrap_or_else(|| panic!("{e}"));
         assert!(ce.is_unit_attention(), "round {round}: {e}");
         assert_eq!(ce.asc_ascq(), Some((0x2a, 0x05)), "round {round}: {e}");
@@ -388,7 +388,7 @@ async fn unit_attention_after_preempt_reaches_caller() {
         assert_eq!(keys, [a]);
         prout(&d0, &PrOut::release(a, we)).await;
         prout(&d0, &PrOut::clear(a)).await;
-        let _ = retry_ua(|| ops::read_keys(&dn)).await;
+        let _ = retry_ua(|| raw::read_keys(&dn)).await;
     }
     clear_lun(&d0).await;
 }
@@ -491,14 +491,14 @@ async fn command_timeout_is_transport_timeout_iscsi_only() {
     };
     // A fresh exchange right before the delay: the session's NOP-Out ping (sent after
     // 5 s without receiving) then cannot time out while the delay is on.
-    retry_ua(|| ops::read_keys(&dn)).await.unwrap();
-    retry_ua(|| ops::read_keys(&nv3)).await.unwrap();
+    retry_ua(|| raw::read_keys(&dn)).await.unwrap();
+    retry_ua(|| raw::read_keys(&nv3)).await.unwrap();
     {
         let _netem = Netem::delay_port(port, "4000ms");
         let t0 = Instant::now();
         let (a, b) = tokio::join!(
-            ops::pr_in(&dn, PrInAction::ReadKeys, &opts),
-            ops::pr_in(&nv3, PrInAction::ReadKeys, &opts)
+            raw::pr_in(&dn, PrInAction::ReadKeys, &opts),
+            raw::pr_in(&nv3, PrInAction::ReadKeys, &opts)
         );
         let took = t0.elapsed();
         let held = limiter.permits() - limiter.available();
@@ -530,8 +530,8 @@ async fn command_timeout_is_transport_timeout_iscsi_only() {
     });
     let mut ok = false;
     for _ in 0..60 {
-        if retry_ua(|| ops::read_keys(&dn)).await.is_ok()
-            && retry_ua(|| ops::read_keys(&nv3)).await.is_ok()
+        if retry_ua(|| raw::read_keys(&dn)).await.is_ok()
+            && retry_ua(|| raw::read_keys(&nv3)).await.is_ok()
         {
             ok = true;
             break;
@@ -600,8 +600,8 @@ async fn block_pr_sequence(abort: bool) {
     assert_eq!((r.key, r.type_code), (a, 5));
     // reads are not there on 6.1: a clear error, not a wrong answer
     for (what, res) in [
-        ("READ KEYS", ops::read_keys(&b0).await),
-        ("READ RESERVATION", ops::read_reservation(&b0).await),
+        ("READ KEYS", raw::read_keys(&b0).await),
+        ("READ RESERVATION", raw::read_reservation(&b0).await),
     ] {
         match res {
             Ok(d) => {
@@ -627,7 +627,7 @@ async fn block_pr_sequence(abort: bool) {
     } else {
         PrOut::preempt(c, a, ty)
     };
-    retry_ua(|| ops::pr_out(&bn, &req, Some(Duration::from_secs(30))))
+    retry_ua(|| raw::pr_out(&bn, &req, Some(Duration::from_secs(30))))
         .await
         .unwrap_or_else(|e| panic!("{} via block ioctl: {e}", req.action));
     let rk = prin(&sg0, PrInAction::ReadKeys).await;
@@ -644,7 +644,7 @@ async fn block_pr_sequence(abort: bool) {
     compare_with_sg_persist(p0, "after block-ioctl preempt").await;
     // the preempted block device now conflicts
     let rsv = PrOut::reserve(a, ty);
-    let e = retry_ua(|| ops::pr_out(&b0, &rsv, None)).await.unwrap_err();
+    let e = retry_ua(|| raw::pr_out(&b0, &rsv, None)).await.unwrap_err();
     assert!(e.is_reservation_conflict(), "{e}");
     // clear
     prout(&bn, &PrOut::clear(c)).await;
@@ -667,11 +667,11 @@ async fn read_full_status_grows_past_lio_silent_truncation() {
     for (i, p) in all.iter().enumerate() {
         prout(&open(p), &PrOut::register_ignore(key(7, i as u8 + 1))).await;
     }
-    let full = ops::pr_in(
+    let full = raw::pr_in(
         &d0,
         PrInAction::ReadFullStatus,
         &PrInOptions {
-            alloc_len: 65535,
+            alloc_len: Some(65535),
             ..Default::default()
         },
     )
@@ -687,11 +687,11 @@ async fn read_full_status_grows_past_lio_silent_truncation() {
     let mut silent = Vec::new();
     for alloc in 16..(8 + lens[0] + lens[1]) as u16 {
         let opts = PrInOptions {
-            alloc_len: alloc,
+            alloc_len: Some(alloc),
             grow: false,
             ..Default::default()
         };
-        let r = retry_ua(|| ops::pr_in(&d0, PrInAction::ReadFullStatus, &opts))
+        let r = retry_ua(|| raw::pr_in(&d0, PrInAction::ReadFullStatus, &opts))
             .await
             .unwrap();
         let fs = r.full_status().unwrap();
@@ -712,10 +712,10 @@ async fn read_full_status_grows_past_lio_silent_truncation() {
     );
     for &(alloc, _) in silent.iter().step_by(silent.len().div_ceil(8)) {
         let opts = PrInOptions {
-            alloc_len: alloc,
+            alloc_len: Some(alloc),
             ..Default::default()
         };
-        let r = retry_ua(|| ops::pr_in(&d0, PrInAction::ReadFullStatus, &opts))
+        let r = retry_ua(|| raw::pr_in(&d0, PrInAction::ReadFullStatus, &opts))
             .await
             .unwrap();
         assert_eq!((r.attempts, r.alloc_len), (2, 65535), "alloc {alloc}");
@@ -777,7 +777,7 @@ fn execute_blocking_reads_keys_like_the_async_path() {
     assert_eq!(keys, vec![a.0], "blocking READ KEYS");
     let opts = PrInOptions::default();
     let async_buf = rt.block_on(async {
-        retry_ua(|| ops::pr_in(&d, PrInAction::ReadKeys, &opts))
+        retry_ua(|| raw::pr_in(&d, PrInAction::ReadKeys, &opts))
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     });

@@ -1,13 +1,18 @@
 //! Test-only helpers shared by the lab tests of every crate: the lab topology read from the
-//! `LAB_*` variables that `lab/run.sh` exports inside the guest, and running guest commands.
+//! `LAB_*` variables that `lab/run.sh` exports inside the guest, running guest commands, and
+//! [`raw`], one PR command on one transport for looking at a device directly.
 //!
-//! It is not a lab driver (that is `lab/run.sh` and `lab/test.sh`) and holds no PR logic.
+//! It is not a lab driver (that is `lab/run.sh` and `lab/test.sh`) and holds no PR rules of
+//! its own: wire formats and the allocation-length rule are pr-core's. It depends on
+//! pr-core and pr-sgio only, never on pr-multipath (pr-sgio's lab tests use it).
 //! Every accessor panics with a message that says how to run the test when the variable it
 //! needs is missing, so a lab test run outside the lab fails loudly instead of passing.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
+
+pub mod raw;
 
 /// The value of `name`, or a panic explaining that the test needs the lab.
 pub fn need(name: &str) -> String {

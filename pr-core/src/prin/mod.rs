@@ -6,7 +6,8 @@
 //! reported and the bytes actually returned, and reports truncation: when the device had
 //! more to say than the allocation length allowed, [`ReadKeys::needed_alloc_len`] (and its
 //! siblings) give the allocation length to re-issue the command with (SPC allows up to
-//! 65535).
+//! 65535). [`alloc`] holds the project's one rule for the allocation length to send first
+//! and to grow to.
 //!
 //! ```
 //! use pr_core::prin::ReadKeys;
@@ -22,6 +23,7 @@
 //! assert_eq!(rk.needed_alloc_len(), Some(32));
 //! ```
 
+pub mod alloc;
 mod read_full_status;
 mod read_keys;
 mod read_reservation;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use pr_core::prout::PrOut;
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_lab_support::raw::{self, PrInOptions};
 use pr_sgio::Device;
-use pr_sgio::ops::{self, PrInOptions};
 
 #[allow(unused_imports)] // each lab test binary uses a different subset
 pub use pr_lab_support::{LabLun, need, run};
@@ -146,10 +146,10 @@ where
 pub async fn lun_state(lab: &Lab) -> LunState {
     let dev = lab.node2_dev();
     let opts = PrInOptions {
-        alloc_len: 8192,
+        alloc_len: Some(8192),
         ..PrInOptions::default()
     };
-    let data = retry_ua(|| ops::pr_in(&dev, PrInAction::ReadFullStatus, &opts))
+    let data = retry_ua(|| raw::pr_in(&dev, PrInAction::ReadFullStatus, &opts))
         .await
         .unwrap_or_else(|e| panic!("READ FULL STATUS via node 2: {e}"));
     let fs = data.full_status().expect("READ FULL STATUS decodes");
@@ -184,7 +184,7 @@ pub async fn lun_state(lab: &Lab) -> LunState {
 
 pub async fn node2_out(lab: &Lab, req: &PrOut<'_>) {
     let dev = lab.node2_dev();
-    retry_ua(|| ops::pr_out(&dev, req, Some(Duration::from_secs(30))))
+    retry_ua(|| raw::pr_out(&dev, req, Some(Duration::from_secs(30))))
         .await
         .unwrap_or_else(|e| panic!("node 2 {}: {e}", req.action));
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use pr_core::transport::Transport;
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_lab_support::raw::{self, PrInData, PrInOptions};
 use pr_sgio::Error;
-use pr_sgio::ops::{self, PrInData, PrInOptions};
 
 #[allow(unused_imports)] // each lab test binary uses a different subset
 pub use pr_lab_support::{LabLun as Lun, guest_tools, need, run, run_ok};
@@ -38,13 +38,13 @@ where
 
 pub async fn prin<T: Transport>(t: &T, action: PrInAction) -> PrInData {
     let opts = PrInOptions::default();
-    retry_ua(|| ops::pr_in(t, action, &opts))
+    retry_ua(|| raw::pr_in(t, action, &opts))
         .await
         .unwrap_or_else(|e| panic!("{} {action} failed: {e}", t.name()))
 }
 
 pub async fn prout<T: Transport>(t: &T, req: &pr_core::prout::PrOut<'_>) {
-    retry_ua(|| ops::pr_out(t, req, None))
+    retry_ua(|| raw::pr_out(t, req, None))
         .await
         .unwrap_or_else(|e| panic!("{} {} failed: {e}", t.name(), req.action));
 }

@@ -1,9 +1,14 @@
-//! Persistent reservation operations on one device, over any [`Transport`]: the four PR IN
-//! service actions with automatic growth of the allocation length, and PR OUT from a
-//! pr-core [`PrOut`] request.
+//! One PERSISTENT RESERVE IN or OUT command on one [`Transport`], for the lab's tests and
+//! benchmarks: the four PR IN service actions with the allocation-length rule of
+//! [`pr_core::prin::alloc`], and PR OUT from a pr-core [`PrOut`] request.
 //!
-//! CDBs, parameter lists and response views are pr-core's; this module only moves bytes and
-//! classifies completions with [`pr_core::outcome::Completion::check`], whose
+//! This is test tooling, not a product engine: it never picks a path, retries or fans out
+//! (pr-multipath's LUN is the front door for that). The lab uses it to look at one device,
+//! one path or one map node directly, beside whatever is under test.
+//!
+//! CDBs, parameter lists, response views and the growth rule are pr-core's; this module
+//! only moves bytes and classifies completions with
+//! [`pr_core::outcome::Completion::check`], whose
 //! [`CommandError`](pr_core::outcome::CommandError) (with the sense bytes) is carried in
 //! [`Error::Command`].
 //!
@@ -11,11 +16,12 @@
 //! # async fn demo() -> pr_sgio::Result<()> {
 //! use pr_core::prout::PrOut;
 //! use pr_core::types::ReservationKey;
-//! use pr_sgio::{Device, ops};
+//! use pr_lab_support::raw;
+//! use pr_sgio::Device;
 //!
 //! let dev = Device::open("/dev/sdb")?;
-//! ops::pr_out(&dev, &PrOut::register(ReservationKey(0), ReservationKey(0x1234)).with_aptpl(), None).await?;
-//! let keys = ops::read_keys(&dev).await?;
+//! raw::pr_out(&dev, &PrOut::register(ReservationKey(0), ReservationKey(0x1234)).with_aptpl(), None).await?;
+//! let keys = raw::read_keys(&dev).await?;
 //! for k in keys.read_keys()?.keys() {
 //!     println!("{k}");
 //! }
@@ -27,24 +33,21 @@ use std::time::Duration;
 use pr_core::DecodeError;
 use pr_core::cdb::PrInCdb;
 use pr_core::outcome::Completion;
-use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Response, Truncation};
+use pr_core::prin::alloc::{MAX_ATTEMPTS, MIN_ALLOC_LEN, initial_alloc_len, next_alloc_len};
+use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Response};
 use pr_core::prout::PrOut;
 use pr_core::transport::{Cdb, Request, Transport};
 use pr_core::types::PrInAction;
-
-use crate::error::{Error, Result};
-
-/// Allocation length of the first PR IN attempt by default.
-pub const DEFAULT_ALLOC_LEN: u16 = 8192;
+use pr_sgio::{Error, Result};
 
 /// Options of a PR IN command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PrInOptions {
-    /// Allocation length of the first attempt (at least 8).
-    pub alloc_len: u16,
-    /// Re-issue once with the length the device asked for (capped at 65535) when the
-    /// response was cut short; READ FULL STATUS re-issues with 65535 also when the
-    /// response may be incomplete (see [`next_alloc_len`]).
+    /// Allocation length of the first attempt (raised to 8); `None`: pr-core's
+    /// [`initial_alloc_len`] for the action.
+    pub alloc_len: Option<u16>,
+    /// Re-issue the command as pr-core's [`next_alloc_len`] says (at most
+    /// [`MAX_ATTEMPTS`] commands in all); `false`: send it once.
     pub grow: bool,
     /// Command timeout.
     pub timeout: Duration,
@@ -53,7 +56,7 @@ pub struct PrInOptions {
 impl Default for PrInOptions {
     fn default() -> Self {
         PrInOptions {
-            alloc_len: DEFAULT_ALLOC_LEN,
+            alloc_len: None,
             grow: true,
             timeout: Request::DEFAULT_TIMEOUT,
         }
@@ -69,8 +72,8 @@ pub struct PrInData {
     pub bytes: Vec<u8>,
     /// The allocation length of the last attempt.
     pub alloc_len: u16,
-    /// How many times the command was sent (2 when it grew).
-    pub attempts: u8,
+    /// How many times the command was sent (2 when it grew once).
+    pub attempts: u32,
     /// The completion of the last attempt.
     pub completion: Completion,
 }
@@ -113,47 +116,14 @@ impl PrInData {
         Ok(FullStatus::decode(&self.bytes)?)
     }
 
-    /// Whether the response is still cut short (the device had more than 65535 bytes, or
-    /// growth was off).
+    /// Whether ADDITIONAL LENGTH says the response is still cut short (the device had more
+    /// than 65535 bytes, or growth was off).
     pub fn is_truncated(&self) -> bool {
         self.decode()
             .ok()
             .and_then(|r| r.needed_alloc_len())
             .is_some()
     }
-}
-
-/// The next allocation length to try after a response to `alloc_len` decoded as `needed`:
-/// `None` when the response was complete or cannot grow.
-pub fn grown_alloc_len(alloc_len: u16, needed: Option<u32>) -> Option<u16> {
-    let n = u16::try_from(needed?).unwrap_or(u16::MAX);
-    (n > alloc_len).then_some(n)
-}
-
-/// The allocation length to re-issue PR IN `action` with after `bytes` came back for
-/// `alloc_len`: `None` when the response is complete (or cannot grow).
-///
-/// READ KEYS and READ RESERVATION grow to the length ADDITIONAL LENGTH asks for
-/// ([`grown_alloc_len`]). READ FULL STATUS grows straight to 65535 whenever
-/// [`FullStatus::truncation`] is not [`Truncation::Complete`]: the Linux LIO target returns
-/// whole descriptors only and counts only those in ADDITIONAL LENGTH, so a response can look
-/// complete while registrants are missing ([`Truncation::Possible`]), and a cut response's
-/// ADDITIONAL LENGTH can undercount too (re-issuing with exactly that length may again
-/// return fewer descriptors than exist).
-pub fn next_alloc_len(action: PrInAction, alloc_len: u16, bytes: &[u8]) -> Option<u16> {
-    if action == PrInAction::ReadFullStatus {
-        let fs = FullStatus::decode(bytes).ok()?;
-        return match fs.truncation(u32::from(alloc_len)) {
-            Truncation::Complete => None,
-            Truncation::Cut { .. } | Truncation::Possible => {
-                (alloc_len < u16::MAX).then_some(u16::MAX)
-            }
-        };
-    }
-    let needed = Response::decode(action, bytes)
-        .ok()
-        .and_then(|r| r.needed_alloc_len());
-    grown_alloc_len(alloc_len, needed)
 }
 
 fn command_error(device: &str, what: String, e: pr_core::outcome::CommandError) -> Error {
@@ -164,17 +134,20 @@ fn command_error(device: &str, what: String, e: pr_core::outcome::CommandError) 
     }
 }
 
-/// Sends PERSISTENT RESERVE IN `action`, growing the allocation length once if the device
-/// had more to return (or, for READ FULL STATUS, may have had more: see
-/// [`next_alloc_len`]). Errors: [`Error::Transport`] when the command did not complete,
-/// [`Error::Command`] when it completed unsuccessfully (with its sense bytes).
+/// Sends PERSISTENT RESERVE IN `action`, re-issuing it as pr-core's [`next_alloc_len`]
+/// says when the device had (or, for READ FULL STATUS, may have had) more to return.
+/// Errors: [`Error::Transport`] when the command did not complete, [`Error::Command`] when
+/// it completed unsuccessfully (with its sense bytes).
 pub async fn pr_in<T: Transport + ?Sized>(
     t: &T,
     action: PrInAction,
     options: &PrInOptions,
 ) -> Result<PrInData> {
-    let mut alloc_len = options.alloc_len.max(8);
-    let mut attempts = 0u8;
+    let mut alloc_len = options
+        .alloc_len
+        .unwrap_or(initial_alloc_len(action))
+        .max(MIN_ALLOC_LEN);
+    let mut attempts = 0u32;
     loop {
         attempts += 1;
         let cdb = PrInCdb::new(action, alloc_len).to_bytes();
@@ -195,7 +168,7 @@ pub async fn pr_in<T: Transport + ?Sized>(
             attempts,
             completion: response.completion,
         };
-        if options.grow && attempts == 1 {
+        if options.grow && attempts < MAX_ATTEMPTS {
             if let Some(next) = next_alloc_len(action, alloc_len, &data.bytes) {
                 alloc_len = next;
                 continue;
@@ -252,6 +225,7 @@ pub async fn pr_out<T: Transport + ?Sized>(
 mod tests {
     use super::*;
     use pr_core::outcome::SenseBuf;
+    use pr_core::prin::Truncation;
     use pr_core::sense::ScsiStatus;
     use pr_core::transport::{DataDirection, Response as TResponse, TransportError};
     use pr_core::types::{ReservationKey, ReservationType};
@@ -368,7 +342,7 @@ mod tests {
     #[tokio::test]
     async fn read_full_status_regrows_when_lio_may_have_dropped_descriptors() {
         let opts = |alloc_len| PrInOptions {
-            alloc_len,
+            alloc_len: Some(alloc_len),
             ..Default::default()
         };
         let t = LioFullStatus {
@@ -411,24 +385,6 @@ mod tests {
         assert_eq!(d.attempts, 1);
         assert_eq!(d.full_status().unwrap().descriptors().count(), 3);
         assert_eq!(*t.seen.lock().unwrap(), [8192]);
-        // Already at 65535: nothing more to try.
-        assert_eq!(
-            next_alloc_len(PrInAction::ReadFullStatus, 65535, &d.bytes),
-            None
-        );
-        // READ KEYS keeps growing to exactly what it needs.
-        let mut rk = vec![0u8; 16];
-        ReadKeys::encode(1, [ReservationKey(1), ReservationKey(2)], &mut rk);
-        assert_eq!(next_alloc_len(PrInAction::ReadKeys, 16, &rk), Some(24));
-    }
-
-    #[test]
-    fn growth_rule() {
-        assert_eq!(grown_alloc_len(8192, None), None);
-        assert_eq!(grown_alloc_len(8192, Some(8000)), None);
-        assert_eq!(grown_alloc_len(8192, Some(16392)), Some(16392));
-        assert_eq!(grown_alloc_len(8192, Some(100_000)), Some(65535));
-        assert_eq!(grown_alloc_len(65535, Some(100_000)), None);
     }
 
     #[tokio::test]
@@ -457,7 +413,7 @@ mod tests {
             &t,
             PrInAction::ReadKeys,
             &PrInOptions {
-                alloc_len: 16,
+                alloc_len: Some(16),
                 ..Default::default()
             },
         )
@@ -470,7 +426,7 @@ mod tests {
             &t,
             PrInAction::ReadKeys,
             &PrInOptions {
-                alloc_len: 16,
+                alloc_len: Some(16),
                 grow: false,
                 ..Default::default()
             },
