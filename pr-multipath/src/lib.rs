@@ -104,7 +104,7 @@ pub mod sgio;
 
 pub use error::{Error, Failure, Result};
 pub use exec::RetryPolicy;
-pub use fleet::{FleetOptions, LunOutcome, LunResult, Progress, fence, unfence};
+pub use fleet::{FenceAction, FleetOptions, LunOutcome, LunResult, Progress, fence, unfence};
 pub use lun::{
     ConflictPolicy, FullStatusInfo, Hold, KeysInfo, LunOptions, MultipathLun, RegisterRequest,
     ReservationInfo, StatusEntry,

@@ -504,7 +504,10 @@ pub(crate) async fn prout(target: Target, op: ProutOp, args: ProutArgs, cached: 
         ProutOp::Reserve(ty) => lun.reserve(args.key, ty).await,
         ProutOp::Release(ty) => lun.release(args.key, ty).await,
         ProutOp::Clear => lun.clear(args.key).await,
-        ProutOp::Preempt { ty, abort } => lun.preempt(args.key, args.sa_key, ty, abort).await,
+        ProutOp::Preempt { ty, abort: false } => lun.preempt(args.key, args.sa_key, ty).await,
+        ProutOp::Preempt { ty, abort: true } => {
+            lun.preempt_and_abort(args.key, args.sa_key, ty).await
+        }
         ProutOp::RegisterAndMove => {
             log::msg(
                 0,

@@ -7,6 +7,7 @@
 //! | file | concern |
 //! | --- | --- |
 //! | `send.rs` | one command on one path, the fan-out, one path at a time with failover |
+//! | `fanout.rs` | decisions without IO: which paths a REGISTER goes to, what its outcomes call for |
 //! | `prin.rs` | PR IN through the map and the READ FULL STATUS / READ KEYS / READ RESERVATION results |
 //! | `register.rs` | REGISTER, conflict policies, rollback, key change, unregistering the holder |
 //! | `reserve.rs` | RESERVE and CLEAR |
@@ -30,6 +31,7 @@ use crate::multipathd::Multipathd;
 use crate::path::{Path, PathRefresher, PathState};
 use crate::report::Report;
 
+mod fanout;
 mod preempt;
 mod prin;
 mod register;
@@ -203,53 +205,6 @@ fn lock<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn replace_report(e: Error, report: &Report) -> Error {
-    let r = Box::new(report.clone());
-    match e {
-        Error::Failed {
-            lun, what, failure, ..
-        } => Error::Failed {
-            lun,
-            what,
-            failure,
-            report: r,
-        },
-        Error::SafetyCheck { lun, reason, .. } => Error::SafetyCheck {
-            lun,
-            reason,
-            report: r,
-        },
-        Error::TypeMismatch {
-            lun,
-            requested,
-            held,
-            ..
-        } => Error::TypeMismatch {
-            lun,
-            requested,
-            held,
-            report: r,
-        },
-        Error::MapControl {
-            lun, op, message, ..
-        } => Error::MapControl {
-            lun,
-            op,
-            message,
-            report: r,
-        },
-        other => other,
-    }
-}
-
-fn decisive(failures: &[&Failure]) -> Option<Failure> {
-    failures
-        .iter()
-        .find(|f| f.is_reservation_conflict())
-        .or_else(|| failures.first())
-        .map(|f| (*f).clone())
-}
-
 impl<T: Transport> MultipathLun<T> {
     /// A LUN named `name` (the map alias) over `paths`, tried in path-group order.
     pub fn new(name: impl Into<String>, mut paths: Vec<Path<T>>) -> Self {
@@ -405,6 +360,17 @@ impl<T: Transport> MultipathLun<T> {
     fn usable(&self) -> Vec<usize> {
         (0..self.paths.len())
             .filter(|&i| self.paths.get(i).is_some_and(Path::is_usable))
+            .collect()
+    }
+
+    fn path_views(&self) -> Vec<fanout::PathView<'_>> {
+        self.paths
+            .iter()
+            .map(|p| fanout::PathView {
+                name: p.name(),
+                usable: p.is_usable(),
+                host: p.host(),
+            })
             .collect()
     }
 

@@ -8,38 +8,114 @@ use crate::error::{Error, Result};
 use crate::exec;
 use crate::report::{Command, MapEvent, OutCommand, Phase, Report};
 
-use super::{Hold, MultipathLun, decisive, replace_report};
+use super::fanout::decisive;
+use super::{Hold, MultipathLun};
 
+/// What the self-preemption sequence does after its PREEMPT, on the same path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum PreemptWork {
+    /// Nothing: re-register every usable path (preempting all registrants, self-preempt).
     None,
+    /// RELEASE, then re-register every usable path (the release workaround).
     Release,
+    /// RELEASE and unregister that path; no re-registration (unregistering the holder).
     ReleaseUnregister,
 }
 
+/// How a PREEMPT is carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PreemptSequence {
+    /// One path, failing over on path failures.
+    OnePath,
+    /// Suspend, PREEMPT, re-register our paths, resume: the PREEMPT also removes the
+    /// registrations of our other paths.
+    SelfPreempt(SelfPreemptReason),
+}
+
+/// Why a PREEMPT removes our own paths' registrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SelfPreemptReason {
+    /// SA key 0 against an all-registrants reservation removes every other registrant.
+    AllRegistrants,
+    /// The victim is our own key.
+    OwnKey,
+}
+
+/// The plan of a PREEMPT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PreemptPlan {
+    pub(super) sequence: PreemptSequence,
+    /// The victim holds the reservation, so afterwards this host does.
+    pub(super) takes_reservation: bool,
+}
+
+/// The plan of a PREEMPT of `victim` by `key`, given the holder's key from READ
+/// RESERVATION (`None`: no reservation, or it could not be read; `Some(0)`: an
+/// all-registrants reservation).
+pub(super) fn preempt_plan(
+    holder: Option<ReservationKey>,
+    key: ReservationKey,
+    victim: ReservationKey,
+) -> PreemptPlan {
+    let takes_reservation = holder == Some(victim);
+    let sequence = if takes_reservation && victim.is_zero() {
+        PreemptSequence::SelfPreempt(SelfPreemptReason::AllRegistrants)
+    } else if victim == key {
+        PreemptSequence::SelfPreempt(SelfPreemptReason::OwnKey)
+    } else {
+        PreemptSequence::OnePath
+    };
+    PreemptPlan {
+        sequence,
+        takes_reservation,
+    }
+}
+
 impl<T: Transport> MultipathLun<T> {
-    /// PREEMPT (or PREEMPT AND ABORT with `abort`) of `victim` by `key`.
+    /// PREEMPT of `victim` by `key` with type `ty`: removes the registrations of `victim`
+    /// and, when `victim` holds the reservation, takes it with type `ty`.
     ///
-    /// - `victim` holds an all-registrants reservation (READ RESERVATION key 0) and is 0:
-    ///   SA key 0 removes every other registration, our other paths' included, so it runs
-    ///   as a self-preemption: suspend, PREEMPT, re-register our paths, resume.
-    /// - `victim == key` (self-preempt): the same sequence.
+    /// - `victim` is 0 and the reservation is an all-registrants one (READ RESERVATION
+    ///   key 0): SA key 0 removes every other registration, our other paths' included, so
+    ///   it runs as a self-preemption: suspend, PREEMPT, re-register our paths, resume.
+    /// - `victim == key` (self-preempt, for example to change the type): the same sequence.
     /// - otherwise one path with failover on path failures.
     ///
-    /// When the victim held the reservation, this host records that it holds it now.
+    /// When the victim held the reservation, this host records that it holds it now. A
+    /// victim key that is not registered is a reservation conflict (SPC).
     pub async fn preempt(
         &self,
         key: ReservationKey,
         victim: ReservationKey,
         ty: ReservationType,
-        abort: bool,
+    ) -> Result<Report> {
+        self.preempt_with(PrOutAction::Preempt, key, victim, ty)
+            .await
+    }
+
+    /// PREEMPT AND ABORT of `victim` by `key` with type `ty`: as [`preempt`](Self::preempt),
+    /// and the device server also aborts the commands of the preempted I_T nexuses (the
+    /// fencing action of fence_scsi and fence_mpath). LIO over tcm_loop can deadlock on it;
+    /// [`preempt`](Self::preempt) fences there too.
+    pub async fn preempt_and_abort(
+        &self,
+        key: ReservationKey,
+        victim: ReservationKey,
+        ty: ReservationType,
+    ) -> Result<Report> {
+        self.preempt_with(PrOutAction::PreemptAndAbort, key, victim, ty)
+            .await
+    }
+
+    /// PREEMPT or PREEMPT AND ABORT (`action`).
+    pub(crate) async fn preempt_with(
+        &self,
+        action: PrOutAction,
+        key: ReservationKey,
+        victim: ReservationKey,
+        ty: ReservationType,
     ) -> Result<Report> {
         let mut report = Report::new(&self.name);
-        let action = if abort {
-            PrOutAction::PreemptAndAbort
-        } else {
-            PrOutAction::Preempt
-        };
         let cmd = OutCommand::new(action, key, victim).typed(ty);
         let request = exec::encode_out(&exec::prout_of(&cmd))?;
         self.check_key(None, key, &mut report).await?;
@@ -53,24 +129,29 @@ impl<T: Transport> MultipathLun<T> {
                 None
             }
         };
-        let preempting_reservation = holder == Some(victim);
-        if preempting_reservation && victim.is_zero() {
-            report
-                .notes
-                .push("preempting an all-registrants reservation: self-preempt sequence".into());
-            self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
-                .await?;
-        } else if victim == key {
-            report
-                .notes
-                .push("preempting our own key: self-preempt sequence".into());
-            self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
-                .await?;
-        } else {
-            self.initial_one_path(cmd, &request, action.name(), &mut report)
-                .await?;
+        let plan = preempt_plan(holder, key, victim);
+        match plan.sequence {
+            PreemptSequence::OnePath => {
+                self.initial_one_path(cmd, &request, action.name(), &mut report)
+                    .await?;
+            }
+            PreemptSequence::SelfPreempt(why) => {
+                report.notes.push(
+                    match why {
+                        SelfPreemptReason::AllRegistrants => {
+                            "preempting an all-registrants reservation: self-preempt sequence"
+                        }
+                        SelfPreemptReason::OwnKey => {
+                            "preempting our own key: self-preempt sequence"
+                        }
+                    }
+                    .into(),
+                );
+                self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
+                    .await?;
+            }
         }
-        if preempting_reservation {
+        if plan.takes_reservation {
             self.set_hold(
                 Some(Hold {
                     key,
@@ -136,7 +217,7 @@ impl<T: Transport> MultipathLun<T> {
             .await;
         let resumed = self.map_op(false, report).await;
         match (inner, resumed) {
-            (Err(e), _) => Err(replace_report(e, report)),
+            (Err(e), _) => Err(e.with_report(report)),
             (Ok(()), Err(e)) => Err(e),
             (Ok(()), Ok(())) => Ok(()),
         }
@@ -207,7 +288,7 @@ impl<T: Transport> MultipathLun<T> {
             if first_err.is_none() && !fails.is_empty() {
                 first_err = Some(self.failed(
                     "re-registration after self-preempt",
-                    decisive(&fails.iter().collect::<Vec<_>>()),
+                    decisive(&fails),
                     report,
                 ));
             }
@@ -216,5 +297,73 @@ impl<T: Transport> MultipathLun<T> {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINE: ReservationKey = ReservationKey(0xa);
+    const THEIRS: ReservationKey = ReservationKey(0xb);
+    const ZERO: ReservationKey = ReservationKey(0);
+
+    fn plan(seq: PreemptSequence, takes_reservation: bool) -> PreemptPlan {
+        PreemptPlan {
+            sequence: seq,
+            takes_reservation,
+        }
+    }
+
+    #[test]
+    fn preempting_another_node() {
+        // The victim holds it: one path, and we hold it afterwards.
+        assert_eq!(
+            preempt_plan(Some(THEIRS), MINE, THEIRS),
+            plan(PreemptSequence::OnePath, true)
+        );
+        // The victim is only registered (someone else, or nobody, holds it).
+        assert_eq!(
+            preempt_plan(None, MINE, THEIRS),
+            plan(PreemptSequence::OnePath, false)
+        );
+        assert_eq!(
+            preempt_plan(Some(MINE), MINE, THEIRS),
+            plan(PreemptSequence::OnePath, false)
+        );
+    }
+
+    #[test]
+    fn sa_key_zero_against_all_registrants_is_a_self_preempt() {
+        assert_eq!(
+            preempt_plan(Some(ZERO), MINE, ZERO),
+            plan(
+                PreemptSequence::SelfPreempt(SelfPreemptReason::AllRegistrants),
+                true
+            )
+        );
+        // SA key 0 without an all-registrants reservation: the device decides (conflict).
+        assert_eq!(
+            preempt_plan(Some(THEIRS), MINE, ZERO),
+            plan(PreemptSequence::OnePath, false)
+        );
+    }
+
+    #[test]
+    fn preempting_our_own_key_is_a_self_preempt() {
+        assert_eq!(
+            preempt_plan(Some(MINE), MINE, MINE),
+            plan(
+                PreemptSequence::SelfPreempt(SelfPreemptReason::OwnKey),
+                true
+            )
+        );
+        assert_eq!(
+            preempt_plan(None, MINE, MINE),
+            plan(
+                PreemptSequence::SelfPreempt(SelfPreemptReason::OwnKey),
+                false
+            )
+        );
     }
 }

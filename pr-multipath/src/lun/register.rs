@@ -12,8 +12,9 @@ use crate::exec;
 use crate::path::{Path, PathState};
 use crate::report::{Command, OutCommand, PathRegistration, PathState as RegState, Phase, Report};
 
+use super::fanout::{self, NextStep, Outcomes, decisive};
 use super::safety::HoldCheck;
-use super::{ConflictPolicy, Hold, MultipathLun, RegisterRequest, decisive, lock};
+use super::{ConflictPolicy, Hold, MultipathLun, RegisterRequest, lock};
 
 impl<T: Transport> MultipathLun<T> {
     /// REGISTER or REGISTER AND IGNORE EXISTING KEY on every usable path, concurrently
@@ -236,33 +237,6 @@ impl<T: Transport> MultipathLun<T> {
         }
     }
 
-    fn register_targets(&self, all_tg_pt: bool, report: &mut Report) -> Vec<usize> {
-        let mut hosts: Vec<(u32, String)> = Vec::new();
-        let mut targets = Vec::new();
-        report.registrations.clear();
-        for (i, p) in self.paths.iter().enumerate() {
-            if !p.is_usable() {
-                report.registrations.push(RegState {
-                    path: p.name().to_owned(),
-                    registration: PathRegistration::SkippedUnusable,
-                });
-                continue;
-            }
-            if all_tg_pt && let Some(h) = p.host() {
-                if let Some((_, first)) = hosts.iter().find(|(hh, _)| *hh == h) {
-                    report.registrations.push(RegState {
-                        path: p.name().to_owned(),
-                        registration: PathRegistration::CoveredBy(first.clone()),
-                    });
-                    continue;
-                }
-                hosts.push((h, p.name().to_owned()));
-            }
-            targets.push(i);
-        }
-        targets
-    }
-
     pub(super) fn set_reg(&self, report: &mut Report, idx: usize, state: PathRegistration) {
         let name = self.path_name(idx);
         if let Some(r) = report.registrations.iter_mut().find(|r| r.path == name) {
@@ -297,24 +271,16 @@ impl<T: Transport> MultipathLun<T> {
             flags |= PrOutFlags::ALL_TG_PT;
         }
         let what = req.action().name();
-        let mut targets = self.register_targets(all_tg_pt, report);
-        if let Some(d) = done {
-            let host = self.paths.get(d).and_then(Path::host);
-            targets.retain(|&i| {
-                i != d
-                    && !(all_tg_pt
-                        && host.is_some()
-                        && self.paths.get(i).and_then(Path::host) == host)
-            });
-            self.set_reg(report, d, PathRegistration::Changed);
-            if targets.is_empty() {
-                return Ok(());
-            }
-        }
+        let targets = fanout::register_targets(&self.path_views(), all_tg_pt, done);
+        report.registrations = targets.registrations;
+        let targets = targets.send;
         if targets.is_empty() {
-            return Err(Error::NoUsablePath {
-                lun: self.name.clone(),
-            });
+            return match done {
+                Some(_) => Ok(()),
+                None => Err(Error::NoUsablePath {
+                    lun: self.name.clone(),
+                }),
+            };
         }
         let key_field = if req.ignore_existing {
             ReservationKey(0)
@@ -337,80 +303,58 @@ impl<T: Transport> MultipathLun<T> {
             };
         let results = self.fan_out(&targets, Phase::Initial, |_| main).await;
 
-        let mut ok = Vec::new();
-        let mut conflict = Vec::new();
-        let mut unknown = Vec::new();
-        let mut other = Vec::new();
+        let mut o = Outcomes::default();
         let mut failures: Vec<Failure> = Vec::new();
         for (i, step) in results {
-            match &step.result {
-                Ok(()) => ok.push(i),
-                Err(f) => {
-                    failures.push(f.clone());
-                    if f.is_reservation_conflict() {
-                        conflict.push(i);
-                    } else if f.is_path_failure() || f.outcome_unknown() {
-                        unknown.push(i);
-                    } else {
-                        other.push(i);
-                    }
-                }
+            o.add(i, step.result.as_ref().map(|_| ()));
+            if let Err(f) = &step.result {
+                failures.push(f.clone());
             }
             report.steps.push(step);
         }
-        for &i in &ok {
+        for &i in &o.ok {
             self.set_reg(report, i, PathRegistration::Changed);
         }
-        for &i in conflict.iter().chain(&other) {
+        for &i in o.conflict.iter().chain(&o.other) {
             self.set_reg(report, i, PathRegistration::Unchanged);
         }
-        for &i in &unknown {
+        for &i in &o.unknown {
             self.set_reg(report, i, PathRegistration::Unknown);
         }
-        let fail_refs: Vec<&Failure> = failures.iter().collect();
-        let decisive_failure = decisive(&fail_refs);
+        let decisive_failure = decisive(&failures);
 
         // Paths that failed without an answer but are still usable per the refresher have
         // an unknown registration on a live path: that must be resolved.
         let mut live_unknown = Vec::new();
-        if !unknown.is_empty() && self.refresher.is_some() {
+        if !o.unknown.is_empty() && self.refresher.is_some() {
             self.refresh_noted(report).await;
-            live_unknown = unknown
+            live_unknown = o
+                .unknown
                 .iter()
                 .copied()
                 .filter(|&i| self.paths.get(i).is_some_and(Path::is_usable))
                 .collect();
         }
 
-        let clean = conflict.is_empty() && other.is_empty();
-        if clean && !ok.is_empty() && live_unknown.is_empty() {
-            if !unknown.is_empty() {
-                report.notes.push(format!(
-                    "{} path(s) failed during {what} and are now marked failed; their \
-                     registration is unknown until they return",
-                    unknown.len()
-                ));
+        let next = fanout::after_fanout(
+            &o,
+            &live_unknown,
+            policy,
+            req.ignore_existing,
+            unknown_rollback_safe,
+        );
+        match next {
+            NextStep::Done { unknown } => {
+                if unknown > 0 {
+                    report.notes.push(format!(
+                        "{unknown} path(s) failed during {what} and are now marked failed; \
+                         their registration is unknown until they return"
+                    ));
+                }
+                Ok(())
             }
-            return Ok(());
-        }
-        if ok.is_empty() && unknown.is_empty() {
-            // Nothing changed anywhere.
-            return Err(self.failed(what, decisive_failure, report));
-        }
-
-        match policy {
-            ConflictPolicy::RetryWithIgnore => {
-                let can_retry = other.is_empty()
-                    && !ok.is_empty()
-                    && (!req.ignore_existing || conflict.is_empty());
-                if !can_retry {
-                    return Err(self.failed(what, decisive_failure, report));
-                }
-                let mut retry: Vec<usize> = conflict.clone();
-                retry.extend(&live_unknown);
-                if retry.is_empty() {
-                    return Ok(());
-                }
+            NextStep::Fail => Err(self.failed(what, decisive_failure, report)),
+            NextStep::RetryWithIgnore(retry) => {
                 let cmd = OutCommand::new(
                     PrOutAction::RegisterAndIgnoreExistingKey,
                     ReservationKey(0),
@@ -437,21 +381,18 @@ impl<T: Transport> MultipathLun<T> {
                     ));
                     Ok(())
                 } else {
-                    Err(self.failed(what, decisive(&fails.iter().collect::<Vec<_>>()), report))
+                    Err(self.failed(what, decisive(&fails), report))
                 }
             }
-            ConflictPolicy::Rollback => {
-                let mut undo: Vec<usize> = ok.clone();
-                if unknown_rollback_safe {
-                    undo.extend(&unknown);
-                } else if !unknown.is_empty() {
+            NextStep::Rollback { undo, unknown_left } => {
+                if unknown_left > 0 {
                     report.notes.push(
                         "rollback: paths without an answer are left as they are (their earlier \
                          key cannot be told apart from the new one)"
                             .into(),
                     );
                 }
-                self.rollback(req, flags, &ok, &undo, report).await;
+                self.rollback(req, flags, &o.ok, &undo, report).await;
                 Err(self.failed(what, decisive_failure, report))
             }
         }

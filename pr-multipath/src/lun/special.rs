@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::exec;
 use crate::report::{Command, OutCommand, PathRegistration, Phase, Report};
 
-use super::{ConflictPolicy, Hold, MultipathLun, RegisterRequest, replace_report};
+use super::{ConflictPolicy, Hold, MultipathLun, RegisterRequest};
 
 impl<T: Transport> MultipathLun<T> {
     /// REGISTER with SPEC_I_PT: registers `new_key` for this host's paths **and** for the
@@ -110,7 +110,7 @@ impl<T: Transport> MultipathLun<T> {
                         .into(),
                 );
             }
-            return Err(replace_report(e, report));
+            return Err(e.with_report(report));
         }
         if req.aptpl {
             self.aptpl.store(true, Ordering::Relaxed);
@@ -170,7 +170,7 @@ impl<T: Transport> MultipathLun<T> {
             .register_fanout_except(&req, Some(first), &mut report)
             .await
         {
-            return Err(replace_report(e, &report));
+            return Err(e.with_report(&report));
         }
         self.after_register(&req, &mut report).await;
         Ok(report)
