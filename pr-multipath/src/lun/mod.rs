@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use pr_core::transport::Transport;
 use pr_core::types::{PrOutAction, PrOutFlags, ReservationKey, ReservationType};
+use tracing::Instrument;
 
 use crate::config::ConfiguredKey;
 use crate::error::{Error, Failure, Result};
@@ -361,6 +362,26 @@ impl<T: Transport> MultipathLun<T> {
         (0..self.paths.len())
             .filter(|&i| self.paths.get(i).is_some_and(Path::is_usable))
             .collect()
+    }
+
+    /// Runs the operation `op` (`RESERVE`, `READ KEYS`, ...) on this LUN inside a
+    /// `pr_lun_op` span (fields `lun`, `op`), so that each command's event carries them,
+    /// and ends it with one info-level event: `lun`, `op`, `outcome` (`ok` or the error)
+    /// and `duration`.
+    async fn logged<R>(&self, op: &str, fut: impl Future<Output = Result<R>>) -> Result<R> {
+        let span = tracing::info_span!("pr_lun_op", lun = %self.name, op);
+        let started = Instant::now();
+        let result = fut.instrument(span).await;
+        let duration = started.elapsed();
+        match &result {
+            Ok(_) => {
+                tracing::info!(lun = %self.name, op, outcome = "ok", ?duration, "LUN operation")
+            }
+            Err(e) => {
+                tracing::info!(lun = %self.name, op, outcome = %e, ?duration, "LUN operation");
+            }
+        }
+        result
     }
 
     fn path_views(&self) -> Vec<fanout::PathView<'_>> {

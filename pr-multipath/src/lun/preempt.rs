@@ -115,53 +115,56 @@ impl<T: Transport> MultipathLun<T> {
         victim: ReservationKey,
         ty: ReservationType,
     ) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        let cmd = OutCommand::new(action, key, victim).typed(ty);
-        let request = exec::encode_out(&exec::prout_of(&cmd))?;
-        self.check_key(None, key, &mut report).await?;
-        self.refresh_if_stale(&mut report).await;
-        let holder = match self.read_reservation_in(&mut report).await {
-            Ok(i) => i.reservation.map(|r| r.key),
-            Err(e) => {
-                report.notes.push(format!(
-                    "could not read the reservation before preempting: {e}"
-                ));
-                None
-            }
-        };
-        let plan = preempt_plan(holder, key, victim);
-        match plan.sequence {
-            PreemptSequence::OnePath => {
-                self.initial_one_path(cmd, &request, action.name(), &mut report)
-                    .await?;
-            }
-            PreemptSequence::SelfPreempt(why) => {
-                report.notes.push(
-                    match why {
-                        SelfPreemptReason::AllRegistrants => {
-                            "preempting an all-registrants reservation: self-preempt sequence"
+        self.logged(action.name(), async {
+            let mut report = Report::new(&self.name);
+            let cmd = OutCommand::new(action, key, victim).typed(ty);
+            let request = exec::encode_out(&exec::prout_of(&cmd))?;
+            self.check_key(None, key, &mut report).await?;
+            self.refresh_if_stale(&mut report).await;
+            let holder = match self.read_reservation_in(&mut report).await {
+                Ok(i) => i.reservation.map(|r| r.key),
+                Err(e) => {
+                    report.notes.push(format!(
+                        "could not read the reservation before preempting: {e}"
+                    ));
+                    None
+                }
+            };
+            let plan = preempt_plan(holder, key, victim);
+            match plan.sequence {
+                PreemptSequence::OnePath => {
+                    self.initial_one_path(cmd, &request, action.name(), &mut report)
+                        .await?;
+                }
+                PreemptSequence::SelfPreempt(why) => {
+                    report.notes.push(
+                        match why {
+                            SelfPreemptReason::AllRegistrants => {
+                                "preempting an all-registrants reservation: self-preempt sequence"
+                            }
+                            SelfPreemptReason::OwnKey => {
+                                "preempting our own key: self-preempt sequence"
+                            }
                         }
-                        SelfPreemptReason::OwnKey => {
-                            "preempting our own key: self-preempt sequence"
-                        }
-                    }
-                    .into(),
-                );
-                self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
-                    .await?;
+                        .into(),
+                    );
+                    self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
+                        .await?;
+                }
             }
-        }
-        if plan.takes_reservation {
-            self.set_hold(
-                Some(Hold {
-                    key,
-                    reservation_type: ty,
-                }),
-                &mut report,
-            )
-            .await;
-        }
-        Ok(report)
+            if plan.takes_reservation {
+                self.set_hold(
+                    Some(Hold {
+                        key,
+                        reservation_type: ty,
+                    }),
+                    &mut report,
+                )
+                .await;
+            }
+            Ok(report)
+        })
+        .await
     }
 
     async fn map_op(&self, suspend: bool, report: &mut Report) -> Result<()> {

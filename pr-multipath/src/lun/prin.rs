@@ -178,9 +178,12 @@ impl<T: Transport> MultipathLun<T> {
     /// group order; ILLEGAL REQUEST stops the walk) and returns that path's name and the
     /// raw response.
     pub async fn pr_in_raw(&self, action: PrInAction, alloc_len: u16) -> Result<(String, Vec<u8>)> {
-        let mut report = Report::new(&self.name);
-        let (idx, buf) = self.walk_in(action, alloc_len.max(8), &mut report).await?;
-        Ok((self.path_name(idx), buf))
+        self.logged(action.name(), async {
+            let mut report = Report::new(&self.name);
+            let (idx, buf) = self.walk_in(action, alloc_len.max(8), &mut report).await?;
+            Ok((self.path_name(idx), buf))
+        })
+        .await
     }
 
     pub(crate) async fn read_keys_in(&self, report: &mut Report) -> Result<KeysInfo> {
@@ -206,7 +209,10 @@ impl<T: Transport> MultipathLun<T> {
     /// READ KEYS through the first path that answers (grows the allocation length as
     /// needed).
     pub async fn read_keys(&self) -> Result<KeysInfo> {
-        self.read_keys_in(&mut Report::new(&self.name)).await
+        self.logged("READ KEYS", async {
+            self.read_keys_in(&mut Report::new(&self.name)).await
+        })
+        .await
     }
 
     pub(super) async fn read_reservation_in(&self, report: &mut Report) -> Result<ReservationInfo> {
@@ -224,16 +230,22 @@ impl<T: Transport> MultipathLun<T> {
 
     /// READ RESERVATION through the first path that answers.
     pub async fn read_reservation(&self) -> Result<ReservationInfo> {
-        self.read_reservation_in(&mut Report::new(&self.name)).await
+        self.logged("READ RESERVATION", async {
+            self.read_reservation_in(&mut Report::new(&self.name)).await
+        })
+        .await
     }
 
     /// REPORT CAPABILITIES through the first path that answers.
     pub async fn report_capabilities(&self) -> Result<Capabilities> {
-        let mut report = Report::new(&self.name);
-        let (idx, buf) = self
-            .walk_in(PrInAction::ReportCapabilities, 8192, &mut report)
-            .await?;
-        Capabilities::decode(&buf).map_err(|e| self.decode_err(idx, "REPORT CAPABILITIES", e))
+        self.logged("REPORT CAPABILITIES", async {
+            let mut report = Report::new(&self.name);
+            let (idx, buf) = self
+                .walk_in(PrInAction::ReportCapabilities, 8192, &mut report)
+                .await?;
+            Capabilities::decode(&buf).map_err(|e| self.decode_err(idx, "REPORT CAPABILITIES", e))
+        })
+        .await
     }
 
     /// READ FULL STATUS through the first path that answers, with every descriptor: the
@@ -241,28 +253,31 @@ impl<T: Transport> MultipathLun<T> {
     /// when the response may have been cut silently (LIO returns whole descriptors only and
     /// reports the shortened list as complete).
     pub async fn read_full_status(&self) -> Result<FullStatusInfo> {
-        let mut report = Report::new(&self.name);
-        let mut alloc: u16 = 8192;
-        let mut issues = 0u32;
-        loop {
-            issues += 1;
-            let (idx, buf) = self
-                .walk_in(PrInAction::ReadFullStatus, alloc, &mut report)
-                .await?;
-            let fs = FullStatus::decode(&buf)
-                .map_err(|e| self.decode_err(idx, "READ FULL STATUS", e))?;
-            if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
-                && issues < 4
-            {
-                alloc = n;
-                continue;
+        self.logged("READ FULL STATUS", async {
+            let mut report = Report::new(&self.name);
+            let mut alloc: u16 = 8192;
+            let mut issues = 0u32;
+            loop {
+                issues += 1;
+                let (idx, buf) = self
+                    .walk_in(PrInAction::ReadFullStatus, alloc, &mut report)
+                    .await?;
+                let fs = FullStatus::decode(&buf)
+                    .map_err(|e| self.decode_err(idx, "READ FULL STATUS", e))?;
+                if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
+                    && issues < 4
+                {
+                    alloc = n;
+                    continue;
+                }
+                return Ok(FullStatusInfo::from_response(
+                    self.path_name(idx),
+                    &fs,
+                    alloc,
+                    issues,
+                ));
             }
-            return Ok(FullStatusInfo::from_response(
-                self.path_name(idx),
-                &fs,
-                alloc,
-                issues,
-            ));
-        }
+        })
+        .await
     }
 }

@@ -18,7 +18,7 @@ use super::{ConflictPolicy, Hold, MultipathLun, RegisterRequest, lock};
 
 impl<T: Transport> MultipathLun<T> {
     /// REGISTER or REGISTER AND IGNORE EXISTING KEY on every usable path, concurrently
-    /// (bounded by [`LunOptions::concurrency`]); with ALL_TG_PT on one path per SCSI host.
+    /// (bounded by [`LunOptions::concurrency`](super::LunOptions::concurrency)); with ALL_TG_PT on one path per SCSI host.
     ///
     /// - Conflicts on some paths after success on others: [`ConflictPolicy`].
     /// - Paths that fail with a path failure are marked failed and skipped (multipathd
@@ -30,18 +30,21 @@ impl<T: Transport> MultipathLun<T> {
     /// - Changing the key while the reservation is held by the old key on an unusable path
     ///   moves the reservation to the new key with PREEMPT (after the safety check).
     pub async fn register(&self, req: RegisterRequest) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        let main = OutCommand::new(req.action(), req.old_key, req.new_key);
-        exec::encode_out(&exec::prout_of(&main))?;
-        let revert = self.check_key(Some(&req), req.new_key, &mut report).await?;
-        let r = self.register_in(req, &mut report).await;
-        match r {
-            Ok(()) => Ok(report),
-            Err(e) => {
-                self.revert_key(revert).await;
-                Err(e)
+        self.logged(req.action().name(), async {
+            let mut report = Report::new(&self.name);
+            let main = OutCommand::new(req.action(), req.old_key, req.new_key);
+            exec::encode_out(&exec::prout_of(&main))?;
+            let revert = self.check_key(Some(&req), req.new_key, &mut report).await?;
+            let r = self.register_in(req, &mut report).await;
+            match r {
+                Ok(()) => Ok(report),
+                Err(e) => {
+                    self.revert_key(revert).await;
+                    Err(e)
+                }
             }
-        }
+        })
+        .await
     }
 
     async fn register_in(&self, req: RegisterRequest, report: &mut Report) -> Result<()> {
@@ -446,31 +449,34 @@ impl<T: Transport> MultipathLun<T> {
     /// path comes back (REGISTER AND IGNORE EXISTING KEY with the map's key). For LUNs
     /// without multipathd.
     pub async fn reinstate_path(&self, name: &str, key: ReservationKey) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        let Some(idx) = self.paths.iter().position(|p| p.name() == name) else {
-            return Err(Error::Config {
-                path: self.name.clone(),
-                reason: format!("no path named {name}"),
-            });
-        };
-        if let Some(p) = self.paths.get(idx) {
-            p.set_state(PathState::Usable);
-        }
-        if key.is_zero() {
-            return Ok(report);
-        }
-        let cmd = OutCommand::new(
-            PrOutAction::RegisterAndIgnoreExistingKey,
-            ReservationKey(0),
-            key,
-        )
-        .flags(self.default_flags());
-        let step = self.send_out(idx, Phase::Reregister, cmd).await;
-        let failed = step.result.clone().err();
-        report.steps.push(step);
-        match failed {
-            None => Ok(report),
-            Some(f) => Err(self.failed("re-registering a returning path", Some(f), &report)),
-        }
+        self.logged("reinstate path", async {
+            let mut report = Report::new(&self.name);
+            let Some(idx) = self.paths.iter().position(|p| p.name() == name) else {
+                return Err(Error::Config {
+                    path: self.name.clone(),
+                    reason: format!("no path named {name}"),
+                });
+            };
+            if let Some(p) = self.paths.get(idx) {
+                p.set_state(PathState::Usable);
+            }
+            if key.is_zero() {
+                return Ok(report);
+            }
+            let cmd = OutCommand::new(
+                PrOutAction::RegisterAndIgnoreExistingKey,
+                ReservationKey(0),
+                key,
+            )
+            .flags(self.default_flags());
+            let step = self.send_out(idx, Phase::Reregister, cmd).await;
+            let failed = step.result.clone().err();
+            report.steps.push(step);
+            match failed {
+                None => Ok(report),
+                Some(f) => Err(self.failed("re-registering a returning path", Some(f), &report)),
+            }
+        })
+        .await
     }
 }

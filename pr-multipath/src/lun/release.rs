@@ -23,15 +23,18 @@ impl<T: Transport> MultipathLun<T> {
     ///   without flushing, PREEMPT our own key on a usable path, RELEASE there, re-register
     ///   every usable path, resume. Not confirmed: [`Error::SafetyCheck`].
     pub async fn release(&self, key: ReservationKey, ty: ReservationType) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        exec::encode_out(&exec::prout_of(
-            &OutCommand::new(PrOutAction::Release, key, ReservationKey(0)).typed(ty),
-        ))?;
-        self.check_key(None, key, &mut report).await?;
-        self.refresh_if_stale(&mut report).await;
-        self.release_in(key, ty, false, &mut report).await?;
-        self.set_hold(None, &mut report).await;
-        Ok(report)
+        self.logged("RELEASE", async {
+            let mut report = Report::new(&self.name);
+            exec::encode_out(&exec::prout_of(
+                &OutCommand::new(PrOutAction::Release, key, ReservationKey(0)).typed(ty),
+            ))?;
+            self.check_key(None, key, &mut report).await?;
+            self.refresh_if_stale(&mut report).await;
+            self.release_in(key, ty, false, &mut report).await?;
+            self.set_hold(None, &mut report).await;
+            Ok(report)
+        })
+        .await
     }
 
     /// Returns whether the workaround also unregistered (when `unregister`).

@@ -34,42 +34,45 @@ impl<T: Transport> MultipathLun<T> {
         req: RegisterRequest,
         ids: &[TransportId<'_>],
     ) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        let mut flags = PrOutFlags::empty();
-        if req.aptpl {
-            flags |= PrOutFlags::APTPL;
-        }
-        let all_tg_pt = req.all_tg_pt.unwrap_or(self.options.all_tg_pt);
-        let mut p = PrOut::register(req.old_key, req.new_key).with_spec_i_pt(ids);
-        if req.ignore_existing {
-            p.action = PrOutAction::RegisterAndIgnoreExistingKey;
-        }
-        if req.aptpl {
-            p = p.with_aptpl();
-        }
-        if all_tg_pt {
-            p = p.with_all_tg_pt();
-            flags |= PrOutFlags::ALL_TG_PT;
-        }
-        if req.new_key.is_zero() {
-            return Err(Error::Config {
-                path: self.name.clone(),
-                reason: "REGISTER with SPEC_I_PT needs a non-zero new key".into(),
-            });
-        }
-        let request = exec::encode_out(&p)?;
-        let cmd = OutCommand::new(req.action(), req.old_key, req.new_key).flags(p.flags);
-        let revert = self.check_key(Some(&req), req.new_key, &mut report).await?;
-        let r = self
-            .register_spec_i_pt_in(&req, cmd, &request, flags, &mut report)
-            .await;
-        match r {
-            Ok(()) => Ok(report),
-            Err(e) => {
-                self.revert_key(revert).await;
-                Err(e)
+        self.logged("REGISTER (SPEC_I_PT)", async {
+            let mut report = Report::new(&self.name);
+            let mut flags = PrOutFlags::empty();
+            if req.aptpl {
+                flags |= PrOutFlags::APTPL;
             }
-        }
+            let all_tg_pt = req.all_tg_pt.unwrap_or(self.options.all_tg_pt);
+            let mut p = PrOut::register(req.old_key, req.new_key).with_spec_i_pt(ids);
+            if req.ignore_existing {
+                p.action = PrOutAction::RegisterAndIgnoreExistingKey;
+            }
+            if req.aptpl {
+                p = p.with_aptpl();
+            }
+            if all_tg_pt {
+                p = p.with_all_tg_pt();
+                flags |= PrOutFlags::ALL_TG_PT;
+            }
+            if req.new_key.is_zero() {
+                return Err(Error::Config {
+                    path: self.name.clone(),
+                    reason: "REGISTER with SPEC_I_PT needs a non-zero new key".into(),
+                });
+            }
+            let request = exec::encode_out(&p)?;
+            let cmd = OutCommand::new(req.action(), req.old_key, req.new_key).flags(p.flags);
+            let revert = self.check_key(Some(&req), req.new_key, &mut report).await?;
+            let r = self
+                .register_spec_i_pt_in(&req, cmd, &request, flags, &mut report)
+                .await;
+            match r {
+                Ok(()) => Ok(report),
+                Err(e) => {
+                    self.revert_key(revert).await;
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 
     async fn register_spec_i_pt_in(
@@ -134,46 +137,49 @@ impl<T: Transport> MultipathLun<T> {
         new_key: ReservationKey,
         ty: ReservationType,
     ) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        let cmd = OutCommand::new(
-            PrOutAction::ReplaceLostReservation,
-            ReservationKey(0),
-            new_key,
-        )
-        .typed(ty);
-        let request = exec::encode_out(&exec::prout_of(&cmd))?;
-        self.check_key(None, new_key, &mut report).await?;
-        self.refresh_if_stale(&mut report).await;
-        self.initial_one_path(cmd, &request, "REPLACE LOST RESERVATION", &mut report)
-            .await?;
-        let Some(first) = report
-            .steps
-            .iter()
-            .rev()
-            .find(|s| s.is_ok())
-            .and_then(|s| self.paths.iter().position(|p| p.name() == s.path))
-        else {
-            return Err(self.failed("REPLACE LOST RESERVATION", None, &report));
-        };
-        self.set_hold(
-            Some(Hold {
-                key: new_key,
-                reservation_type: ty,
-            }),
-            &mut report,
-        )
-        .await;
-        // The device kept only the issuing nexus's registration: register the key on the
-        // other usable paths again, as multipathd would when they come back.
-        let req = RegisterRequest::register_ignore(new_key);
-        if let Err(e) = self
-            .register_fanout_except(&req, Some(first), &mut report)
-            .await
-        {
-            return Err(e.with_report(&report));
-        }
-        self.after_register(&req, &mut report).await;
-        Ok(report)
+        self.logged("REPLACE LOST RESERVATION", async {
+            let mut report = Report::new(&self.name);
+            let cmd = OutCommand::new(
+                PrOutAction::ReplaceLostReservation,
+                ReservationKey(0),
+                new_key,
+            )
+            .typed(ty);
+            let request = exec::encode_out(&exec::prout_of(&cmd))?;
+            self.check_key(None, new_key, &mut report).await?;
+            self.refresh_if_stale(&mut report).await;
+            self.initial_one_path(cmd, &request, "REPLACE LOST RESERVATION", &mut report)
+                .await?;
+            let Some(first) = report
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.is_ok())
+                .and_then(|s| self.paths.iter().position(|p| p.name() == s.path))
+            else {
+                return Err(self.failed("REPLACE LOST RESERVATION", None, &report));
+            };
+            self.set_hold(
+                Some(Hold {
+                    key: new_key,
+                    reservation_type: ty,
+                }),
+                &mut report,
+            )
+            .await;
+            // The device kept only the issuing nexus's registration: register the key on the
+            // other usable paths again, as multipathd would when they come back.
+            let req = RegisterRequest::register_ignore(new_key);
+            if let Err(e) = self
+                .register_fanout_except(&req, Some(first), &mut report)
+                .await
+            {
+                return Err(e.with_report(&report));
+            }
+            self.after_register(&req, &mut report).await;
+            Ok(report)
+        })
+        .await
     }
 
     /// REGISTER AND MOVE through one path with failover on path failures: moves the
@@ -191,23 +197,27 @@ impl<T: Transport> MultipathLun<T> {
         unreg: bool,
         aptpl: bool,
     ) -> Result<Report> {
-        let mut report = Report::new(&self.name);
-        let mut p = PrOut::register_and_move(key, dest_key, ty, destination, relative_target_port);
-        if unreg {
-            p = p.with_unreg();
-        }
-        if aptpl {
-            p = p.with_aptpl();
-        }
-        let request = exec::encode_out(&p)?;
-        let cmd = OutCommand::new(PrOutAction::RegisterAndMove, key, dest_key)
-            .typed(ty)
-            .flags(p.flags);
-        self.check_key(None, key, &mut report).await?;
-        self.refresh_if_stale(&mut report).await;
-        self.initial_one_path(cmd, &request, "REGISTER AND MOVE", &mut report)
-            .await?;
-        self.set_hold(None, &mut report).await;
-        Ok(report)
+        self.logged("REGISTER AND MOVE", async {
+            let mut report = Report::new(&self.name);
+            let mut p =
+                PrOut::register_and_move(key, dest_key, ty, destination, relative_target_port);
+            if unreg {
+                p = p.with_unreg();
+            }
+            if aptpl {
+                p = p.with_aptpl();
+            }
+            let request = exec::encode_out(&p)?;
+            let cmd = OutCommand::new(PrOutAction::RegisterAndMove, key, dest_key)
+                .typed(ty)
+                .flags(p.flags);
+            self.check_key(None, key, &mut report).await?;
+            self.refresh_if_stale(&mut report).await;
+            self.initial_one_path(cmd, &request, "REGISTER AND MOVE", &mut report)
+                .await?;
+            self.set_hold(None, &mut report).await;
+            Ok(report)
+        })
+        .await
     }
 }
