@@ -279,6 +279,7 @@ async fn fence_one<T: Transport>(
         report.notes.push(format!(
             "the victim's key {victim} is not registered (and {my_key} is): already fenced"
         ));
+        tracing::info!(lun = lun.name(), %victim, outcome = "already fenced", "fence");
         return (Ok(report), true);
     }
     (Err(e.with_report(&report)), false)

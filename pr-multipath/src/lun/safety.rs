@@ -11,10 +11,15 @@ use crate::report::Report;
 
 use super::{Hold, MultipathLun, RegisterRequest, lock};
 
+/// The safety check's answer (the TYPE code held, when our key holds the reservation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum HoldCheck {
+    /// Our key does not hold the reservation.
     NotHeld,
+    /// Our key holds it, and our own record or multipathd's prhold says this host took it.
     Confirmed(u8),
+    /// Our key holds it, but nothing says this host took it (another node with the same
+    /// key may have).
     Unconfirmed(u8),
 }
 

@@ -13,9 +13,14 @@ use crate::report::{Command, OutCommand, Phase, Report, Step};
 
 use super::MultipathLun;
 
+/// Why a command sent one path at a time succeeded nowhere.
 pub(super) struct OnePathFailure {
+    /// The failure to report (a conflict when failing over on conflicts, else the last
+    /// path failure or the first other error).
     pub(super) decisive: Option<Failure>,
+    /// Some paths were unusable or failed as paths.
     pub(super) failed_paths: bool,
+    /// At least one path was tried (else: no usable path).
     pub(super) tried: bool,
 }
 
