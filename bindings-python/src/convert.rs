@@ -306,6 +306,7 @@ pub(crate) fn out(py: Python<'_>, o: Out) -> PyResult<Py<PyAny>> {
 pub(crate) fn progress(py: Python<'_>, p: &Progress) -> PyResult<Py<PyAny>> {
     let (outcome, message) = match &p.outcome {
         LunOutcome::Ok => ("ok", None),
+        LunOutcome::AlreadyFenced => ("already_fenced", None),
         LunOutcome::Failed(m) => ("failed", Some(m.as_str())),
         LunOutcome::Cancelled => ("cancelled", None),
     };

@@ -132,8 +132,14 @@ async fn run_on<T: Transport>(l: &MultipathLun<T>, op: Op) -> pr_multipath::Resu
             key,
             victim,
             ty,
-            abort,
-        } => Out::Report(l.preempt(key, victim, ty, abort).await?),
+            abort: false,
+        } => Out::Report(l.preempt(key, victim, ty).await?),
+        Op::Preempt {
+            key,
+            victim,
+            ty,
+            abort: true,
+        } => Out::Report(l.preempt_and_abort(key, victim, ty).await?),
         Op::ReplaceLost(k, t) => Out::Report(l.replace_lost_reservation(k, t).await?),
         Op::RegisterAndMove {
             key,

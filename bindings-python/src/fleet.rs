@@ -97,6 +97,7 @@ fn options(
         concurrency: c,
         cancel: cancel.map_or_else(CancellationToken::new, |t| t.get().token.clone()),
         progress: None,
+        ..FleetOptions::default()
     })
 }
 

@@ -681,6 +681,7 @@ pub async fn run(out: Out<'_>) -> Result<Demo, pr_multipath::Error> {
                 .collect();
             let how = match &p.outcome {
                 LunOutcome::Ok => "fenced".to_owned(),
+                LunOutcome::AlreadyFenced => "already fenced".to_owned(),
                 LunOutcome::Failed(e) => format!("FAILED: {e}"),
                 LunOutcome::Cancelled => "cancelled".to_owned(),
             };

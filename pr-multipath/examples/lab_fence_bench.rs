@@ -10,9 +10,9 @@
 //! 2. **pr-multipath**: `MultipathLun::from_maps` for all maps at once (one shared
 //!    discovery, multipathd client and configuration reading; maps discovered on parallel
 //!    threads; timed: mpathpersist discovers the map on every invocation too), `fleet::unfence` (REGISTER AND IGNORE
-//!    on every path of every LUN, all LUNs at once), then the fence: PREEMPT AND ABORT
-//!    (`fleet::fence`) on iSCSI, PREEMPT on tcm_loop (PREEMPT AND ABORT deadlocks LIO
-//!    over tcm_loop), all LUNs at once. pr-multipath does what libmpathpersist does on
+//!    on every path of every LUN, all LUNs at once), then the fence (`fleet::fence`):
+//!    PREEMPT AND ABORT on iSCSI, PREEMPT on tcm_loop (`FenceAction::Preempt`: PREEMPT
+//!    AND ABORT deadlocks LIO over tcm_loop), all LUNs at once. pr-multipath does what libmpathpersist does on
 //!    top of the bare commands: multipathd `setprkey`/`setprstatus` per map (the lab has
 //!    `reservation_key file`) and a READ RESERVATION before each PREEMPT.
 //!    Run a second time with `FromMapOptions { multipathd: false, multipath_conf: None }`
@@ -42,7 +42,7 @@ use pr_core::prout::PrOut;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 use pr_lab_support::raw::{self, PrInOptions};
 use pr_multipath::sgio::FromMapOptions;
-use pr_multipath::{FleetOptions, MultipathLun, fleet};
+use pr_multipath::{FenceAction, FleetOptions, MultipathLun, fleet};
 use pr_sgio::Device;
 
 const K1: ReservationKey = ReservationKey(0x6e31_0000_0000_0b01);
@@ -275,19 +275,20 @@ async fn bench_ours(luns: &[LabLun], abort: bool, daemon: bool) -> Timing {
     let un = fleet::unfence(&refs, K1, &opts).await;
     let unfence = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let fe: Vec<pr_multipath::Result<pr_multipath::Report>> = if abort {
-        fleet::fence(&refs, K1, K2, WE_RO, &opts)
+    let fence_opts = FleetOptions {
+        fence_action: if abort {
+            FenceAction::PreemptAndAbort
+        } else {
+            FenceAction::Preempt
+        },
+        ..opts.clone()
+    };
+    let fe: Vec<pr_multipath::Result<pr_multipath::Report>> =
+        fleet::fence(&refs, K1, K2, WE_RO, &fence_opts)
             .await
             .into_iter()
             .map(|r| r.result)
-            .collect()
-    } else {
-        stream::iter(refs.iter())
-            .map(|l| l.preempt(K1, K2, WE_RO, false))
-            .buffered(luns.len().max(1))
-            .collect()
-            .await
-    };
+            .collect();
     let fence = t.elapsed().as_secs_f64();
     let steps = |rs: &mut dyn Iterator<Item = &pr_multipath::Result<pr_multipath::Report>>| {
         rs.filter_map(|r| r.as_ref().ok())

@@ -4,7 +4,7 @@
 
 use pr_core::outcome::CommandError;
 use pr_core::transport::TransportError;
-use pr_core::types::{ReservationKey, ReservationType};
+use pr_core::types::{ReservationKey, ReservationType, type_code_name};
 
 use crate::multipathd::MultipathdError;
 use crate::report::Report;
@@ -116,18 +116,35 @@ pub enum Error {
         /// What was done before the check (the first phase of the operation).
         report: Box<Report>,
     },
-    /// RELEASE with a type other than the held reservation's.
+    /// RELEASE with a type other than the one the reservation is held with by the caller's
+    /// key: nothing was released. libmpathpersist (multipath-tools 0.13+) reports it as a
+    /// reservation conflict (`MPATH_PR_RESERV_CONFLICT`), and so does
+    /// [`is_reservation_conflict`](Error::is_reservation_conflict).
     #[error(
-        "{lun}: reservation type {requested} does not match the held reservation's type {held:#x}"
+        "{lun}: release type {} ({requested}) doesn't match the reservation's type {held} ({})",
+        .requested.code(),
+        type_code_name(*.held)
     )]
     TypeMismatch {
         /// The LUN.
         lun: String,
-        /// The type asked for.
+        /// The type the caller released.
         requested: ReservationType,
-        /// The type code held.
+        /// The TYPE code of the reservation.
         held: u8,
-        /// What was done.
+        /// What was done (the RELEASE fan-out and the READ RESERVATION that found it).
+        report: Box<Report>,
+    },
+    /// This node's key is not registered on the LUN, so it cannot preempt (fence) another
+    /// node there: the device answered RESERVATION CONFLICT, and READ KEYS does not list
+    /// the key. Register it first (unfence).
+    #[error("{lun}: this node's key {key} is not registered on the LUN")]
+    NotRegistered {
+        /// The LUN.
+        lun: String,
+        /// This node's key.
+        key: ReservationKey,
+        /// What was done (the PREEMPT that conflicted and the READ KEYS).
         report: Box<Report>,
     },
     /// Suspending or resuming the map failed.
@@ -228,10 +245,13 @@ impl Error {
     }
 
     /// Whether the operation failed with RESERVATION CONFLICT (including a type mismatch on
-    /// RELEASE, which libmpathpersist reports as a conflict).
+    /// RELEASE, which libmpathpersist reports as a conflict, and a fence by a node that is
+    /// not registered).
     pub fn is_reservation_conflict(&self) -> bool {
-        matches!(self, Error::TypeMismatch { .. })
-            || self.failure().is_some_and(Failure::is_reservation_conflict)
+        matches!(
+            self,
+            Error::TypeMismatch { .. } | Error::NotRegistered { .. }
+        ) || self.failure().is_some_and(Failure::is_reservation_conflict)
     }
 
     /// The per-path report, for errors of operations that sent commands.
@@ -240,8 +260,55 @@ impl Error {
             Error::Failed { report, .. }
             | Error::SafetyCheck { report, .. }
             | Error::TypeMismatch { report, .. }
+            | Error::NotRegistered { report, .. }
             | Error::MapControl { report, .. } => Some(report),
             _ => None,
+        }
+    }
+
+    /// The same error with `report` in place of its report (errors without one are
+    /// returned as they are).
+    pub(crate) fn with_report(self, report: &Report) -> Error {
+        let r = Box::new(report.clone());
+        match self {
+            Error::Failed {
+                lun, what, failure, ..
+            } => Error::Failed {
+                lun,
+                what,
+                failure,
+                report: r,
+            },
+            Error::SafetyCheck { lun, reason, .. } => Error::SafetyCheck {
+                lun,
+                reason,
+                report: r,
+            },
+            Error::TypeMismatch {
+                lun,
+                requested,
+                held,
+                ..
+            } => Error::TypeMismatch {
+                lun,
+                requested,
+                held,
+                report: r,
+            },
+            Error::NotRegistered { lun, key, .. } => Error::NotRegistered {
+                lun,
+                key,
+                report: r,
+            },
+            Error::MapControl {
+                lun, op, message, ..
+            } => Error::MapControl {
+                lun,
+                op,
+                message,
+                report: r,
+            },
+            other => other,
         }
     }
 }

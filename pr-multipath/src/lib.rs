@@ -111,7 +111,7 @@ pub mod sgio;
 pub use any_path::{AnyPath, DynTransport};
 pub use error::{Error, Failure, Result};
 pub use exec::RetryPolicy;
-pub use fleet::{FleetOptions, LunOutcome, LunResult, Progress, fence, unfence};
+pub use fleet::{FenceAction, FleetOptions, LunOutcome, LunResult, Progress, fence, unfence};
 pub use kind::ErrorKind;
 pub use lun::{
     ConflictPolicy, FullStatusInfo, Hold, KeysInfo, LunOptions, MultipathLun, RegisterRequest,

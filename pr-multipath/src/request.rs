@@ -154,12 +154,15 @@ impl<T: Transport> MultipathLun<T> {
                 key,
                 victim,
                 reservation_type,
-            } => self.preempt(*key, *victim, *reservation_type, false).await,
+            } => self.preempt(*key, *victim, *reservation_type).await,
             OutRequest::PreemptAndAbort {
                 key,
                 victim,
                 reservation_type,
-            } => self.preempt(*key, *victim, *reservation_type, true).await,
+            } => {
+                self.preempt_and_abort(*key, *victim, *reservation_type)
+                    .await
+            }
             OutRequest::RegisterAndMove {
                 key,
                 destination_key,

@@ -180,7 +180,11 @@ impl Node1 {
                         "PREEMPT{} {victim} by {k}",
                         if abort { " AND ABORT" } else { "" }
                     ),
-                    self.ours().preempt(k, victim, t, abort).await,
+                    if abort {
+                        self.ours().preempt_and_abort(k, victim, t).await
+                    } else {
+                        self.ours().preempt(k, victim, t).await
+                    },
                 )
                 .await
             }

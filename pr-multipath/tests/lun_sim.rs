@@ -412,6 +412,58 @@ async fn release_with_the_wrong_type_is_a_conflict() {
     assert_eq!(reservation_of(&c.sim, c.luns[0]), Some((Some(KA), 5)));
 }
 
+/// The drop-in's case: this host holds a Write Exclusive reservation through a usable path
+/// and releases with another type, from a LUN object that has no record of the hold (a new
+/// process, multipathd without prhold). multipath-tools 0.13+ checks the type first: a
+/// reservation conflict naming both types, no safety check, no workaround.
+#[tokio::test]
+async fn release_with_another_type_than_held_is_checked_before_the_workaround() {
+    for config in [LunConfig::spc5(), LunConfig::lio()] {
+        let c = cluster(2, 3, 1, config);
+        let holder = lun_of(&c, 0, 0);
+        holder
+            .register(RegisterRequest::register(K(0), KA))
+            .await
+            .unwrap();
+        holder.reserve(KA, Ty::WriteExclusive).await.unwrap();
+        let map = FakeMap::with_sim(&c.sim);
+        let fresh = lun_of(&c, 0, 0)
+            .with_map_control(map.clone())
+            .with_multipathd(Multipathd::new(FakeDaemon::new(false)));
+        assert_eq!(fresh.hold(), None);
+        let e = fresh.release(KA, Ty::ExclusiveAccess).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TypeMismatch {
+                    requested: Ty::ExclusiveAccess,
+                    held: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "mpath0l0: release type 3 (Exclusive Access) doesn't match the reservation's \
+             type 1 (Write Exclusive)"
+        );
+        assert!(e.is_reservation_conflict());
+        let r = e.report().unwrap();
+        // RELEASE went to every usable path, then READ RESERVATION; nothing else.
+        for p in ["n0p0l0", "n0p1l0", "n0p2l0"] {
+            assert_eq!(r.actions_of(p)[0], A::Release, "{r}");
+            assert!(!r.actions_of(p).contains(&A::Preempt), "{r}");
+        }
+        assert!(map.calls().is_empty(), "{:?}", map.calls());
+        assert!(!r.notes.iter().any(|n| n.contains("prhold")), "{r}");
+        assert_eq!(reservation_of(&c.sim, c.luns[0]), Some((Some(KA), 1)));
+        // With the held type, the same LUN object releases it.
+        fresh.release(KA, Ty::WriteExclusive).await.unwrap();
+        assert_eq!(reservation_of(&c.sim, c.luns[0]), None);
+    }
+}
+
 #[tokio::test]
 async fn key_change_moves_a_reservation_held_on_an_unusable_path() {
     let (c, lun) = setup(3);
@@ -507,7 +559,7 @@ async fn preempting_an_all_registrants_reservation_keeps_our_paths_registered() 
         .await
         .unwrap();
     let r = b
-        .preempt(KB, K(0), Ty::WriteExclusiveRegistrantsOnly, false)
+        .preempt(KB, K(0), Ty::WriteExclusiveRegistrantsOnly)
         .await
         .unwrap();
     assert_eq!(map.calls(), vec!["suspend mpath1l0", "resume mpath1l0"]);
@@ -531,7 +583,7 @@ async fn self_preempt_changes_the_type_and_re_registers() {
         .unwrap();
     lun.reserve(KA, Ty::WriteExclusive).await.unwrap();
     c.sim.clear_trace();
-    lun.preempt(KA, KA, Ty::ExclusiveAccessRegistrantsOnly, false)
+    lun.preempt(KA, KA, Ty::ExclusiveAccessRegistrantsOnly)
         .await
         .unwrap();
     let seq = sequence(&c.sim, Some(&map));
@@ -554,14 +606,14 @@ async fn fence_another_node_with_preempt_and_abort() {
     b.register(RegisterRequest::register(K(0), KB))
         .await
         .unwrap();
-    b.preempt(KB, KA, Ty::WriteExclusiveRegistrantsOnly, true)
+    b.preempt_and_abort(KB, KA, Ty::WriteExclusiveRegistrantsOnly)
         .await
         .unwrap();
     assert_eq!(keys(&c, 0), vec![None, None]);
     assert_eq!(reservation_of(&c.sim, c.luns[0]), Some((Some(KB), 5)));
     // Preempting a key nobody has is a conflict, with the sense-less status kept.
     let e = b
-        .preempt(KB, KX, Ty::WriteExclusiveRegistrantsOnly, false)
+        .preempt(KB, KX, Ty::WriteExclusiveRegistrantsOnly)
         .await
         .unwrap_err();
     assert!(e.is_reservation_conflict(), "{e}");

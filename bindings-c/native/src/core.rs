@@ -438,8 +438,14 @@ async fn lun_out<T: Transport>(
             key,
             victim,
             ty,
-            abort,
-        } => l.preempt(*key, *victim, *ty, *abort).await,
+            abort: false,
+        } => l.preempt(*key, *victim, *ty).await,
+        OutOp::Preempt {
+            key,
+            victim,
+            ty,
+            abort: true,
+        } => l.preempt_and_abort(*key, *victim, *ty).await,
         OutOp::Move {
             key,
             dest,

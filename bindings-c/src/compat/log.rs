@@ -22,11 +22,13 @@ pub(crate) fn verbosity() -> i32 {
     VERBOSITY.load(Ordering::Relaxed)
 }
 
-/// Prints `args` on stderr when `level` is within the verbosity.
+/// Prints `args` on stderr when `level` is within the verbosity, without a prefix as
+/// libmpathpersist prints its messages (pr-multipath's errors start with the map name:
+/// `mpathb: configured reservation key doesn't match: 0x123abc`).
 pub(crate) fn msg(level: i32, args: Arguments<'_>) {
     if level <= verbosity() {
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "libmpathpersist: {args}");
+        let _ = writeln!(e, "{args}");
     }
 }
 

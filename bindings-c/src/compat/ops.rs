@@ -491,7 +491,10 @@ pub(crate) async fn prout(target: Target, op: ProutOp, args: ProutArgs, cached: 
         ProutOp::Reserve(ty) => lun.reserve(args.key, ty).await,
         ProutOp::Release(ty) => lun.release(args.key, ty).await,
         ProutOp::Clear => lun.clear(args.key).await,
-        ProutOp::Preempt { ty, abort } => lun.preempt(args.key, args.sa_key, ty, abort).await,
+        ProutOp::Preempt { ty, abort: false } => lun.preempt(args.key, args.sa_key, ty).await,
+        ProutOp::Preempt { ty, abort: true } => {
+            lun.preempt_and_abort(args.key, args.sa_key, ty).await
+        }
         ProutOp::RegisterAndMove => {
             log::msg(
                 0,
@@ -531,7 +534,7 @@ pub(crate) fn code_of(e: &Error) -> c_int {
         Error::KeyMismatch { .. } | Error::NoConfiguredKey { .. } | Error::Build(_) => {
             MPATH_PR_SYNTAX_ERROR
         }
-        Error::TypeMismatch { .. } => MPATH_PR_RESERV_CONFLICT,
+        Error::TypeMismatch { .. } | Error::NotRegistered { .. } => MPATH_PR_RESERV_CONFLICT,
         Error::Multipathd(_) | Error::Sgio(_) => MPATH_PR_DMMP_ERROR,
         _ => MPATH_PR_OTHER,
     }
@@ -582,6 +585,32 @@ mod tests {
         assert_eq!(prout_op(1, 1, 5), Err(MPATH_PR_SYNTAX_ERROR));
         assert_eq!(prout_op(8, 0, 5), Err(MPATH_PR_SYNTAX_ERROR));
         assert_eq!(prout_op(7, 0, 5), Ok(ProutOp::RegisterAndMove));
+    }
+
+    #[test]
+    fn errors_name_the_map_and_map_to_upstream_codes() {
+        let e = Error::TypeMismatch {
+            lun: "mpathb".into(),
+            requested: ReservationType::ExclusiveAccess,
+            held: 1,
+            report: Box::default(),
+        };
+        assert_eq!(code_of(&e), MPATH_PR_RESERV_CONFLICT);
+        assert_eq!(
+            e.to_string(),
+            "mpathb: release type 3 (Exclusive Access) doesn't match the reservation's type 1 \
+             (Write Exclusive)"
+        );
+        let e = Error::KeyMismatch {
+            lun: "mpathb".into(),
+            configured: pr_core::types::ReservationKey(0x123abc),
+            given: pr_core::types::ReservationKey(0x1),
+        };
+        assert_eq!(code_of(&e), MPATH_PR_SYNTAX_ERROR);
+        assert_eq!(
+            e.to_string(),
+            "mpathb: configured reservation key doesn't match: 0x123abc"
+        );
     }
 
     #[test]

@@ -226,7 +226,8 @@ class LunResult:
 
 @dataclass(frozen=True)
 class Progress:
-    """One LUN of a many-LUN operation finished (``outcome``: ``"ok"``, ``"failed"`` or
+    """One LUN of a many-LUN operation finished (``outcome``: ``"ok"``,
+    ``"already_fenced"`` (a retried fence found the victim's key gone), ``"failed"`` or
     ``"cancelled"``)."""
 
     done: int

@@ -1,0 +1,283 @@
+//! PR IN through the map: the walk over the paths in group order, and the four reads
+//! (READ KEYS, READ RESERVATION, REPORT CAPABILITIES, READ FULL STATUS) with their owned
+//! result types.
+
+use std::time::Instant;
+
+use pr_core::outcome::CommandError;
+use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Reservation, Truncation};
+use pr_core::transport::{Transport, TransportError};
+use pr_core::transport_id::TransportId;
+use pr_core::types::{PrInAction, ReservationKey};
+
+use crate::error::{Error, Failure, Result};
+use crate::exec;
+use crate::path::PathState;
+use crate::report::{Command, Phase, Report, Step};
+
+use super::MultipathLun;
+
+/// READ KEYS through the map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeysInfo {
+    /// The path that answered.
+    pub path: String,
+    /// PRGENERATION.
+    pub generation: u32,
+    /// The keys (one per registered I_T nexus).
+    pub keys: Vec<ReservationKey>,
+}
+
+/// READ RESERVATION through the map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReservationInfo {
+    /// The path that answered.
+    pub path: String,
+    /// PRGENERATION.
+    pub generation: u32,
+    /// The reservation, if any.
+    pub reservation: Option<Reservation>,
+}
+
+/// One READ FULL STATUS descriptor, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// The key.
+    pub key: ReservationKey,
+    /// ALL_TG_PT.
+    pub all_tg_pt: bool,
+    /// R_HOLDER.
+    pub holder: bool,
+    /// TYPE code (meaningful when holder).
+    pub type_code: u8,
+    /// RELATIVE TARGET PORT IDENTIFIER.
+    pub relative_target_port: u16,
+    /// The TransportID bytes.
+    pub transport_id_bytes: Vec<u8>,
+    /// The decoded TransportID, when it decodes.
+    pub transport_id: Option<TransportId<'static>>,
+}
+
+/// READ FULL STATUS through the map, with every descriptor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullStatusInfo {
+    /// The path that answered last.
+    pub path: String,
+    /// PRGENERATION.
+    pub generation: u32,
+    /// Every descriptor (no 32-entry cap).
+    pub entries: Vec<StatusEntry>,
+    /// The allocation length of the last attempt.
+    pub alloc_len: u16,
+    /// How many times the command was issued (re-issued when cut or possibly cut).
+    pub issues: u32,
+}
+
+impl FullStatusInfo {
+    /// The allocation length to re-issue READ FULL STATUS with after `fs` answered an
+    /// allocation length of `alloc`: the length the device asks for when the list was cut,
+    /// 65535 when it may have been cut silently (LIO), `None` when it is complete or a
+    /// larger allocation cannot help.
+    pub fn regrow(fs: &FullStatus<'_>, alloc: u16) -> Option<u16> {
+        let next = match fs.truncation(u32::from(alloc)) {
+            Truncation::Complete => None,
+            Truncation::Cut { needed } => Some(u16::try_from(needed).unwrap_or(u16::MAX)),
+            Truncation::Possible => Some(u16::MAX),
+        };
+        next.filter(|&n| n > alloc)
+    }
+
+    /// The owned form of the response `fs`, answered by `path` to the `issues`-th command,
+    /// sent with an allocation length of `alloc_len`.
+    pub fn from_response(path: String, fs: &FullStatus<'_>, alloc_len: u16, issues: u32) -> Self {
+        let entries = fs
+            .descriptors()
+            .map(|d| StatusEntry {
+                key: d.key(),
+                all_tg_pt: d.all_tg_pt(),
+                holder: d.is_holder(),
+                type_code: d.type_code(),
+                relative_target_port: d.relative_target_port(),
+                transport_id_bytes: d.transport_id_bytes().to_vec(),
+                transport_id: d.transport_id().ok().map(TransportId::into_owned),
+            })
+            .collect();
+        FullStatusInfo {
+            path,
+            generation: fs.generation(),
+            entries,
+            alloc_len,
+            issues,
+        }
+    }
+}
+
+impl<T: Transport> MultipathLun<T> {
+    async fn walk_in(
+        &self,
+        action: PrInAction,
+        alloc_len: u16,
+        report: &mut Report,
+    ) -> Result<(usize, Vec<u8>)> {
+        let request = exec::encode_in(action, alloc_len);
+        let mut last = None;
+        let mut tried = false;
+        for idx in 0..self.paths.len() {
+            let Some(path) = self.paths.get(idx) else {
+                continue;
+            };
+            if !path.is_usable() {
+                continue;
+            }
+            tried = true;
+            let t0 = Instant::now();
+            let (attempts, res) =
+                exec::execute(path.transport(), || request.clone(), &self.options.retry).await;
+            let elapsed = t0.elapsed();
+            let result = res.as_ref().map(drop).map_err(Clone::clone);
+            if let Err(f) = &result
+                && f.is_path_failure()
+                && !matches!(f, Failure::Transport(TransportError::Unsupported { .. }))
+            {
+                path.set_state(PathState::Failed);
+            }
+            report.steps.push(Step {
+                path: path.name().to_owned(),
+                phase: Phase::Check,
+                command: Command::In(action),
+                attempts,
+                elapsed,
+                result: result.clone(),
+            });
+            match res {
+                Ok(r) => return Ok((idx, r.buf)),
+                Err(f @ Failure::Command(CommandError::IllegalRequest { .. })) => {
+                    return Err(self.failed(format!("PR IN {}", action.name()), Some(f), report));
+                }
+                Err(f) => last = Some(f),
+            }
+        }
+        if !tried {
+            return Err(Error::NoUsablePath {
+                lun: self.name.clone(),
+            });
+        }
+        Err(self.failed(format!("PR IN {}", action.name()), last, report))
+    }
+
+    fn decode_err(&self, idx: usize, what: &'static str, e: pr_core::DecodeError) -> Error {
+        Error::Decode {
+            lun: self.name.clone(),
+            path: self.path_name(idx),
+            what,
+            source: e,
+        }
+    }
+
+    /// Sends PERSISTENT RESERVE IN `action` through the first path that answers (paths in
+    /// group order; ILLEGAL REQUEST stops the walk) and returns that path's name and the
+    /// raw response.
+    pub async fn pr_in_raw(&self, action: PrInAction, alloc_len: u16) -> Result<(String, Vec<u8>)> {
+        self.logged(action.name(), async {
+            let mut report = Report::new(&self.name);
+            let (idx, buf) = self.walk_in(action, alloc_len.max(8), &mut report).await?;
+            Ok((self.path_name(idx), buf))
+        })
+        .await
+    }
+
+    pub(crate) async fn read_keys_in(&self, report: &mut Report) -> Result<KeysInfo> {
+        let mut alloc: u16 = 8192;
+        loop {
+            let (idx, buf) = self.walk_in(PrInAction::ReadKeys, alloc, report).await?;
+            let rk = ReadKeys::decode(&buf).map_err(|e| self.decode_err(idx, "READ KEYS", e))?;
+            if let Some(n) = rk.needed_alloc_len() {
+                let n = u16::try_from(n).unwrap_or(u16::MAX);
+                if n > alloc {
+                    alloc = n;
+                    continue;
+                }
+            }
+            return Ok(KeysInfo {
+                path: self.path_name(idx),
+                generation: rk.generation(),
+                keys: rk.keys().collect(),
+            });
+        }
+    }
+
+    /// READ KEYS through the first path that answers (grows the allocation length as
+    /// needed).
+    pub async fn read_keys(&self) -> Result<KeysInfo> {
+        self.logged("READ KEYS", async {
+            self.read_keys_in(&mut Report::new(&self.name)).await
+        })
+        .await
+    }
+
+    pub(super) async fn read_reservation_in(&self, report: &mut Report) -> Result<ReservationInfo> {
+        let (idx, buf) = self
+            .walk_in(PrInAction::ReadReservation, 8192, report)
+            .await?;
+        let rr = ReadReservation::decode(&buf)
+            .map_err(|e| self.decode_err(idx, "READ RESERVATION", e))?;
+        Ok(ReservationInfo {
+            path: self.path_name(idx),
+            generation: rr.generation(),
+            reservation: rr.reservation(),
+        })
+    }
+
+    /// READ RESERVATION through the first path that answers.
+    pub async fn read_reservation(&self) -> Result<ReservationInfo> {
+        self.logged("READ RESERVATION", async {
+            self.read_reservation_in(&mut Report::new(&self.name)).await
+        })
+        .await
+    }
+
+    /// REPORT CAPABILITIES through the first path that answers.
+    pub async fn report_capabilities(&self) -> Result<Capabilities> {
+        self.logged("REPORT CAPABILITIES", async {
+            let mut report = Report::new(&self.name);
+            let (idx, buf) = self
+                .walk_in(PrInAction::ReportCapabilities, 8192, &mut report)
+                .await?;
+            Capabilities::decode(&buf).map_err(|e| self.decode_err(idx, "REPORT CAPABILITIES", e))
+        })
+        .await
+    }
+
+    /// READ FULL STATUS through the first path that answers, with every descriptor: the
+    /// command is re-issued with the length the device asks for, and once more with 65535
+    /// when the response may have been cut silently (LIO returns whole descriptors only and
+    /// reports the shortened list as complete).
+    pub async fn read_full_status(&self) -> Result<FullStatusInfo> {
+        self.logged("READ FULL STATUS", async {
+            let mut report = Report::new(&self.name);
+            let mut alloc: u16 = 8192;
+            let mut issues = 0u32;
+            loop {
+                issues += 1;
+                let (idx, buf) = self
+                    .walk_in(PrInAction::ReadFullStatus, alloc, &mut report)
+                    .await?;
+                let fs = FullStatus::decode(&buf)
+                    .map_err(|e| self.decode_err(idx, "READ FULL STATUS", e))?;
+                if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
+                    && issues < 4
+                {
+                    alloc = n;
+                    continue;
+                }
+                return Ok(FullStatusInfo::from_response(
+                    self.path_name(idx),
+                    &fs,
+                    alloc,
+                    issues,
+                ));
+            }
+        })
+        .await
+    }
+}
