@@ -318,8 +318,11 @@ impl DeviceCore {
                     let buf = self.pr_in(PrInAction::ReadFullStatus, alloc).await?;
                     let fs = FullStatus::decode(&buf)
                         .map_err(|e| self.decode_err("READ FULL STATUS", e))?;
-                    if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
-                        && issues < 4
+                    if let Some(n) = pr_core::prin::alloc::next_alloc_len(
+                        PrInAction::ReadFullStatus,
+                        alloc,
+                        &buf,
+                    ) && issues < 4
                     {
                         alloc = n;
                         continue;

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use pr_core::outcome::CommandError;
-use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Reservation, Truncation};
+use pr_core::prin::{Capabilities, FullStatus, ReadKeys, ReadReservation, Reservation, alloc};
 use pr_core::transport::{Transport, TransportError};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey};
@@ -74,19 +74,6 @@ pub struct FullStatusInfo {
 }
 
 impl FullStatusInfo {
-    /// The allocation length to re-issue READ FULL STATUS with after `fs` answered an
-    /// allocation length of `alloc`: the length the device asks for when the list was cut,
-    /// 65535 when it may have been cut silently (LIO), `None` when it is complete or a
-    /// larger allocation cannot help.
-    pub fn regrow(fs: &FullStatus<'_>, alloc: u16) -> Option<u16> {
-        let next = match fs.truncation(u32::from(alloc)) {
-            Truncation::Complete => None,
-            Truncation::Cut { needed } => Some(u16::try_from(needed).unwrap_or(u16::MAX)),
-            Truncation::Possible => Some(u16::MAX),
-        };
-        next.filter(|&n| n > alloc)
-    }
-
     /// The owned form of the response `fs`, answered by `path` to the `issues`-th command,
     /// sent with an allocation length of `alloc_len`.
     pub fn from_response(path: String, fs: &FullStatus<'_>, alloc_len: u16, issues: u32) -> Self {
@@ -186,24 +173,35 @@ impl<T: Transport> MultipathLun<T> {
         .await
     }
 
-    pub(crate) async fn read_keys_in(&self, report: &mut Report) -> Result<KeysInfo> {
-        let mut alloc: u16 = 8192;
+    /// PR IN `action` through the first path that answers, re-issued with a larger
+    /// allocation length while pr-core's rule ([`alloc::next_alloc_len`]) says the answer
+    /// was (or may have been) cut, at most [`alloc::MAX_ATTEMPTS`] times: the answering
+    /// path's index, the response, the last allocation length and how many were sent.
+    async fn pr_in_grown(
+        &self,
+        action: PrInAction,
+        report: &mut Report,
+    ) -> Result<(usize, Vec<u8>, u16, u32)> {
+        let mut alloc = alloc::initial_alloc_len(action);
+        let mut issues = 0u32;
         loop {
-            let (idx, buf) = self.walk_in(PrInAction::ReadKeys, alloc, report).await?;
-            let rk = ReadKeys::decode(&buf).map_err(|e| self.decode_err(idx, "READ KEYS", e))?;
-            if let Some(n) = rk.needed_alloc_len() {
-                let n = u16::try_from(n).unwrap_or(u16::MAX);
-                if n > alloc {
-                    alloc = n;
-                    continue;
-                }
+            issues += 1;
+            let (idx, buf) = self.walk_in(action, alloc, report).await?;
+            match alloc::next_alloc_len(action, alloc, &buf) {
+                Some(next) if issues < alloc::MAX_ATTEMPTS => alloc = next,
+                _ => return Ok((idx, buf, alloc, issues)),
             }
-            return Ok(KeysInfo {
-                path: self.path_name(idx),
-                generation: rk.generation(),
-                keys: rk.keys().collect(),
-            });
         }
+    }
+
+    pub(crate) async fn read_keys_in(&self, report: &mut Report) -> Result<KeysInfo> {
+        let (idx, buf, _, _) = self.pr_in_grown(PrInAction::ReadKeys, report).await?;
+        let rk = ReadKeys::decode(&buf).map_err(|e| self.decode_err(idx, "READ KEYS", e))?;
+        Ok(KeysInfo {
+            path: self.path_name(idx),
+            generation: rk.generation(),
+            keys: rk.keys().collect(),
+        })
     }
 
     /// READ KEYS through the first path that answers (grows the allocation length as
@@ -216,8 +214,8 @@ impl<T: Transport> MultipathLun<T> {
     }
 
     pub(super) async fn read_reservation_in(&self, report: &mut Report) -> Result<ReservationInfo> {
-        let (idx, buf) = self
-            .walk_in(PrInAction::ReadReservation, 8192, report)
+        let (idx, buf, _, _) = self
+            .pr_in_grown(PrInAction::ReadReservation, report)
             .await?;
         let rr = ReadReservation::decode(&buf)
             .map_err(|e| self.decode_err(idx, "READ RESERVATION", e))?;
@@ -240,8 +238,8 @@ impl<T: Transport> MultipathLun<T> {
     pub async fn report_capabilities(&self) -> Result<Capabilities> {
         self.logged("REPORT CAPABILITIES", async {
             let mut report = Report::new(&self.name);
-            let (idx, buf) = self
-                .walk_in(PrInAction::ReportCapabilities, 8192, &mut report)
+            let (idx, buf, _, _) = self
+                .pr_in_grown(PrInAction::ReportCapabilities, &mut report)
                 .await?;
             Capabilities::decode(&buf).map_err(|e| self.decode_err(idx, "REPORT CAPABILITIES", e))
         })
@@ -249,34 +247,23 @@ impl<T: Transport> MultipathLun<T> {
     }
 
     /// READ FULL STATUS through the first path that answers, with every descriptor: the
-    /// command is re-issued with the length the device asks for, and once more with 65535
-    /// when the response may have been cut silently (LIO returns whole descriptors only and
-    /// reports the shortened list as complete).
+    /// command is re-issued at 65535 when the response was cut or may have been cut
+    /// silently (LIO returns whole descriptors only and reports the shortened list as
+    /// complete), by pr-core's rule ([`alloc::next_alloc_len`]).
     pub async fn read_full_status(&self) -> Result<FullStatusInfo> {
         self.logged("READ FULL STATUS", async {
             let mut report = Report::new(&self.name);
-            let mut alloc: u16 = 8192;
-            let mut issues = 0u32;
-            loop {
-                issues += 1;
-                let (idx, buf) = self
-                    .walk_in(PrInAction::ReadFullStatus, alloc, &mut report)
-                    .await?;
-                let fs = FullStatus::decode(&buf)
-                    .map_err(|e| self.decode_err(idx, "READ FULL STATUS", e))?;
-                if let Some(n) = FullStatusInfo::regrow(&fs, alloc)
-                    && issues < 4
-                {
-                    alloc = n;
-                    continue;
-                }
-                return Ok(FullStatusInfo::from_response(
-                    self.path_name(idx),
-                    &fs,
-                    alloc,
-                    issues,
-                ));
-            }
+            let (idx, buf, alloc, issues) = self
+                .pr_in_grown(PrInAction::ReadFullStatus, &mut report)
+                .await?;
+            let fs = FullStatus::decode(&buf)
+                .map_err(|e| self.decode_err(idx, "READ FULL STATUS", e))?;
+            Ok(FullStatusInfo::from_response(
+                self.path_name(idx),
+                &fs,
+                alloc,
+                issues,
+            ))
         })
         .await
     }
