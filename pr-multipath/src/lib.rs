@@ -74,19 +74,62 @@
 //! configured `reservation_key` ([`config`]) is enforced with multipathd's error text,
 //! "configured reservation key doesn't match".
 //!
-//! # Example (on a simulator or any transport)
+//! # The front door
 //!
-//! ```no_run
-//! # async fn demo<T: pr_core::transport::Transport>(a: T, b: T) -> pr_multipath::Result<()> {
-//! use pr_core::types::{ReservationKey, ReservationType};
-//! use pr_multipath::{MultipathLun, Path, RegisterRequest};
+//! [`Lun`] is the one LUN type users hold, whatever reaches the device
+//! ([`AnyPath`]: SG_IO on a disk, an sg node or a map; the block layer's PR ioctls;
+//! simulated paths with the `sim` feature; any other transport through
+//! [`DynTransport`]). [`Lun::open`] takes what the user has (a map name,
+//! `/dev/mapper/NAME`, `/dev/dm-N`, `/dev/sdX`, `/dev/sgN`; [`Lun::from_fd`] an open
+//! descriptor): a map becomes the LUN of its paths, one device a LUN of one path, so
+//! one engine serves both. Every PR OUT action is one [`OutRequest`]
+//! ([`MultipathLun::execute`]), every PR IN answer one [`InResult`]
+//! ([`MultipathLun::pr_in`]); [`fleet`] runs fence and unfence over many LUNs;
+//! [`blocking`] offers all of it to callers that block, on the project's one runtime
+//! thread; [`Error::kind`] sorts every error for faces that map errors to their own
+//! vocabulary. Every command is logged with `tracing` (path, action, outcome, duration,
+//! retries), and every LUN operation in a span.
 //!
-//! let lun = MultipathLun::new("mpatha", vec![Path::new("sdb", a).with_host(1), Path::new("sdc", b).with_host(2)]);
-//! let key = ReservationKey(0x1234);
-//! let report = lun.register(RegisterRequest::register(ReservationKey(0), key)).await?;
-//! println!("{report}");
-//! lun.reserve(key, ReservationType::WriteExclusiveRegistrantsOnly).await?;
-//! # Ok(()) }
+//! # Example: two nodes, one fences the other (runs on the simulator)
+//!
+//! ```
+//! use pr_core::types::{ReservationKey, ReservationType::WriteExclusiveRegistrantsOnly as WE_RO};
+//! use pr_multipath::{FenceAction, FleetOptions, LunOutcome, Lun, RegisterRequest, fence};
+//! use pr_sim::{ClusterSpec, Sim};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! // Two hosts with two paths each to three shared LUNs.
+//! let cluster = Sim::cluster(&ClusterSpec::default());
+//! let luns_of = |node: usize| -> Vec<Lun> {
+//!     cluster.nodes[node].paths.iter().enumerate()
+//!         .map(|(i, paths)| Lun::simulated(format!("lun{i}"), paths.clone()))
+//!         .collect()
+//! };
+//! let (node1, node2) = (luns_of(0), luns_of(1));
+//! let (k1, k2) = (ReservationKey(0x1111), ReservationKey(0x2222));
+//! for lun in &node1 {
+//!     lun.register(RegisterRequest::register_ignore(k1)).await?; // every path
+//!     lun.reserve(k1, WE_RO).await?;
+//! }
+//! for lun in &node2 {
+//!     lun.register(RegisterRequest::register_ignore(k2)).await?;
+//! }
+//! // Node 2 fences node 1 from every LUN at once, then retries: a fence is idempotent.
+//! let luns: Vec<&Lun> = node2.iter().collect();
+//! let options = FleetOptions { fence_action: FenceAction::Preempt, ..FleetOptions::default() };
+//! for r in fence(&luns, k2, k1, WE_RO, &options).await {
+//!     assert_eq!(r.outcome(), LunOutcome::Ok, "{}", r.lun);
+//! }
+//! for r in fence(&luns, k2, k1, WE_RO, &options).await {
+//!     assert_eq!(r.outcome(), LunOutcome::AlreadyFenced, "{}", r.lun);
+//! }
+//! for lun in &node2 {
+//!     assert_eq!(lun.read_keys().await?.keys, vec![k2, k2]); // node 1's keys are gone
+//!     let held = lun.read_reservation().await?.reservation.expect("held");
+//!     assert_eq!(held.key, k2);
+//! }
+//! # Ok::<(), pr_multipath::Error>(())
+//! # }).unwrap();
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
