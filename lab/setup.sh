@@ -12,10 +12,10 @@
 #   busybox-static      the tiny initramfs that mounts that root
 #   kmod cpio zstd xz-utils   resolving/unpacking modules, packing the initramfs
 #   udev multipath-tools sg3-utils open-iscsi iproute2   used inside the guest
-#   python3-venv        bindings-python/test.sh's virtual environment (Debian's python3)
+#   python3-venv        pr-python/test.sh's virtual environment (Debian's python3)
 #   fence-agents        Debian's fence_scsi, which the Python lab tests compare against
-#   gcc g++ valgrind pkg-config   bindings-c/native/test.sh: C tests under ASan and
-#                       valgrind, the header as C and C++, the pkg-config build of libprsdk
+#   gcc g++ valgrind pkg-config   pr-c/test.sh: C tests under ASan and
+#                       valgrind, the header as C and C++, the pkg-config build of libpr_sdk
 #
 # Note: on images that carry qemu-utils from bookworm-backports without that suite
 # configured, apt removes it to install bookworm's qemu-system-common (the backports

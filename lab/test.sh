@@ -7,8 +7,8 @@
 #      and lists each one's #[ignore] tests (the tests that need real devices);
 #   2. boots the lab once per topology and runs, inside: lab/selftest.sh, then every
 #      binary that has ignored tests, with --ignored --test-threads=1;
-#      then the Python lab tests (bindings-python: `pytest -m lab`, from the venv
-#      bindings-python/test.sh installs into target/py-venv on the host);
+#      then the Python lab tests (pr-python: `pytest -m lab`, from the venv
+#      pr-python/test.sh installs into target/py-venv on the host);
 #   3. prints a summary with the time each lab run took; exits non-zero on any failure.
 #
 # Usage: lab/test.sh [options] [-- TEST-ARGS...]
@@ -82,34 +82,34 @@ if ((!selftest_only)); then
   ((total_ignored)) || echo "lab/test.sh: no lab tests yet: running lab/selftest.sh only"
 fi
 
-# --- bindings-c block: the drop-in libmpathpersist.so.0 for bindings-c's lab tests ------
-# (bindings-c/tests/lab_compat.rs looks for target/lab-test/compat-lib and fails when it
+# --- pr-mpathpersist block: the drop-in libmpathpersist.so.0 for pr-mpathpersist's lab tests ------
+# (pr-mpathpersist/tests/lab_compat.rs looks for target/lab-test/compat-lib and fails when it
 # is missing.) Built here, on the host, with its symbol versions and export check, plus
 # the C test programs (ASAN and plain builds).
 if ((!selftest_only)); then
-  echo "lab/test.sh: building libmpathpersist.so.0 and its C tests (bindings-c) ..."
-  if ! bash "$ROOT/bindings-c/build-compat.sh" "$out/compat-lib" >"$out/compat-build.log" 2>&1 ||
-     ! BUILD_ONLY=1 bash "$ROOT/bindings-c/tests/c/run.sh" "$out/compat-lib" >>"$out/compat-build.log" 2>&1; then
+  echo "lab/test.sh: building libmpathpersist.so.0 and its C tests (pr-mpathpersist) ..."
+  if ! bash "$ROOT/pr-mpathpersist/build-compat.sh" "$out/compat-lib" >"$out/compat-build.log" 2>&1 ||
+     ! BUILD_ONLY=1 bash "$ROOT/pr-mpathpersist/tests/c/run.sh" "$out/compat-lib" >>"$out/compat-build.log" 2>&1; then
     cat "$out/compat-build.log" >&2
-    echo "lab/test.sh: FAILED: bindings-c/build-compat.sh or tests/c/run.sh (log above)" >&2
+    echo "lab/test.sh: FAILED: pr-mpathpersist/build-compat.sh or tests/c/run.sh (log above)" >&2
     exit 1
   fi
 fi
-# --- end of bindings-c block ---------------------------------------------------------
+# --- end of pr-mpathpersist block ---------------------------------------------------------
 
-# --- bindings-python block: the Python package for `pytest -m lab` in the guest ----------
+# --- pr-python block: the Python package for `pytest -m lab` in the guest ----------
 # Installed on the host into target/py-venv (the guest sees the repository, not /tmp), by
-# bindings-python/test.sh; guest/run-tests.sh then runs the lab-marked tests and fails
+# pr-python/test.sh; guest/run-tests.sh then runs the lab-marked tests and fails
 # (does not skip) when they cannot run.
 if ((!selftest_only)); then
-  echo "lab/test.sh: installing the Python package into target/py-venv (bindings-python) ..."
-  if ! PR_PY_INSTALL_ONLY=1 bash "$ROOT/bindings-python/test.sh" >"$out/python-build.log" 2>&1; then
+  echo "lab/test.sh: installing the Python package into target/py-venv (pr-python) ..."
+  if ! PR_PY_INSTALL_ONLY=1 bash "$ROOT/pr-python/test.sh" >"$out/python-build.log" 2>&1; then
     tail -n 40 "$out/python-build.log" >&2
-    echo "lab/test.sh: FAILED: bindings-python/test.sh (log above, full: $out/python-build.log)" >&2
+    echo "lab/test.sh: FAILED: pr-python/test.sh (log above, full: $out/python-build.log)" >&2
     exit 1
   fi
 fi
-# --- end of bindings-python block ------------------------------------------------------
+# --- end of pr-python block ------------------------------------------------------
 
 # --- 2. one lab run per topology ----------------------------------------------------
 declare -A RUN_RC RUN_SECS

@@ -18,7 +18,7 @@ cargo --version
 
 step "packages (Debian): the lab's, which also carry the system headers some tests compare against"
 bash lab/setup.sh
-# bindings-c checks its ABI mirror against Debian's /usr/include/mpath_persist.h: required here.
+# pr-mpathpersist checks its ABI mirror against Debian's /usr/include/mpath_persist.h: required here.
 export PR_REQUIRE_SYSTEM_HEADERS=1
 
 step "cargo fmt --check"
@@ -33,21 +33,21 @@ cargo test --workspace --locked
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 
-# --- bindings-c compat (issue 6, drop-in libmpathpersist.so.0) ------------------------------
-step "bindings-c compat: versioned libmpathpersist.so.0, export list check, C tests under ASan and valgrind"
-compat_lib=$(bash bindings-c/build-compat.sh)
-bash bindings-c/tests/c/run.sh "$compat_lib"
-# --- end bindings-c compat -------------------------------------------------------------------
+# --- pr-mpathpersist compat (issue 6, drop-in libmpathpersist.so.0) ------------------------------
+step "pr-mpathpersist compat: versioned libmpathpersist.so.0, export list check, C tests under ASan and valgrind"
+compat_lib=$(bash pr-mpathpersist/build-compat.sh)
+bash pr-mpathpersist/tests/c/run.sh "$compat_lib"
+# --- end pr-mpathpersist compat -------------------------------------------------------------------
 
-# --- bindings-c/native (issue 6, native C API) --------------------------------------------
-step "bindings-c/native: header drift, C tests under ASan and valgrind, install + pkg-config"
-bash bindings-c/native/test.sh
-# --- end bindings-c/native ------------------------------------------------------------------
+# --- pr-c (issue 6, native C API) --------------------------------------------
+step "pr-c: header drift, C tests under ASan and valgrind, install + pkg-config"
+bash pr-c/test.sh
+# --- end pr-c ------------------------------------------------------------------
 
-# --- bindings-python (issue 7) -------------------------------------------------------------
-step "bindings-python: pip install into target/py-venv, stubtest, pytest on the simulator"
-bash bindings-python/test.sh
-# --- end bindings-python ---------------------------------------------------------------------
+# --- pr-python (issue 7) -------------------------------------------------------------
+step "pr-python: pip install into target/py-venv, stubtest, pytest on the simulator"
+bash pr-python/test.sh
+# --- end pr-python ---------------------------------------------------------------------
 
 step "fuzz targets build (cargo fuzz)"
 if ! command -v cargo-fuzz >/dev/null; then

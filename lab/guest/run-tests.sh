@@ -32,27 +32,27 @@ while IFS=$'\t' read -r exe dir n; do
   if ((rc == 0)); then st=PASS; else st=FAIL bad=1; fi
   printf '%s\t%s\t%s\n' "$st" "$(basename "$exe")" "${summary:-exit status $rc}" >>"$results"
 done <"$list"
-# --- bindings-python block: the Python lab tests (pytest -m lab) -------------------------
+# --- pr-python block: the Python lab tests (pytest -m lab) -------------------------
 # Run when lab/test.sh prepared target/py-venv (it always does unless --selftest-only, which
 # writes an empty LIST). Missing environment, no tests collected, or a skip-turned-failure
 # (PR_PY_LAB_REQUIRED=1) all count as FAIL.
 root=$(cd "$lab/.." && pwd)
 if [ -s "$list" ]; then
-  echo "=== bindings-python: pytest -m lab"
+  echo "=== pr-python: pytest -m lab"
   py=$root/target/py-venv/bin/python
   if [ -x "$py" ]; then
-    (cd "$root/bindings-python" && PR_PY_LAB_REQUIRED=1 "$py" -m pytest -p no:cacheprovider -o addopts= \
+    (cd "$root/pr-python" && PR_PY_LAB_REQUIRED=1 "$py" -m pytest -p no:cacheprovider -o addopts= \
       -m lab -rA -q tests/test_lab.py) 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     summary=$(grep -E '(passed|failed|error|skipped|no tests ran)' "$log" | tail -n 1)
   else
-    echo "bindings-python: $py missing (lab/test.sh did not install the package)"
+    echo "pr-python: $py missing (lab/test.sh did not install the package)"
     rc=1 summary="target/py-venv missing"
   fi
   if ((rc == 0)); then st=PASS; else st=FAIL bad=1; fi
   printf '%s\t%s\t%s\n' "$st" "python-lab (pytest -m lab)" "${summary:-exit status $rc}" >>"$results"
 fi
-# --- end of bindings-python block ------------------------------------------------------
+# --- end of pr-python block ------------------------------------------------------
 
 rm -f "$log"
 exit $bad

@@ -1,7 +1,7 @@
 //! The cross-face scenario, as the Rust faces run it, and the text every face prints for
 //! it: one canonical dump that `tests/cross-face.sh` compares byte for byte across Rust
-//! async, Rust blocking, the native C API (`bindings-c/native/tests/c/cross_face.c`) and
-//! Python (`bindings-python/tests/cross_face.py`).
+//! async, Rust blocking, the native C API (`pr-c/tests/c/cross_face.c`) and
+//! Python (`pr-python/tests/cross_face.py`).
 //!
 //! The scenario, on the simulator (two nodes with two paths each to three LUNs, SPC-5):
 //! 1. node 1 registers key `0x1111` on every path of every LUN, node 2 key `0x2222`;

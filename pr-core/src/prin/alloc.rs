@@ -1,6 +1,6 @@
 //! The ALLOCATION LENGTH of a PERSISTENT RESERVE IN command: what to ask for first, and when
 //! and how far to grow it after a response. This is the project's one rule for it; every
-//! engine that sends PR IN (pr-multipath's LUN, libprsdk, the lab's raw engine) follows it.
+//! engine that sends PR IN (pr-multipath's LUN, libpr_sdk, the lab's raw engine) follows it.
 //!
 //! # Why a PR IN is re-issued
 //! The ALLOCATION LENGTH in the CDB caps the bytes the device returns. A device with more to
