@@ -160,8 +160,11 @@ pub(crate) async fn execute<T: Transport + ?Sized>(
     let retries = attempts.saturating_sub(1);
     match &result {
         Ok(_) => tracing::debug!(path, %action, outcome = "ok", ?duration, retries, "command"),
+        // A failed command is often expected (a conflict that decides "already fenced", a
+        // failed path that the LUN fails over from): the LUN operation's own event says
+        // how the operation ended, and the caller gets the error. Debug, like success.
         Err(failure) => {
-            tracing::warn!(path, %action, outcome = %failure, ?duration, retries, "command failed");
+            tracing::debug!(path, %action, outcome = %failure, ?duration, retries, "command failed");
         }
     }
     (attempts, result)
