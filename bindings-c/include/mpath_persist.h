@@ -168,9 +168,10 @@ struct prout_param_descriptor {
  * Functions of libmpathpersist.so.0 (LIBMPATHPERSIST_2.1.0 unless noted).
  * All return MPATH_PR_* codes unless noted. `fd` is an open descriptor of a
  * dm-multipath map (not a block device or closed: MPATH_PR_FILE_ERROR; another
- * block device: MPATH_PR_DMMP_ERROR). `noisy` adds hex dumps of the exchanged data
- * at verbosity 4; `verbose` sets the verbosity (0: only errors) of messages on
- * stderr.
+ * block device: MPATH_PR_DMMP_ERROR). `noisy` dumps the PR IN response and the
+ * PR OUT parameter list in hex on stderr; `verbose` sets the verbosity of messages
+ * on stderr (0: only errors, 2: notices, 3: what each call did, 4: the per-path
+ * report of every command).
  */
 
 /* Library setup: 0 on success. Calling exit without init, or init again after
@@ -185,9 +186,11 @@ struct config *mpath_lib_init(void);
 int mpath_lib_exit(struct config *conf);
 
 /* PR IN/OUT, self-contained (thread-safe). The PR IN result is written into the
- * structure of rq_servact only: allocate it with mpath_alloc_prin_response or as
- * struct prin_resp (READ FULL STATUS: followed by room for MPATH_MX_TIDS
- * descriptor pointers). */
+ * structure of rq_servact only: allocate it with mpath_alloc_prin_response (below)
+ * or as struct prin_resp followed by room for MPATH_MX_TIDS descriptor pointers:
+ *   calloc(1, sizeof(struct prin_resp) +
+ *             MPATH_MX_TIDS * sizeof(struct prin_fulldescr *))
+ */
 int mpath_persistent_reserve_in(int fd, int rq_servact, struct prin_resp *resp,
 				int noisy, int verbose);
 int mpath_persistent_reserve_out(int fd, int rq_servact, int rq_scope,
@@ -215,6 +218,17 @@ int __mpath_persistent_reserve_out(int fd, int rq_servact, int rq_scope,
 /* When non-zero: the ALLOCATION LENGTH of every PR IN (capped at
  * MPATH_MAX_PARAM_LEN). */
 extern unsigned int mpath_mx_alloc_len;
+
+/* A zeroed buffer for the PR IN result of prin_sa (READ FULL STATUS: followed by
+ * MPATH_MX_TIDS descriptor pointers), to be released with free(); NULL for an
+ * unknown service action. An internal entry point of libmpathpersist
+ * (__LIBMPATHPERSIST_INT_1.0.0 and __LIBMPATHPERSIST_INT_2.1.0), which
+ * multipath-tools' own programs declare for themselves and Debian's header does
+ * not declare. A program linked against this library binds it at
+ * __LIBMPATHPERSIST_INT_2.1.0, a version Debian 12's libmpathpersist (0.9.4) does
+ * not define: a program that must also run on that library allocates the result
+ * with calloc as shown above. */
+void *mpath_alloc_prin_response(int prin_sa);
 
 #ifdef __cplusplus
 }

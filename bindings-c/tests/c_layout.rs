@@ -1,6 +1,7 @@
 //! Compiles the C layout checks in `tests/c/` with the system C compiler.
 //!
-//! `layout.c` checks our `include/mpath_persist.h`; `system_layout.c` runs the
+//! `layout.c` checks our `include/mpath_persist.h`, `usage.c` that its documented usage
+//! compiles with nothing but it (no implicit declarations); `system_layout.c` runs the
 //! same `_Static_assert`s against the installed `/usr/include/mpath_persist.h`
 //! (Debian: package `multipath-tools` on Debian 12), proving that our header,
 //! and through the equal numbers in `src/compat/abi.rs` our Rust mirrors,
@@ -80,6 +81,16 @@ fn static_asserts_are_enforced_by_the_compiler() {
 #[test]
 fn our_header_matches_the_documented_layout() {
     assert_compiles(&["-I", "include"], Path::new("tests/c/layout.c"));
+}
+
+#[test]
+fn the_documented_usage_compiles_with_our_header_alone() {
+    // mpath_alloc_prin_response is declared: no implicit declaration (which would
+    // truncate the returned pointer to an int).
+    assert_compiles(
+        &["-I", "include", "-Werror=implicit-function-declaration"],
+        Path::new("tests/c/usage.c"),
+    );
 }
 
 #[test]

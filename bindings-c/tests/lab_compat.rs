@@ -14,6 +14,8 @@
 //!   libmpathpersist and once with ours through `LD_LIBRARY_PATH`; each step's stdout
 //!   and exit status must be equal. `..._preempt_abort_iscsi_only` does the same with
 //!   PREEMPT AND ABORT (which deadlocks LIO over tcm_loop).
+//! - `mpathpersist_hex_dumps_the_response_as_debian`: `mpathpersist -H -i -k` dumps the
+//!   same READ KEYS bytes on stderr with both libraries.
 //! - `c_smoke_under_asan` / `c_smoke_under_valgrind`: `tests/c/smoke.c` on a map.
 
 use std::path::{Path, PathBuf};
@@ -313,6 +315,59 @@ fn mpathpersist_matches_debian_library() {
 #[ignore = "needs the lab (lab/test.sh); PREEMPT AND ABORT deadlocks LIO over tcm_loop"]
 fn mpathpersist_matches_debian_library_preempt_abort_iscsi_only() {
     compare(true);
+}
+
+/// The `dumpHex` lines of `stderr` (Debian's `mpathpersist` prefixes each message with a
+/// `seconds.micros | ` timestamp; ours does not).
+fn hex_dump_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|l| match l.split_once(" | ") {
+            Some((t, rest)) if t.chars().all(|c| c.is_ascii_digit() || c == '.') => rest,
+            _ => l,
+        })
+        .filter(|l| {
+            l.starts_with("        ")
+                && l.trim().split(' ').all(|w| {
+                    w.is_empty() || (w.len() == 2 && w.chars().all(|c| c.is_ascii_hexdigit()))
+                })
+        })
+        .map(|l| l.trim_end().to_owned())
+        .collect()
+}
+
+/// `mpathpersist -H -i -k` (0.9.4 passes `noisy` for `-H`): the library dumps the READ
+/// KEYS response on stderr. With ours as with Debian's, the same bytes.
+#[test]
+#[ignore = "needs the lab (lab/test.sh)"]
+fn mpathpersist_hex_dumps_the_response_as_debian() {
+    let lib = compat_lib_dir();
+    let lun = LabLun::get(0);
+    reset(&lun);
+    let map = lun.map.display().to_string();
+    let sark = format!("--param-sark={KEY}");
+    let (rc, o, e) = run(MPATHPERSIST, &["--out", "--register", &sark, &map]);
+    assert_eq!(rc, 0, "register with Debian's library:\n{o}{e}");
+    let mut dumps = Vec::new();
+    for dir in [None, Some(lib.as_path())] {
+        let mut c = Command::new(MPATHPERSIST);
+        c.args(["-H", "-i", "-k", &map])
+            .env_remove("LD_LIBRARY_PATH");
+        if let Some(d) = dir {
+            c.env("LD_LIBRARY_PATH", d);
+        }
+        let o = c.output().expect("run mpathpersist");
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{stderr}");
+        println!(
+            "{}:\n{stderr}",
+            if dir.is_some() { "ours" } else { "Debian" }
+        );
+        dumps.push(hex_dump_lines(&stderr));
+    }
+    reset(&lun);
+    assert!(!dumps[0].is_empty(), "Debian's library dumped nothing");
+    assert_eq!(dumps[1], dumps[0], "ours vs Debian's hex dump");
 }
 
 fn smoke_args(lun: &LabLun) -> Vec<String> {

@@ -233,6 +233,15 @@ pub struct TransportId {
     pub name: TransportIdName,
 }
 
+impl TransportId {
+    /// The 256 bytes of the name union (`iscsi_name`, which spans it).
+    pub fn name_bytes(&self) -> [u8; MPATH_MX_TID_LEN] {
+        // SAFETY: every member of the union is a byte array, so any bit pattern is a valid
+        // `iscsi_name`, the member that covers the whole union.
+        unsafe { self.name.iscsi_name }
+    }
+}
+
 /// One READ FULL STATUS descriptor (`struct prin_fulldescr`).
 #[repr(C)]
 #[derive(Clone, Copy)]

@@ -12,12 +12,13 @@ use core::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use pr_core::types::{PrInAction, ReservationKey};
+use pr_core::prin::Response;
+use pr_core::types::PrInAction;
+use pr_multipath::blocking;
 
 use super::abi::*;
-use super::ops::{self, ProutArgs, ProutOp, Target, TransportId_};
-use super::runtime::{self, BridgeError};
-use super::{fill, log, sys};
+use super::ops::{self, Answer, Target};
+use super::{fill, log, prout, sys, trace};
 
 /// `mpath_mx_alloc_len`: when non-zero, the ALLOCATION LENGTH of every PR IN (capped at
 /// 8192). A 4-byte writable data object, zero-initialised; `mpathpersist -l` writes it
@@ -37,20 +38,13 @@ fn boundary<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }
 
-fn bridge_code(e: BridgeError) -> c_int {
-    match e {
-        BridgeError::Start => MPATH_PR_THREAD_ERROR,
-        BridgeError::Lost => MPATH_PR_OTHER,
-    }
-}
-
 // -------------------------------------------------------------------------------------
 // Library setup
 // -------------------------------------------------------------------------------------
 
 /// `int libmpathpersist_init(void)`: 0. The configuration (`/etc/multipath.conf`, the
-/// prkeys file) is read by each call, so nothing is loaded here; the runtime thread
-/// starts with the first PR call. May be called again after `libmpathpersist_exit`.
+/// prkeys file) is read by each call, so nothing is loaded here; pr-multipath's runtime
+/// thread starts with the first call that needs it. May be called again after `libmpathpersist_exit`.
 #[unsafe(no_mangle)]
 pub extern "C" fn libmpathpersist_init() -> c_int {
     boundary(1, || {
@@ -59,13 +53,14 @@ pub extern "C" fn libmpathpersist_init() -> c_int {
     })
 }
 
-/// `int libmpathpersist_exit(void)`: stops and joins the runtime thread; 0. Harmless
-/// without a prior init, and when called twice.
+/// `int libmpathpersist_exit(void)`: drops the session's LUNs and stops and joins
+/// pr-multipath's runtime thread (`pr_multipath::blocking::shutdown`; the next call
+/// starts it again); 0. Harmless without a prior init, and when called twice.
 #[unsafe(no_mangle)]
 pub extern "C" fn libmpathpersist_exit() -> c_int {
     boundary(0, || {
         ops::session_end();
-        runtime::shutdown();
+        blocking::shutdown();
         INITIALISED.store(false, Ordering::Release);
         0
     })
@@ -113,71 +108,104 @@ pub extern "C" fn mpath_persistent_reserve_free_vecs() {
 // -------------------------------------------------------------------------------------
 
 fn prin_common(
-    target: Result<Target, c_int>,
+    target: impl FnOnce() -> Result<Target, c_int>,
     rq_servact: c_int,
     resp: *mut PrinResp,
     noisy: c_int,
     cached: bool,
 ) -> c_int {
-    let action = match ops::prin_action(rq_servact) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    if resp.is_null() {
-        log::msg(0, format_args!("NULL response buffer"));
-        return MPATH_PR_SYNTAX_ERROR;
-    }
-    let target = match target {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let alloc = ops::prin_alloc_len(action, mpath_mx_alloc_len.load(Ordering::Relaxed));
-    let fast = if cached {
-        ops::prin_fast(&target, action, alloc)
-    } else {
-        None
-    };
-    let buf = match fast {
-        Some(buf) => buf,
-        None => match runtime::run(ops::prin(target, action, alloc, cached)) {
-            Ok(Ok(buf)) => buf,
-            Ok(Err(code)) => return code,
-            Err(e) => return bridge_code(e),
-        },
-    };
-    log::noisy_dump(noisy != 0, "PR IN response", &buf);
-    // SAFETY: `resp` is not NULL; the caller passes a buffer for the result of
-    // `rq_servact` (as `mpath_alloc_prin_response(rq_servact)` allocates it: the
-    // service action's own structure, READ FULL STATUS with room for MPATH_MX_TIDS
-    // descriptor pointers after it). Only that structure is written.
-    unsafe { write_prin(action, resp, &buf) };
-    MPATH_PR_SUCCESS
+    trace::scoped(|| {
+        let action = match ops::prin_action(rq_servact) {
+            Ok(a) => a,
+            Err(code) => return code,
+        };
+        if resp.is_null() {
+            log::msg(0, format_args!("NULL response buffer"));
+            return MPATH_PR_SYNTAX_ERROR;
+        }
+        let target = match target() {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        let alloc = ops::prin_alloc_len(action, mpath_mx_alloc_len.load(Ordering::Relaxed));
+        match ops::prin(&target, action, alloc, cached) {
+            // SAFETY: `resp` is not NULL; the caller passes a buffer for the result of
+            // `rq_servact` (as `mpath_alloc_prin_response(rq_servact)` allocates it: the
+            // service action's own structure, READ FULL STATUS with room for MPATH_MX_TIDS
+            // descriptor pointers after it).
+            Ok(answer) => unsafe { deliver(action, &answer, noisy != 0, resp) },
+            Err(code) => code,
+        }
+    })
 }
 
-/// Writes `buf` into the caller's result structure for `action`.
+/// What every PR IN does with its answer, however it was obtained (on the caller's
+/// thread or through the runtime thread): says which path answered, dumps the response
+/// when `noisy` (at level 0, as libmpathpersist's `dumpHex(..., 1)`), decodes it with
+/// pr-core and writes the caller's structure. `MPATH_PR_OTHER` when the response does not
+/// decode (then nothing is written).
 ///
 /// # Safety
 ///
-/// `resp` points to a writable, suitably aligned result structure of `action` (for READ
-/// FULL STATUS followed by [`MPATH_MX_TIDS`] descriptor pointers) that no other thread
-/// accesses during the call.
-unsafe fn write_prin(action: PrInAction, resp: *mut PrinResp, buf: &[u8]) {
+/// As [`write_prin`].
+unsafe fn deliver(action: PrInAction, answer: &Answer, noisy: bool, resp: *mut PrinResp) -> c_int {
+    log::msg(
+        3,
+        format_args!(
+            "{}: PR IN {} answered by {}",
+            answer.lun,
+            action.name(),
+            answer.path
+        ),
+    );
+    if noisy {
+        log::dump(&answer.bytes);
+    }
+    match Response::decode(action, &answer.bytes) {
+        Ok(response) => {
+            // SAFETY: per this function's contract.
+            unsafe { write_prin(&response, resp) };
+            MPATH_PR_SUCCESS
+        }
+        Err(e) => {
+            log::msg(
+                0,
+                format_args!(
+                    "{}: {}: cannot decode the {} response: {e}",
+                    answer.lun,
+                    answer.path,
+                    action.name()
+                ),
+            );
+            MPATH_PR_OTHER
+        }
+    }
+}
+
+/// Writes `response` into the caller's result structure of its service action.
+///
+/// # Safety
+///
+/// `resp` points to a writable, suitably aligned result structure of the response's
+/// service action (for READ FULL STATUS followed by [`MPATH_MX_TIDS`] descriptor pointers)
+/// that no other thread accesses during the call.
+unsafe fn write_prin(response: &Response<'_>, resp: *mut PrinResp) {
     let d = resp.cast::<u8>();
-    match action {
-        PrInAction::ReadKeys => {
+    match response {
+        Response::ReadKeys(rk) => {
             // SAFETY: per the function's contract the structure is there and exclusive.
-            fill::read_keys(unsafe { &mut *d.cast::<PrinReaddescr>() }, buf);
+            fill::read_keys(unsafe { &mut *d.cast::<PrinReaddescr>() }, rk);
         }
-        PrInAction::ReadReservation => {
+        Response::ReadReservation(rr) => {
             // SAFETY: as above, 24 bytes.
-            fill::read_reservation(unsafe { &mut *d.cast::<PrinResvdescr>() }, buf);
+            fill::read_reservation(unsafe { &mut *d.cast::<PrinResvdescr>() }, rr);
         }
-        PrInAction::ReportCapabilities => {
+        Response::ReportCapabilities(c) => {
             // SAFETY: as above, 8 bytes.
-            fill::report_capabilities(unsafe { &mut *d.cast::<PrinCapdescr>() }, buf);
+            fill::report_capabilities(unsafe { &mut *d.cast::<PrinCapdescr>() }, c);
         }
-        PrInAction::ReadFullStatus => {
-            let (generation, records) = fill::full_status_records(buf);
+        Response::ReadFullStatus(fs) => {
+            let (generation, records) = fill::full_status_records(fs);
             let list = d.cast::<PrintFulldescrList>();
             // SAFETY: per the contract `list` is a writable print_fulldescr_list; the
             // records (30 at most, 270 bytes each) fit in its 8192-byte private_buffer,
@@ -209,7 +237,7 @@ pub extern "C" fn mpath_persistent_reserve_in(
 ) -> c_int {
     boundary(MPATH_PR_OTHER, || {
         log::set_verbosity(verbose);
-        prin_common(ops::map_of_fd(fd), rq_servact, resp, noisy, false)
+        prin_common(|| ops::map_of_fd(fd), rq_servact, resp, noisy, false)
     })
 }
 
@@ -223,7 +251,7 @@ pub extern "C" fn mpath_persistent_reserve_in__(
     noisy: c_int,
 ) -> c_int {
     boundary(MPATH_PR_OTHER, || {
-        prin_common(ops::map_of_fd(fd), rq_servact, resp, noisy, true)
+        prin_common(|| ops::map_of_fd(fd), rq_servact, resp, noisy, true)
     })
 }
 
@@ -243,68 +271,41 @@ pub extern "C" fn __mpath_persistent_reserve_in(
 // PR OUT
 // -------------------------------------------------------------------------------------
 
-/// Copies what the call needs out of `*paramp`.
+/// Copies the caller's TransportIDs (`trnptid_list`) when `sa_flags` has SPEC_I_PT (none
+/// otherwise).
 ///
 /// # Safety
 ///
 /// `paramp` is a readable `struct prout_param_descriptor`; when `sa_flags` has SPEC_I_PT,
 /// its `trnptid_list` holds `num_transportid` entries (checked against MPATH_MX_TIDS
 /// before any is read), each NULL or pointing to a readable `struct transportid`.
-unsafe fn read_prout(paramp: *const ProutParamDescriptor) -> Result<ProutArgs, c_int> {
+unsafe fn transport_ids(paramp: *const ProutParamDescriptor) -> Result<Vec<TransportId>, c_int> {
     // SAFETY: per the contract the fixed part of the structure is readable.
-    let (key, sa_key, flags, num) = unsafe {
-        (
-            (*paramp).key,
-            (*paramp).sa_key,
-            (*paramp).sa_flags,
-            (*paramp).num_transportid,
-        )
-    };
-    let mut tids = Vec::new();
-    if flags & MPATH_F_SPEC_I_PT_MASK != 0 {
-        let n = usize::try_from(num).unwrap_or(usize::MAX);
-        if n > MPATH_MX_TIDS {
-            log::msg(
-                0,
-                format_args!("num_transportid {num} exceeds {MPATH_MX_TIDS}"),
-            );
+    let (flags, num) = unsafe { ((*paramp).sa_flags, (*paramp).num_transportid) };
+    if flags & MPATH_F_SPEC_I_PT_MASK == 0 {
+        return Ok(Vec::new());
+    }
+    let n = usize::try_from(num).unwrap_or(usize::MAX);
+    if n > MPATH_MX_TIDS {
+        log::msg(
+            0,
+            format_args!("num_transportid {num} exceeds {MPATH_MX_TIDS}"),
+        );
+        return Err(MPATH_PR_SYNTAX_ERROR);
+    }
+    let mut tids = Vec::with_capacity(n);
+    for i in 0..n {
+        // SAFETY: i < num_transportid <= MPATH_MX_TIDS entries the caller provides.
+        let p = unsafe { transport_id_ptr(paramp, i) };
+        if p.is_null() {
+            log::msg(0, format_args!("trnptid_list[{i}] is NULL"));
             return Err(MPATH_PR_SYNTAX_ERROR);
         }
-        for i in 0..n {
-            // SAFETY: i < num_transportid <= MPATH_MX_TIDS entries the caller provides.
-            let p = unsafe { transport_id_ptr(paramp, i) };
-            if p.is_null() {
-                log::msg(0, format_args!("trnptid_list[{i}] is NULL"));
-                return Err(MPATH_PR_SYNTAX_ERROR);
-            }
-            // SAFETY: a non-NULL entry points to a readable struct transportid (258
-            // bytes, alignment 1).
-            let t = unsafe { p.read_unaligned() };
-            // SAFETY: every member of the name union is plain bytes; iscsi_name spans it.
-            let name = unsafe { t.name.iscsi_name };
-            let copied = TransportId_ {
-                format_code: t.format_code,
-                protocol_id: t.protocol_id,
-                name,
-            };
-            match ops::tid_wire(&copied) {
-                Some(w) => tids.push(w),
-                None => {
-                    log::msg(
-                        0,
-                        format_args!("trnptid_list[{i}]: unsupported transport id"),
-                    );
-                    return Err(MPATH_PR_SYNTAX_ERROR);
-                }
-            }
-        }
+        // SAFETY: a non-NULL entry points to a readable struct transportid (258 bytes,
+        // alignment 1).
+        tids.push(unsafe { p.read_unaligned() });
     }
-    Ok(ProutArgs {
-        key: ReservationKey::from_be_bytes(key),
-        sa_key: ReservationKey::from_be_bytes(sa_key),
-        flags,
-        tids,
-    })
+    Ok(tids)
 }
 
 fn prout_common(
@@ -316,40 +317,42 @@ fn prout_common(
     noisy: c_int,
     cached: bool,
 ) -> c_int {
-    let op = match ops::prout_op(rq_servact, rq_scope, rq_type) {
-        Ok(op) => op,
-        Err(code) => return code,
-    };
-    if paramp.is_null() {
-        log::msg(0, format_args!("NULL parameter descriptor"));
-        return MPATH_PR_SYNTAX_ERROR;
-    }
-    // SAFETY: `paramp` is not NULL; the caller passes its prout_param_descriptor (with
-    // num_transportid entries in trnptid_list when SPEC_I_PT is set).
-    let args = match unsafe { read_prout(paramp) } {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    if args.flags & MPATH_F_SPEC_I_PT_MASK != 0
-        && !args.tids.is_empty()
-        && op != (ProutOp::Register { ignore: false })
-    {
-        log::msg(0, format_args!("SPEC_I_PT is only valid with REGISTER"));
-        return MPATH_PR_SYNTAX_ERROR;
-    }
-    let mut basic = Vec::with_capacity(24);
-    basic.extend_from_slice(&args.key.0.to_be_bytes());
-    basic.extend_from_slice(&args.sa_key.0.to_be_bytes());
-    basic.extend_from_slice(&[0, 0, 0, 0, args.flags, 0, 0, 0]);
-    log::noisy_dump(noisy != 0, "PR OUT parameter list", &basic);
-    let target = match target() {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    match runtime::run(ops::prout(target, op, args, cached)) {
-        Ok(code) => code,
-        Err(e) => bridge_code(e),
-    }
+    trace::scoped(|| {
+        if paramp.is_null() {
+            log::msg(0, format_args!("NULL parameter descriptor"));
+            return MPATH_PR_SYNTAX_ERROR;
+        }
+        // SAFETY: `paramp` is not NULL; the caller passes its prout_param_descriptor
+        // (with num_transportid entries in trnptid_list when SPEC_I_PT is set).
+        let tids = match unsafe { transport_ids(paramp) } {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        // SAFETY: as above; the structure stays the caller's, unchanged, during the call.
+        let param = unsafe { &*paramp };
+        let request = match prout::out_request(rq_servact, rq_scope, rq_type, param, &tids) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let dump = match &request {
+            Some(r) if noisy != 0 => Some(prout::parameter_dump(param, r)),
+            _ => None,
+        };
+        let target = match target() {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        match request {
+            Some(r) => ops::prout(&target, r, dump.as_deref(), cached),
+            None => {
+                log::msg(
+                    0,
+                    format_args!("REGISTER AND MOVE is not supported through a multipath map"),
+                );
+                MPATH_PR_OTHER
+            }
+        }
+    })
 }
 
 /// `int mpath_persistent_reserve_out(int fd, int rq_servact, int rq_scope, unsigned int
@@ -434,13 +437,10 @@ pub extern "C" fn dumpHex(str: *const c_char, len: c_int, log: c_int) {
         }
         // SAFETY: the caller passes `len` readable bytes at `str` (not NULL).
         let bytes = unsafe { core::slice::from_raw_parts(str.cast::<u8>(), n) };
-        let text = log::hex_dump(bytes);
         if log != 0 {
-            for line in text.lines() {
-                log::msg(0, format_args!("{line}"));
-            }
+            log::dump(bytes);
         } else {
-            sys::c_stdout(&text);
+            sys::c_stdout(&log::hex_dump(bytes));
         }
     });
 }
@@ -487,7 +487,7 @@ pub extern "C" fn prin_do_scsi_ioctl(
     noisy: c_int,
 ) -> c_int {
     boundary(MPATH_PR_OTHER, || {
-        prin_common(path_target(dev), rq_servact, resp, noisy, false)
+        prin_common(|| path_target(dev), rq_servact, resp, noisy, false)
     })
 }
 
@@ -520,4 +520,72 @@ pub extern "C" fn prout_do_scsi_ioctl(
 /// every call works without it, as the runtime starts on demand).
 pub fn initialised() -> bool {
     INITIALISED.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pr_multipath::{Lun, Path};
+    use pr_sim::{ClusterSpec, Injection, Sim};
+    use std::sync::Arc;
+
+    #[test]
+    fn both_pr_in_paths_log_dump_and_fill_alike() {
+        let c = Sim::cluster(&ClusterSpec {
+            nodes: 1,
+            luns: 1,
+            ..ClusterSpec::default()
+        });
+        let paths = c.nodes[0].paths[0]
+            .iter()
+            .zip(1u32..)
+            .map(|(p, h)| Path::new(format!("sd{h}"), p.clone().into()).with_host(h))
+            .collect();
+        let lun = Arc::new(Lun::new("mpathq", paths));
+        // The first READ KEYS is answered BUSY on the caller's thread: it gives up there
+        // and the runtime thread's retries answer. The second is answered on the caller's
+        // thread.
+        c.nodes[0].paths[0][0].inject(Injection::Busy, 1);
+        ops::session_begin();
+        ops::session_insert((250, 7), lun);
+        let target = Target::Map {
+            name: "mpathq".into(),
+            devt: (250, 7),
+        };
+        log::set_verbosity(3);
+        let mut dumps = Vec::new();
+        let _serial = ops::RUNTIME_TESTS.lock();
+        blocking::shutdown();
+        for round in 0..2 {
+            let resp = mpath_alloc_prin_response(MPATH_PRIN_RKEY_SA).cast::<PrinResp>();
+            assert!(!resp.is_null());
+            let (rc, lines) = log::capture(|| {
+                prin_common(|| Ok(target.clone()), MPATH_PRIN_RKEY_SA, resp, 1, true)
+            });
+            assert_eq!(rc, MPATH_PR_SUCCESS, "{lines:?}");
+            // Round 0 needed the runtime thread; round 1 did not start it again.
+            assert_eq!(blocking::runtime::is_running(), round == 0);
+            blocking::shutdown();
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with("mpathq: PR IN READ KEYS answered by sd")),
+                "{lines:?}"
+            );
+            // The 8 bytes of an empty READ KEYS response, dumpHex's layout.
+            let dump: Vec<&String> = lines.iter().filter(|l| l.starts_with("        ")).collect();
+            assert_eq!(dump.len(), 1, "{lines:?}");
+            assert!(dump[0].ends_with(" 00 00 00 00"), "{lines:?}");
+            dumps.push(dump[0].clone());
+            // SAFETY: allocated above for READ KEYS and filled by the call.
+            let keys = unsafe { (*resp).prin_descriptor.prin_readkeys };
+            assert_eq!(keys.additional_length, 0);
+            // SAFETY: from calloc, released once.
+            unsafe { libc::free(resp.cast()) };
+        }
+        log::set_verbosity(0);
+        ops::session_end();
+        // Same generation, same dump, whichever path answered.
+        assert_eq!(dumps[0], dumps[1]);
+    }
 }

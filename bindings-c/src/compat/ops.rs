@@ -1,28 +1,24 @@
-//! The operations behind the C entry points, in safe Rust: finding the multipath map
-//! behind a file descriptor, building its [`MultipathLun`], running one PR IN or PR OUT
-//! on it, and turning every outcome into a `MPATH_PR_*` code.
+//! The operations behind the C entry points, in safe Rust, on pr-multipath's front door:
+//! which multipath map a file descriptor is ([`pr_multipath::Lun::map_name_of`]), its LUN
+//! ([`pr_multipath::Lun::from_map_with`], cached within an `init_vecs` session), one PR IN
+//! or PR OUT on it (on the caller's thread, or on pr-multipath's runtime thread through
+//! [`pr_multipath::blocking`]), and every outcome as a `MPATH_PR_*` code.
 //!
-//! Nothing here touches C memory: the entry points copy the caller's arguments into the
-//! owned values below before, and write results back after (see `fill.rs`).
+//! Nothing here touches C memory: the entry points copy the caller's arguments before,
+//! and write results back after (see `fill.rs`).
 
 use core::ffi::c_int;
 use std::collections::HashMap;
-use std::path::Path as FsPath;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use pr_core::outcome::CommandError;
 use pr_core::sense::SenseKey;
-use pr_core::transport_id::TransportId;
-use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_core::types::PrInAction;
+use pr_multipath::blocking::{self, BridgeError};
 use pr_multipath::config::{ConfiguredKey, MultipathConf, PrKeys};
-use pr_multipath::multipathd::Multipathd;
-use pr_multipath::sgio::{DmRefresher, FromMapOptions};
-use pr_multipath::{
-    DmMapControl, Error, Failure, MapControl, MultipathLun, Path, PathState, RegisterRequest,
-};
-use pr_sgio::discover::{Discovery, PathInfo, PathState as DmPathState};
-use pr_sgio::dm::DmControl;
-use pr_sgio::{Device, Engine, OpenOptions};
+use pr_multipath::{Error, ErrorKind, FromMapOptions, Lun, OpenOptions, OutRequest};
+use tracing::instrument::WithSubscriber;
 
 use super::abi::*;
 use super::log;
@@ -43,124 +39,58 @@ pub(crate) enum Target {
 }
 
 /// The dm-multipath map behind `fd`: `MPATH_PR_FILE_ERROR` when `fd` is not an open block
-/// device, `MPATH_PR_DMMP_ERROR` when it is one but not a multipath map.
+/// device, `MPATH_PR_DMMP_ERROR` when it is one but not a multipath map (a SCSI disk, a
+/// partition, another device-mapper target, ...), as libmpathpersist decides.
 pub(crate) fn map_of_fd(fd: c_int) -> Result<Target, c_int> {
-    match sys::fd_kind(fd) {
+    let (major, minor) = match sys::fd_kind(fd) {
         FdKind::Bad => {
             log::msg(0, format_args!("stat error fd={fd}"));
-            Err(MPATH_PR_FILE_ERROR)
+            return Err(MPATH_PR_FILE_ERROR);
         }
         FdKind::NotBlock => {
             log::msg(3, format_args!("fd={fd} is not a block device"));
-            Err(MPATH_PR_FILE_ERROR)
+            return Err(MPATH_PR_FILE_ERROR);
         }
-        FdKind::Block { major, minor } => map_of_devt(FsPath::new("/sys"), major, minor),
-    }
-}
-
-/// The multipath map with device number `major:minor`, from sysfs (`dm/name`, and a
-/// `dm/uuid` that starts with `mpath-`, which is how multipath marks its maps).
-pub(crate) fn map_of_devt(sysfs: &FsPath, major: u32, minor: u32) -> Result<Target, c_int> {
-    let dm = sysfs.join(format!("dev/block/{major}:{minor}/dm"));
-    let read = |f: &str| std::fs::read_to_string(dm.join(f)).map(|s| s.trim().to_owned());
-    match (read("uuid"), read("name")) {
-        (Ok(uuid), Ok(name)) if uuid.starts_with("mpath-") && !name.is_empty() => {
+        FdKind::Block { major, minor } => (major, minor),
+    };
+    // The front door decides from the node the descriptor is open on.
+    match Lun::map_name_of(&format!("/proc/self/fd/{fd}")) {
+        Ok(Some(name)) => {
             log::msg(4, format_args!("{major}:{minor} is map {name}"));
             Ok(Target::Map {
                 name,
                 devt: (major, minor),
             })
         }
-        (Ok(_), Ok(name)) => {
-            log::msg(3, format_args!("{name}: not a multipath device."));
+        Ok(None) => {
+            log::msg(3, format_args!("{major}:{minor}: not a multipath device."));
             Err(MPATH_PR_DMMP_ERROR)
+        }
+        Err(e) => Err(target_error(&format!("{major}:{minor}"), &e)),
+    }
+}
+
+/// The code of an error that came before any LUN was built: an unusable argument (a
+/// descriptor or name) is `MPATH_PR_FILE_ERROR`; a device that is not a multipath map or
+/// SCSI device, or any other trouble finding it, `MPATH_PR_DMMP_ERROR`.
+fn target_error(what: &str, e: &Error) -> c_int {
+    match (e.kind(), e) {
+        (ErrorKind::InvalidArgument, _) => {
+            log::msg(0, format_args!("{e}"));
+            MPATH_PR_FILE_ERROR
+        }
+        (ErrorKind::NotScsi, Error::NotScsi { reason, .. }) => {
+            log::msg(
+                3,
+                format_args!("{what}: not a multipath device ({reason})."),
+            );
+            MPATH_PR_DMMP_ERROR
         }
         _ => {
-            log::msg(
-                0,
-                format_args!("{major}:{minor} failed to get device alias."),
-            );
-            Err(MPATH_PR_DMMP_ERROR)
+            log::msg(0, format_args!("{what} failed to get device alias: {e}"));
+            MPATH_PR_DMMP_ERROR
         }
     }
-}
-
-/// The PR OUT arguments, copied out of `struct prout_param_descriptor`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ProutArgs {
-    /// RESERVATION KEY.
-    pub key: ReservationKey,
-    /// SERVICE ACTION RESERVATION KEY.
-    pub sa_key: ReservationKey,
-    /// `sa_flags`.
-    pub flags: u8,
-    /// The TransportIDs in wire form (SPEC_I_PT), already checked to decode.
-    pub tids: Vec<Vec<u8>>,
-}
-
-/// A checked PR OUT request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ProutOp {
-    /// REGISTER (`ignore` false) or REGISTER AND IGNORE EXISTING KEY.
-    Register {
-        /// REGISTER AND IGNORE EXISTING KEY.
-        ignore: bool,
-    },
-    /// RESERVE.
-    Reserve(ReservationType),
-    /// RELEASE.
-    Release(ReservationType),
-    /// CLEAR.
-    Clear,
-    /// PREEMPT (`abort` false) or PREEMPT AND ABORT.
-    Preempt {
-        /// The type.
-        ty: ReservationType,
-        /// PREEMPT AND ABORT.
-        abort: bool,
-    },
-    /// REGISTER AND MOVE: not supported through a map (libmpathpersist: `MPATH_PR_OTHER`).
-    RegisterAndMove,
-}
-
-/// Checks the service action, scope and type of a PR OUT call.
-pub(crate) fn prout_op(rq_servact: c_int, rq_scope: c_int, rq_type: u32) -> Result<ProutOp, c_int> {
-    if rq_scope != MPATH_LU_SCOPE {
-        log::msg(
-            0,
-            format_args!("invalid scope {rq_scope} (only LU_SCOPE, 0)"),
-        );
-        return Err(MPATH_PR_SYNTAX_ERROR);
-    }
-    let ty = || {
-        u8::try_from(rq_type)
-            .ok()
-            .and_then(ReservationType::from_code)
-            .ok_or_else(|| {
-                log::msg(0, format_args!("invalid reservation type {rq_type}"));
-                MPATH_PR_SYNTAX_ERROR
-            })
-    };
-    Ok(match rq_servact {
-        MPATH_PROUT_REG_SA => ProutOp::Register { ignore: false },
-        MPATH_PROUT_REG_IGN_SA => ProutOp::Register { ignore: true },
-        MPATH_PROUT_RES_SA => ProutOp::Reserve(ty()?),
-        MPATH_PROUT_REL_SA => ProutOp::Release(ty()?),
-        MPATH_PROUT_CLEAR_SA => ProutOp::Clear,
-        MPATH_PROUT_PREE_SA => ProutOp::Preempt {
-            ty: ty()?,
-            abort: false,
-        },
-        MPATH_PROUT_PREE_AB_SA => ProutOp::Preempt {
-            ty: ty()?,
-            abort: true,
-        },
-        MPATH_PROUT_REG_MOV_SA => ProutOp::RegisterAndMove,
-        other => {
-            log::msg(0, format_args!("invalid PR OUT service action {other}"));
-            return Err(MPATH_PR_SYNTAX_ERROR);
-        }
-    })
 }
 
 /// The PR IN service action, or `MPATH_PR_SYNTAX_ERROR`.
@@ -206,56 +136,31 @@ pub(crate) fn prin_alloc_len(action: PrInAction, mx_alloc_len: u32) -> u16 {
     u16::try_from(len.min(MPATH_MAX_PARAM_LEN)).unwrap_or(8192)
 }
 
-/// Turns the caller's `struct transportid` (copied) into its wire form, as the SPEC_I_PT
-/// parameter list carries it; `None` for what cannot be sent (unknown protocol, bad
-/// iSCSI length).
-pub(crate) fn tid_wire(t: &TransportId_) -> Option<Vec<u8>> {
-    let b0 = (t.format_code & 0xc0) | (t.protocol_id & 0x0f);
-    let mut w = vec![0u8; 24];
-    *w.first_mut()? = b0;
-    match t.protocol_id {
-        MPATH_PROTOCOL_ID_FC => w.get_mut(8..16)?.copy_from_slice(&t.name[..8]),
-        MPATH_PROTOCOL_ID_SAS => w.get_mut(4..12)?.copy_from_slice(&t.name[..8]),
-        MPATH_PROTOCOL_ID_ISCSI => {
-            // The caller stores the big-endian ADDITIONAL LENGTH in iscsi_name[0..2] and
-            // the name after it.
-            let n = usize::from(u16::from_be_bytes([t.name[0], t.name[1]]));
-            if n == 0 || n + 2 > MPATH_MX_TID_LEN {
-                return None;
-            }
-            w = Vec::with_capacity(4 + n);
-            w.extend_from_slice(&[b0, 0]);
-            w.extend_from_slice(t.name.get(..2 + n)?);
-        }
-        _ => return None,
+/// How a map's LUN is built: pr-multipath's defaults (multipathd on, `/etc/multipath.conf`
+/// and `/etc/multipath/prkeys`, states fresh for 2 s after the build, re-read before every
+/// later PR OUT), with the path devices opened read-only as libmpathpersist opens them
+/// (closing a descriptor opened for writing makes udev synthesize a `change` event).
+fn map_options() -> FromMapOptions {
+    FromMapOptions {
+        fd_read_only: true,
+        ..FromMapOptions::default()
     }
-    let ok = TransportId::decode(&w).is_ok();
-    ok.then_some(w)
 }
 
-/// A `struct transportid` copied into Rust (the name union as its 256 bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(non_camel_case_types)]
-pub(crate) struct TransportId_ {
-    /// FORMAT CODE, pre-shifted to bits 7:6.
-    pub format_code: u8,
-    /// PROTOCOL IDENTIFIER.
-    pub protocol_id: u8,
-    /// The union's bytes.
-    pub name: [u8; MPATH_MX_TID_LEN],
-}
-
-/// pr-multipath's defaults for a map: multipathd on, `/etc/multipath.conf` and
-/// `/etc/multipath/prkeys`, states fresh for 2 s after the build, re-read before every
-/// later PR OUT.
-fn options() -> FromMapOptions {
-    FromMapOptions::default()
+/// How one path (`prin_do_scsi_ioctl`) is opened: that device alone, read-only, even when
+/// it is a map's node.
+fn path_options() -> OpenOptions {
+    OpenOptions {
+        map_as_device: true,
+        fd_read_only: true,
+        ..OpenOptions::default()
+    }
 }
 
 /// The LUNs of the maps used since `mpath_persistent_reserve_init_vecs`, by device
 /// number, until `mpath_persistent_reserve_free_vecs` (or exit): the counterpart of
 /// libmpathpersist's cached map and path vectors. `None` outside such a session.
-type Session = HashMap<(u32, u32), Arc<pr_multipath::Lun>>;
+type Session = HashMap<(u32, u32), Arc<Lun>>;
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
 fn session() -> std::sync::MutexGuard<'static, Option<Session>> {
@@ -269,108 +174,47 @@ pub(crate) fn session_begin() {
     session().get_or_insert_with(HashMap::new);
 }
 
+/// Serialises the tests that use pr-multipath's runtime thread (one of them shuts it
+/// down to see which thread answered).
+#[cfg(test)]
+pub(crate) static RUNTIME_TESTS: Mutex<()> = Mutex::new(());
+
+/// Puts `lun` in the session's cache as the LUN of device `devt` (tests).
+#[cfg(test)]
+pub(crate) fn session_insert(devt: (u32, u32), lun: Arc<Lun>) {
+    if let Some(s) = session().as_mut() {
+        s.insert(devt, lun);
+    }
+}
+
 /// Drops the cached LUNs (`mpath_persistent_reserve_free_vecs`, exit).
 pub(crate) fn session_end() {
     let old = session().take();
     drop(old);
 }
 
-fn path_state(p: &PathInfo) -> PathState {
-    let running = p.sysfs_state.as_deref().is_none_or(|s| s == "running");
-    if p.dm_state == DmPathState::Active && running {
-        PathState::Usable
-    } else {
-        PathState::Failed
-    }
-}
-
-/// The options every path device is opened with: read-only descriptors (PR OUT still
-/// allowed), as libmpathpersist opens them, so that closing them does not make udev
-/// synthesize `change` events; SG_IO on tokio's blocking pool (the fastest measured here
-/// for both the fan-out of PR OUT and single PR IN commands, see BENCHMARKS.md).
-fn open_options() -> OpenOptions {
-    OpenOptions::new()
-        .fd_read_only(true)
-        .engine(Engine::BlockingPool)
-}
-
-/// The LUN of the map `name`, as `MultipathLun::from_map_with` builds it (paths in group
-/// order with their states and SCSI hosts, suspend/resume, a refresher, the configured key
-/// from multipath.conf and the prkeys file, multipathd), with path devices opened by
-/// [`open_options`].
-fn build_map(name: &str) -> Result<pr_multipath::Lun, Error> {
-    let o = options();
-    let discovery = Arc::new(Discovery::new()?);
-    let map = discovery.map_by_name(name)?;
-    let opts = open_options();
-    let mut paths = Vec::new();
-    for p in &map.paths {
-        let (Some(pname), Some(node)) = (p.name.clone(), p.dev_path()) else {
-            continue;
-        };
-        // A path whose device cannot be opened is left out, as multipathd would not use it.
-        let Ok(dev) = Device::open_with(&node, &opts) else {
-            continue;
-        };
-        let mut path = Path::new(pname, pr_multipath::AnyPath::Sg(dev))
-            .with_group(p.group)
-            .with_dev_t(p.dev.to_string())
-            .with_state(path_state(p));
-        if let Some(h) = p.host() {
-            path = path.with_host(h);
+/// Builds the LUN of `target` on the caller's thread (sysfs, device-mapper, opening the
+/// path devices: blocking work, as in libmpathpersist).
+fn build(target: &Target) -> Result<Lun, c_int> {
+    let built = match target {
+        Target::Map { name, .. } => Lun::from_map_with(name, &map_options()),
+        Target::Path(dev) => Lun::open_with(&format!("/dev/{dev}"), &path_options()),
+    };
+    built.map_err(|e| {
+        log::msg(0, format_args!("{e}"));
+        match e {
+            // multipath.conf or the prkeys file cannot be read.
+            Error::Config { .. } => MPATH_PR_OTHER,
+            // No such device, not SCSI, device-mapper or sysfs trouble.
+            _ => MPATH_PR_DMMP_ERROR,
         }
-        paths.push(path);
-    }
-    let mut lun_opts = o.lun;
-    let mut configured = None;
-    if let Some(conf_path) = &o.multipath_conf {
-        let conf = MultipathConf::load(conf_path)?;
-        let prkeys = PrKeys::load(&o.prkeys)?;
-        if let Some(a) = conf.all_tg_pt {
-            lun_opts.all_tg_pt = a;
-        }
-        configured = ConfiguredKey::resolve(&conf, &prkeys, &map.wwid);
-    }
-    let control: Arc<dyn MapControl> = Arc::new(DmMapControl::new(Arc::new(DmControl::open()?)));
-    let mut lun = MultipathLun::new(map.name.clone(), paths)
-        .with_wwid(map.wwid.clone())
-        .with_options(lun_opts)
-        .with_configured_key(configured)
-        .with_map_control(control)
-        .with_refresher(Arc::new(DmRefresher::new(discovery, map.name.clone())))
-        .with_refresh_interval(o.refresh_interval)
-        .with_states_fresh_for(o.fresh_for);
-    if o.multipathd {
-        lun = lun.with_multipathd(Multipathd::socket());
-    }
-    Ok(lun)
-}
-
-async fn build(target: Target) -> Result<pr_multipath::Lun, c_int> {
-    let built = tokio::task::spawn_blocking(move || match &target {
-        Target::Map { name, .. } => build_map(name),
-        Target::Path(dev) => Device::open_with(format!("/dev/{dev}"), &open_options())
-            .map(|d| pr_multipath::Lun::of_one_path(dev.clone(), d))
-            .map_err(Error::from),
     })
-    .await;
-    match built {
-        Ok(Ok(lun)) => Ok(lun),
-        Ok(Err(e)) => {
-            log::msg(0, format_args!("{e}"));
-            Err(match e {
-                Error::Config { .. } => MPATH_PR_OTHER,
-                _ => MPATH_PR_DMMP_ERROR,
-            })
-        }
-        Err(_) => Err(MPATH_PR_THREAD_ERROR),
-    }
 }
 
 /// Whether the configured key that multipath.conf and the prkeys file give now for
 /// `lun` is the one it holds (another process may have changed the prkeys file).
-fn configured_key_current(lun: &pr_multipath::Lun) -> bool {
-    let o = options();
+fn configured_key_current(lun: &Lun) -> bool {
+    let o = map_options();
     let Some(conf_path) = &o.multipath_conf else {
         return true;
     };
@@ -383,234 +227,216 @@ fn configured_key_current(lun: &pr_multipath::Lun) -> bool {
     now == lun.configured_key()
 }
 
-/// The LUN for `target`: from the session cache when `cached` and a session is open
-/// (rebuilt when the map's name changed or, for a PR OUT, its configured key), else
-/// built for this call.
-async fn lun_of(
-    target: Target,
-    cached: bool,
-    pr_out: bool,
-) -> Result<Arc<pr_multipath::Lun>, c_int> {
-    let devt = match (&target, cached) {
-        (Target::Map { devt, .. }, true) => Some(*devt),
-        _ => None,
-    };
-    if let (Some(devt), Target::Map { name, .. }) = (devt, &target) {
-        let hit = session().as_ref().and_then(|s| s.get(&devt).cloned());
-        if let Some(lun) = hit
-            && lun.name() == name
-            && (!pr_out || configured_key_current(&lun))
-        {
-            return Ok(lun);
-        }
-    }
-    let lun = Arc::new(build(target).await?);
-    if let Some(devt) = devt
-        && let Some(s) = session().as_mut()
-    {
-        s.insert(devt, Arc::clone(&lun));
-    }
-    Ok(lun)
-}
-
-/// PR IN on the caller's thread, for a map whose LUN the session has cached: one SG_IO
-/// on the LUN's first usable path with [`Device::execute_blocking`], as libmpathpersist
-/// does it (its vectors cached, everything on the caller's thread), instead of four
-/// thread hand-offs through the runtime thread and the blocking pool. `None` whenever
-/// that is not the whole story (no session or not cached, the map renamed, no usable
-/// path, any error or non-GOOD status): the caller then takes the full path
-/// ([`prin`]: unit attention retries, failover, path state updates), which sends the
-/// command again (PR IN changes nothing on the device). Needs no runtime.
-pub(crate) fn prin_fast(target: &Target, action: PrInAction, alloc_len: u16) -> Option<Vec<u8>> {
+/// The session's LUN of `target`, if it has one under the map's current name.
+fn cached_lun(target: &Target) -> Option<Arc<Lun>> {
     let Target::Map { name, devt } = target else {
         return None;
     };
     let lun = session().as_ref().and_then(|s| s.get(devt).cloned())?;
-    if lun.name() != name {
-        return None;
+    (lun.name() == name).then_some(lun)
+}
+
+/// The LUN for `target`: from the session cache when `cached` and a session is open
+/// (rebuilt when the map's name changed or, for a PR OUT, its configured key), else
+/// built for this call.
+fn lun_of(target: &Target, cached: bool, pr_out: bool) -> Result<Arc<Lun>, c_int> {
+    if cached
+        && let Some(lun) = cached_lun(target)
+        && (!pr_out || configured_key_current(&lun))
+    {
+        return Ok(lun);
     }
-    let (path, buf) = lun.pr_in_on_this_thread(action, alloc_len)?;
-    log::msg(
-        3,
-        format_args!("{}: PR IN {} answered by {path}", lun.name(), action.name()),
-    );
-    Some(buf)
+    let lun = Arc::new(build(target)?);
+    if let (true, Target::Map { devt, .. }) = (cached, target)
+        && let Some(s) = session().as_mut()
+    {
+        s.insert(*devt, Arc::clone(&lun));
+    }
+    Ok(lun)
+}
+
+/// Runs `fut` on pr-multipath's runtime thread and waits, carrying this thread's
+/// `tracing` dispatcher (see `trace.rs`) into it.
+fn run<F>(fut: F) -> Result<F::Output, BridgeError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+    blocking::block_on(fut.with_subscriber(dispatch))
+}
+
+/// The code of a runtime-thread failure.
+fn bridge_code(e: &BridgeError) -> c_int {
+    log::msg(0, format_args!("{e}"));
+    match e {
+        BridgeError::Start(_) => MPATH_PR_THREAD_ERROR,
+        _ => MPATH_PR_OTHER,
+    }
+}
+
+/// The answer of one PR IN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    /// The LUN (map name, or the path's kernel name).
+    pub lun: String,
+    /// The path that answered.
+    pub path: String,
+    /// The response, at most the allocation length.
+    pub bytes: Vec<u8>,
 }
 
 /// PR IN through the map (or path): the raw response, at most `alloc_len` bytes.
-pub(crate) async fn prin(
-    target: Target,
+///
+/// With `cached`, inside an `init_vecs` session whose cache has the map's LUN, the command
+/// is first sent on the caller's thread ([`Lun::pr_in_on_this_thread`]: one SG_IO on the
+/// path pr-multipath would try first, as libmpathpersist does it, instead of hand-offs to
+/// the runtime thread); when that is not the whole story (no usable path, anything but
+/// GOOD) the full path follows ([`Lun::pr_in_raw`]: unit attention retries, failover,
+/// path state updates), which sends the command again (PR IN changes nothing on the
+/// device). Either way the caller gets the same [`Answer`].
+pub(crate) fn prin(
+    target: &Target,
     action: PrInAction,
     alloc_len: u16,
     cached: bool,
-) -> Result<Vec<u8>, c_int> {
-    let lun = lun_of(target, cached, false).await?;
-    match lun.pr_in_raw(action, alloc_len).await {
-        Ok((path, buf)) => {
-            log::msg(
-                3,
-                format_args!("{}: PR IN {} answered by {path}", lun.name(), action.name()),
-            );
-            Ok(buf)
-        }
-        Err(e) => Err(report_error(&e)),
+) -> Result<Answer, c_int> {
+    if cached
+        && let Some(lun) = cached_lun(target)
+        && let Some((path, bytes)) = lun.pr_in_on_this_thread(action, alloc_len)
+    {
+        return Ok(Answer {
+            lun: lun.name().to_owned(),
+            path,
+            bytes,
+        });
+    }
+    let lun = lun_of(target, cached, false)?;
+    let on_runtime = Arc::clone(&lun);
+    match run(async move { on_runtime.pr_in_raw(action, alloc_len).await }) {
+        Ok(Ok((path, bytes))) => Ok(Answer {
+            lun: lun.name().to_owned(),
+            path,
+            bytes,
+        }),
+        Ok(Err(e)) => Err(report_error(&lun, &e)),
+        Err(e) => Err(bridge_code(&e)),
     }
 }
 
-/// PR OUT through the map (or path).
-pub(crate) async fn prout(target: Target, op: ProutOp, args: ProutArgs, cached: bool) -> c_int {
-    let lun = match lun_of(target, cached, true).await {
+/// PR OUT through the map (or path). `noisy_dump`: the parameter list to show (at level
+/// 0, as libmpathpersist's `noisy` does) once the LUN is there, before anything is sent.
+pub(crate) fn prout(
+    target: &Target,
+    request: OutRequest,
+    noisy_dump: Option<&[u8]>,
+    cached: bool,
+) -> c_int {
+    let lun = match lun_of(target, cached, true) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let spec = args.flags & MPATH_F_SPEC_I_PT_MASK != 0 && !args.tids.is_empty();
-    let r = match op {
-        ProutOp::Register { ignore } => {
-            let mut req = if ignore {
-                RegisterRequest::register_ignore(args.sa_key).current_key(args.key)
-            } else {
-                RegisterRequest::register(args.key, args.sa_key)
-            };
-            if args.flags & MPATH_F_APTPL_MASK != 0 {
-                req = req.aptpl();
-            }
-            if args.flags & MPATH_F_ALL_TG_PT_MASK != 0 {
-                req = req.all_tg_pt(true);
-            }
-            if spec {
-                let ids: Vec<TransportId<'_>> = args
-                    .tids
-                    .iter()
-                    .filter_map(|w| TransportId::decode(w).ok().map(|(t, _)| t))
-                    .collect();
-                lun.register_spec_i_pt(req, &ids).await
-            } else {
-                lun.register(req).await
-            }
-        }
-        ProutOp::Reserve(ty) => lun.reserve(args.key, ty).await,
-        ProutOp::Release(ty) => lun.release(args.key, ty).await,
-        ProutOp::Clear => lun.clear(args.key).await,
-        ProutOp::Preempt { ty, abort: false } => lun.preempt(args.key, args.sa_key, ty).await,
-        ProutOp::Preempt { ty, abort: true } => {
-            lun.preempt_and_abort(args.key, args.sa_key, ty).await
-        }
-        ProutOp::RegisterAndMove => {
-            log::msg(
-                0,
-                format_args!("REGISTER AND MOVE is not supported through a multipath map"),
-            );
-            return MPATH_PR_OTHER;
-        }
-    };
-    match r {
-        Ok(report) => {
+    if let Some(bytes) = noisy_dump {
+        log::msg(4, format_args!("{}: PR OUT parameter list:", lun.name()));
+        log::dump(bytes);
+    }
+    let on_runtime = Arc::clone(&lun);
+    match run(async move { on_runtime.execute(&request).await }) {
+        Ok(Ok(report)) => {
             log::msg(4, format_args!("{report}"));
             MPATH_PR_SUCCESS
         }
-        Err(e) => report_error(&e),
+        Ok(Err(e)) => report_error(&lun, &e),
+        Err(e) => bridge_code(&e),
     }
 }
 
-fn report_error(e: &Error) -> c_int {
+/// Says why an operation on `lun` failed (as libmpathpersist words it where it has a
+/// message of its own) and returns its code.
+fn report_error(lun: &Lun, e: &Error) -> c_int {
     let code = code_of(e);
-    let level = if matches!(code, MPATH_PR_RESERV_CONFLICT) {
-        3
-    } else {
-        0
-    };
-    log::msg(level, format_args!("{e}"));
+    match e {
+        Error::TypeMismatch {
+            requested, held, ..
+        } => log::msg(
+            2,
+            format_args!(
+                "{}: --prout_type {} doesn't match reservation {held}",
+                lun.wwid().unwrap_or(lun.name()),
+                requested.code()
+            ),
+        ),
+        _ if code == MPATH_PR_RESERV_CONFLICT => log::msg(3, format_args!("{e}")),
+        _ => log::msg(0, format_args!("{e}")),
+    }
     if let Some(r) = e.report() {
         log::msg(4, format_args!("{r}"));
     }
     code
 }
 
-/// The `MPATH_PR_*` code of a pr-multipath error (see the README's table).
+/// The `MPATH_PR_*` code of a pr-multipath error (see the README's table): the device's
+/// answer when a command failed at the device, else by the error's kind.
 pub(crate) fn code_of(e: &Error) -> c_int {
-    match e {
-        Error::NoUsablePath { .. } => MPATH_PR_DMMP_ERROR,
-        Error::Failed { failure, .. } => failure.as_deref().map_or(MPATH_PR_OTHER, code_of_failure),
-        Error::KeyMismatch { .. } | Error::NoConfiguredKey { .. } | Error::Build(_) => {
-            MPATH_PR_SYNTAX_ERROR
+    if let Some(c) = e.command_error() {
+        return code_of_command(c);
+    }
+    if e.failure().is_some() {
+        // The command did not complete at the device (path down, timeout, OS error):
+        // libmpathpersist's "ioctl failed" or host status.
+        return MPATH_PR_OTHER;
+    }
+    match e.kind() {
+        // A RESERVATION CONFLICT, or a RELEASE of another type than the reservation's.
+        ErrorKind::ReservationConflict => MPATH_PR_RESERV_CONFLICT,
+        ErrorKind::KeyMismatch | ErrorKind::InvalidArgument => MPATH_PR_SYNTAX_ERROR,
+        // No usable path (an operation with a report had commands fail: handled above).
+        ErrorKind::PathFailure if e.report().is_none() => MPATH_PR_DMMP_ERROR,
+        ErrorKind::NotFound | ErrorKind::NotScsi | ErrorKind::PermissionDenied => {
+            MPATH_PR_DMMP_ERROR
         }
-        Error::TypeMismatch { .. } | Error::NotRegistered { .. } => MPATH_PR_RESERV_CONFLICT,
-        Error::Multipathd(_) | Error::Sgio(_) => MPATH_PR_DMMP_ERROR,
+        // Device-mapper or multipathd trouble; not a configuration file that cannot be read.
+        ErrorKind::System if !matches!(e, Error::Config { .. }) => MPATH_PR_DMMP_ERROR,
+        ErrorKind::Internal if matches!(e, Error::Runtime(BridgeError::Start(_))) => {
+            MPATH_PR_THREAD_ERROR
+        }
         _ => MPATH_PR_OTHER,
     }
 }
 
-/// The `MPATH_PR_*` code of one command's failure, as libmpathpersist translates SCSI
-/// status and sense keys.
-pub(crate) fn code_of_failure(f: &Failure) -> c_int {
-    match f {
-        Failure::Transport(_) => MPATH_PR_OTHER,
-        Failure::Command(c) => match c {
-            CommandError::ReservationConflict { .. } => MPATH_PR_RESERV_CONFLICT,
-            CommandError::UnitAttention { .. } => MPATH_PR_SENSE_UNIT_ATTENTION,
-            CommandError::NotReady { .. } => MPATH_PR_SENSE_NOT_READY,
-            CommandError::IllegalRequest { .. } => MPATH_PR_ILLEGAL_REQ,
-            CommandError::MediumError { .. } => MPATH_PR_SENSE_MEDIUM_ERROR,
-            CommandError::HardwareError { .. } => MPATH_PR_SENSE_HARDWARE_ERROR,
-            CommandError::AbortedCommand { .. } => MPATH_PR_SENSE_ABORTED_COMMAND,
-            CommandError::OtherSenseKey {
-                key: SenseKey::NoSense,
-                ..
-            } => MPATH_PR_NO_SENSE,
-            CommandError::MalformedSense { .. } => MPATH_PR_SENSE_MALFORMED,
-            _ => MPATH_PR_OTHER,
-        },
+/// The `MPATH_PR_*` code of a command that completed at the device unsuccessfully, as
+/// libmpathpersist translates SCSI status and sense keys.
+pub(crate) fn code_of_command(c: &CommandError) -> c_int {
+    match c {
+        CommandError::ReservationConflict { .. } => MPATH_PR_RESERV_CONFLICT,
+        CommandError::UnitAttention { .. } => MPATH_PR_SENSE_UNIT_ATTENTION,
+        CommandError::NotReady { .. } => MPATH_PR_SENSE_NOT_READY,
+        CommandError::IllegalRequest { .. } => MPATH_PR_ILLEGAL_REQ,
+        CommandError::MediumError { .. } => MPATH_PR_SENSE_MEDIUM_ERROR,
+        CommandError::HardwareError { .. } => MPATH_PR_SENSE_HARDWARE_ERROR,
+        CommandError::AbortedCommand { .. } => MPATH_PR_SENSE_ABORTED_COMMAND,
+        CommandError::OtherSenseKey {
+            key: SenseKey::NoSense,
+            ..
+        } => MPATH_PR_NO_SENSE,
+        CommandError::MalformedSense { .. } => MPATH_PR_SENSE_MALFORMED,
+        _ => MPATH_PR_OTHER,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pr_core::types::{ReservationKey, ReservationType};
+    use pr_multipath::config::KeySource;
+    use pr_multipath::{Path, PathState, RegisterRequest};
+    use pr_sim::{ClusterSpec, Sim};
 
     #[test]
-    fn service_actions_scopes_and_types_are_checked() {
+    fn service_actions_are_checked() {
         assert_eq!(prin_action(3), Ok(PrInAction::ReadFullStatus));
         assert_eq!(prin_action(4), Err(MPATH_PR_SYNTAX_ERROR));
         assert_eq!(prin_action(-1), Err(MPATH_PR_SYNTAX_ERROR));
-        assert_eq!(prout_op(0, 0, 0), Ok(ProutOp::Register { ignore: false }));
-        assert_eq!(prout_op(6, 0, 99), Ok(ProutOp::Register { ignore: true }));
-        assert_eq!(prout_op(1, 0, 2), Err(MPATH_PR_SYNTAX_ERROR));
-        assert_eq!(prout_op(1, 0, 0x105), Err(MPATH_PR_SYNTAX_ERROR));
-        assert_eq!(
-            prout_op(1, 0, 5),
-            Ok(ProutOp::Reserve(
-                ReservationType::WriteExclusiveRegistrantsOnly
-            ))
-        );
-        assert_eq!(prout_op(1, 1, 5), Err(MPATH_PR_SYNTAX_ERROR));
-        assert_eq!(prout_op(8, 0, 5), Err(MPATH_PR_SYNTAX_ERROR));
-        assert_eq!(prout_op(7, 0, 5), Ok(ProutOp::RegisterAndMove));
-    }
-
-    #[test]
-    fn errors_name_the_map_and_map_to_upstream_codes() {
-        let e = Error::TypeMismatch {
-            lun: "mpathb".into(),
-            requested: ReservationType::ExclusiveAccess,
-            held: 1,
-            report: Box::default(),
-        };
-        assert_eq!(code_of(&e), MPATH_PR_RESERV_CONFLICT);
-        assert_eq!(
-            e.to_string(),
-            "mpathb: release type 3 (Exclusive Access) doesn't match the reservation's type 1 \
-             (Write Exclusive)"
-        );
-        let e = Error::KeyMismatch {
-            lun: "mpathb".into(),
-            configured: pr_core::types::ReservationKey(0x123abc),
-            given: pr_core::types::ReservationKey(0x1),
-        };
-        assert_eq!(code_of(&e), MPATH_PR_SYNTAX_ERROR);
-        assert_eq!(
-            e.to_string(),
-            "mpathb: configured reservation key doesn't match: 0x123abc"
-        );
     }
 
     #[test]
@@ -624,67 +450,161 @@ mod tests {
     }
 
     #[test]
-    fn transport_ids_become_wire_bytes() {
-        let mut t = TransportId_ {
-            format_code: 0,
-            protocol_id: MPATH_PROTOCOL_ID_SAS,
-            name: [0; 256],
-        };
-        t.name[..8].copy_from_slice(&[0x50, 1, 2, 3, 4, 5, 6, 7]);
-        let w = tid_wire(&t).unwrap();
-        assert_eq!(w.len(), 24);
-        assert_eq!(w[0], 6);
-        assert_eq!(&w[4..12], &[0x50, 1, 2, 3, 4, 5, 6, 7]);
-
-        let name = b"iqn.2003-01.org.x:a\0";
-        let mut i = TransportId_ {
-            format_code: 0,
-            protocol_id: MPATH_PROTOCOL_ID_ISCSI,
-            name: [0; 256],
-        };
-        i.name[..2].copy_from_slice(&20u16.to_be_bytes());
-        i.name[2..22].copy_from_slice(name);
-        let w = tid_wire(&i).unwrap();
-        assert_eq!(w.len(), 24);
-        assert_eq!(&w[..4], &[5, 0, 0, 20]);
-        i.name[..2].copy_from_slice(&300u16.to_be_bytes());
-        assert_eq!(tid_wire(&i), None, "too long for iscsi_name");
-        let bad = TransportId_ {
-            protocol_id: 9,
-            ..t
-        };
-        assert_eq!(tid_wire(&bad), None);
-    }
-
-    #[test]
-    fn devices_that_are_not_multipath_maps_are_dmmp_errors() {
-        let dir = std::env::temp_dir().join(format!("mpp-sysfs-{}", std::process::id()));
-        let dm = dir.join("dev/block/254:3/dm");
-        std::fs::create_dir_all(&dm).unwrap();
-        std::fs::write(dm.join("name"), "mpatha\n").unwrap();
-        std::fs::write(dm.join("uuid"), "mpath-3600140512345\n").unwrap();
-        assert_eq!(
-            map_of_devt(&dir, 254, 3),
-            Ok(Target::Map {
-                name: "mpatha".into(),
-                devt: (254, 3)
-            })
-        );
-        std::fs::write(dm.join("uuid"), "LVM-abc\n").unwrap();
-        assert_eq!(map_of_devt(&dir, 254, 3), Err(MPATH_PR_DMMP_ERROR));
-        assert_eq!(
-            map_of_devt(&dir, 8, 0),
-            Err(MPATH_PR_DMMP_ERROR),
-            "an sd disk"
-        );
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
     fn file_descriptors_that_are_not_block_devices_are_file_errors() {
+        use std::os::fd::AsRawFd;
         assert_eq!(map_of_fd(-1), Err(MPATH_PR_FILE_ERROR));
         let f = std::fs::File::open("/dev/null").unwrap();
-        use std::os::fd::AsRawFd;
         assert_eq!(map_of_fd(f.as_raw_fd()), Err(MPATH_PR_FILE_ERROR));
+        let d = std::fs::File::open("/").unwrap();
+        assert_eq!(map_of_fd(d.as_raw_fd()), Err(MPATH_PR_FILE_ERROR));
+    }
+
+    #[test]
+    fn block_devices_that_are_not_multipath_maps_are_dmmp_errors() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::FileTypeExt;
+        let Some(f) = std::fs::read_dir("/dev")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_block_device()))
+            .find_map(|e| std::fs::File::open(e.path()).ok())
+        else {
+            eprintln!("no block device can be opened here: the DMMP_ERROR case is not checked");
+            return;
+        };
+        // Unless it is a map (not on a test host), it is a DMMP_ERROR.
+        match map_of_fd(f.as_raw_fd()) {
+            Ok(Target::Map { name, .. }) => eprintln!("{name} is a multipath map"),
+            other => assert_eq!(other, Err(MPATH_PR_DMMP_ERROR)),
+        }
+    }
+
+    #[test]
+    fn missing_and_non_scsi_paths_are_dmmp_errors() {
+        assert_eq!(
+            build(&Target::Path("no-such-dev".into())).err(),
+            Some(MPATH_PR_DMMP_ERROR)
+        );
+        assert_eq!(
+            build(&Target::Path("null".into())).err(),
+            Some(MPATH_PR_DMMP_ERROR)
+        );
+    }
+
+    /// A simulated LUN of two paths, on two hosts.
+    fn two_paths() -> Lun {
+        let c = Sim::cluster(&ClusterSpec {
+            nodes: 1,
+            luns: 1,
+            ..ClusterSpec::default()
+        });
+        let paths = c.nodes[0].paths[0]
+            .iter()
+            .zip(1u32..)
+            .map(|(p, h)| Path::new(format!("sd{h}"), p.clone().into()).with_host(h))
+            .collect();
+        Lun::new("mpathb", paths)
+    }
+
+    #[test]
+    fn a_release_of_another_type_is_a_reservation_conflict() {
+        let _serial = RUNTIME_TESTS.lock();
+        let key = ReservationKey(0x123abc);
+        let lun = Arc::new(two_paths());
+        let l = Arc::clone(&lun);
+        let released = run(async move {
+            l.execute(&OutRequest::register(RegisterRequest::register_ignore(key)))
+                .await?;
+            let reserved = l
+                .execute(&OutRequest::Reserve {
+                    key,
+                    reservation_type: ReservationType::WriteExclusive,
+                })
+                .await?;
+            // The path holding the reservation is down.
+            let holder = reserved
+                .steps
+                .iter()
+                .find(|s| s.is_ok())
+                .map(|s| s.path.clone());
+            l.set_path_state(&holder.unwrap_or_default(), PathState::Failed);
+            l.execute(&OutRequest::Release {
+                key,
+                reservation_type: ReservationType::ExclusiveAccess,
+            })
+            .await
+        })
+        .unwrap();
+        let e = released.unwrap_err();
+        assert!(matches!(e, Error::TypeMismatch { held: 1, .. }), "{e:?}");
+        assert_eq!(e.kind(), ErrorKind::ReservationConflict, "{e}");
+        assert_eq!(report_error(&lun, &e), MPATH_PR_RESERV_CONFLICT);
+    }
+
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    #[test]
+    fn the_calls_dispatcher_goes_along_to_the_runtime_thread() {
+        let _serial = RUNTIME_TESTS.lock();
+        let d = tracing::Dispatch::new(super::super::trace::Verbose::new(
+            || 4,
+            |l| SEEN.lock().unwrap().push(l.to_owned()),
+        ));
+        let thread = tracing::dispatcher::with_default(&d, || {
+            run(async {
+                tracing::debug!(target: "pr_multipath", "on the runtime thread");
+                std::thread::current().name().map(str::to_owned)
+            })
+        });
+        assert_eq!(thread.unwrap().as_deref(), Some("pr-sdk-runtime"));
+        assert_eq!(*SEEN.lock().unwrap(), ["on the runtime thread"]);
+        // Without it, nothing reaches that subscriber.
+        run(async { tracing::debug!(target: "pr_multipath", "not seen") }).unwrap();
+        assert_eq!(SEEN.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn errors_map_to_codes_by_kind() {
+        let _serial = RUNTIME_TESTS.lock();
+        let lun = two_paths().with_configured_key(Some(ConfiguredKey {
+            key: ReservationKey(7),
+            aptpl: false,
+            source: KeySource::Config,
+        }));
+        let e = blocking::block_on(async move {
+            lun.execute(&OutRequest::Clear {
+                key: ReservationKey(8),
+            })
+            .await
+        })
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::KeyMismatch);
+        assert_eq!(
+            e.to_string(),
+            "mpathb: configured reservation key doesn't match: 0x7"
+        );
+        assert_eq!(code_of(&e), MPATH_PR_SYNTAX_ERROR);
+
+        let lun = two_paths();
+        for p in ["sd1", "sd2"] {
+            lun.set_path_state(p, PathState::Failed);
+        }
+        let e = blocking::block_on(async move { lun.pr_in_raw(PrInAction::ReadKeys, 8192).await })
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(code_of(&e), MPATH_PR_DMMP_ERROR, "{e}");
+        assert_eq!(
+            code_of(&Error::Runtime(BridgeError::Start("x".into()))),
+            MPATH_PR_THREAD_ERROR
+        );
+        assert_eq!(
+            code_of(&Error::Config {
+                path: "/etc/multipath.conf".into(),
+                reason: "bad".into()
+            }),
+            MPATH_PR_OTHER
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! The few libc calls of the compatibility layer: `fstat` of the caller's descriptor,
 //! `calloc` for [`mpath_alloc_prin_response`](super::entry), writing to the C `stdout`
-//! stream (so that `dumpHex` output interleaves with the caller's own `printf`), and
-//! `getpid` for the fork check of the runtime thread.
+//! stream (so that `dumpHex` output interleaves with the caller's own `printf`).
 
 use core::ffi::{c_int, c_void};
 
@@ -60,9 +59,4 @@ pub(crate) fn c_stdout(text: &str) {
     unsafe {
         libc::printf(c"%s".as_ptr(), s.as_ptr());
     }
-}
-
-/// The calling process's id.
-pub(crate) fn pid() -> u32 {
-    std::process::id()
 }

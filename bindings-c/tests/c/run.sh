@@ -7,7 +7,9 @@
 #   -lmpathpersist from LIBDIR, twice: with -fsanitize=address,undefined and plain (for
 #   valgrind), into OUTDIR (default LIBDIR/c-tests), then runs garbage.c's program under
 #   AddressSanitizer (leak checking on) and under valgrind --leak-check=full
-#   --error-exitcode=1. Exit status 0 only when all passed.
+#   --error-exitcode=1, and usage.c's (the header's documented usage, compiled with
+#   nothing but the header and -Werror=implicit-function-declaration) under
+#   AddressSanitizer. Exit status 0 only when all passed.
 #   The fork case runs under ASAN only: its child inherits the per-thread allocations
 #   of the parent's runtime and blocking threads, which do not exist in the child, and
 #   valgrind reports them lost there (GARBAGE_SKIP_FORK=1 for the valgrind run).
@@ -19,9 +21,9 @@ libdir=$(cd "${1:?usage: run.sh LIBDIR [OUTDIR]}" && pwd)
 out=${2:-$libdir/c-tests}
 mkdir -p "$out"
 [ -f "$libdir/libmpathpersist.so.0" ] || { echo "run.sh: $libdir/libmpathpersist.so.0 missing (run build-compat.sh)" >&2; exit 1; }
-cflags=(-std=gnu11 -g -O1 -Wall -Wextra -Werror -I "$inc" -I "$here" -pthread)
+cflags=(-std=gnu11 -g -O1 -Wall -Wextra -Werror -Werror=implicit-function-declaration -I "$inc" -I "$here" -pthread)
 ldflags=(-L "$libdir" -Wl,-rpath,"$libdir" -lmpathpersist)
-for prog in garbage smoke; do
+for prog in garbage smoke usage; do
   gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
     -o "$out/$prog-asan" "$here/$prog.c" "${ldflags[@]}"
   gcc "${cflags[@]}" -o "$out/$prog" "$here/$prog.c" "${ldflags[@]}"
@@ -50,6 +52,11 @@ echo "run.sh: garbage under valgrind"
 if ! GARBAGE_SKIP_FORK=1 valgrind -q --suppressions="$here/valgrind.supp" --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible \
      --errors-for-leak-kinds=definite,indirect,possible "$out/garbage"; then
   echo "run.sh: FAILED: garbage under valgrind" >&2; rc=1
+fi
+echo "run.sh: usage under AddressSanitizer + UBSan"
+if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$out/usage-asan"; then
+  echo "run.sh: FAILED: usage under ASAN" >&2; rc=1
 fi
 ((rc == 0)) && echo "run.sh: C tests passed (ASAN, valgrind)"
 exit $rc
