@@ -91,7 +91,7 @@
 //! retries), and every LUN operation in a span.
 //!
 //! # Cargo features
-//! - `sim`: simulated paths (pr-sim) behind [`Lun`] ([`Lun::simulated`]); the bindings
+//! - `sim`: simulated paths (pr-sim) behind [`Lun`] (`Lun::simulated`); the bindings
 //!   turn it on.
 //! - `serde`: `serde::Serialize` for every result (reports, PR IN answers, fleet results,
 //!   errors) in a stable, JSON-ready form, described in [`report`]; enables pr-core's
