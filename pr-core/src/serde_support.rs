@@ -219,9 +219,9 @@ impl<'de> Deserialize<'de> for PrOutFlags {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PrOutFlags, A::Error> {
                 let mut flags = PrOutFlags::empty();
-                while let Some(name) = seq.next_element::<&str>()? {
-                    flags |= pr_out_flag(name).ok_or_else(|| {
-                        de::Error::invalid_value(de::Unexpected::Str(name), &self)
+                while let Some(name) = seq.next_element::<String>()? {
+                    flags |= pr_out_flag(&name).ok_or_else(|| {
+                        de::Error::invalid_value(de::Unexpected::Str(&name), &self)
                     })?;
                 }
                 Ok(flags)

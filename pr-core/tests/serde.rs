@@ -127,6 +127,11 @@ fn pr_out_flags_are_arrays_of_names() {
     );
     let upper: PrOutFlags = serde_json::from_str(r#"["ALL_TG_PT"]"#).unwrap();
     assert_eq!(upper, PrOutFlags::ALL_TG_PT);
+    // From a reader (owned strings) and with escapes, as well as from borrowed text.
+    let read: PrOutFlags = serde_json::from_reader(&br#"["aptpl","\u0075nreg"]"#[..]).unwrap();
+    assert_eq!(read, PrOutFlags::APTPL | PrOutFlags::UNREG);
+    let key: ReservationKey = serde_json::from_reader(&br#""0x1234""#[..]).unwrap();
+    assert_eq!(key, ReservationKey(0x1234));
     assert!(serde_json::from_str::<PrOutFlags>(r#"["aptpl","persist"]"#).is_err());
     assert!(serde_json::from_str::<PrOutFlags>(r#""aptpl""#).is_err());
 }
