@@ -46,3 +46,11 @@ sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@INCLUDEDIR@|$includ
     -e "s|@VERSION@|$version|" "$here/prsdk.pc.in" > "$d$libdir/pkgconfig/prsdk.pc"
 chmod 0644 "$d$libdir/pkgconfig/prsdk.pc"
 echo "installed libprsdk $version under $d$prefix"
+# How programs will find libprsdk.so.0 at run time (see README.md).
+if [ -z "$d" ]; then
+  if grep -qsx "$libdir/\?" /etc/ld.so.conf /etc/ld.so.conf.d/*.conf; then
+    echo "$libdir is in the dynamic linker's configuration: run ldconfig (as root) so that programs find libprsdk.so.0"
+  else
+    echo "$libdir is not in the dynamic linker's configuration: link programs with -Wl,-rpath,$libdir or run them with LD_LIBRARY_PATH=$libdir"
+  fi
+fi

@@ -5,13 +5,13 @@
 use pr_core::prin::{CapabilityFlags, TypeMask};
 use pr_core::transport_id::TransportId;
 use pr_core::types::{ReservationKey, ReservationType};
-use pr_multipath::{LunOutcome, Progress, Report};
+use pr_multipath::{InResult, LunOutcome, LunResult, Progress, Report};
 use pyo3::BoundObject;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::core::Out;
+use crate::core::Done;
 use crate::tid::PyTransportId;
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -223,9 +223,18 @@ fn capabilities(py: Python<'_>, c: &pr_core::prin::Capabilities) -> PyResult<Py<
 }
 
 /// The Python object of an operation's result.
-pub(crate) fn out(py: Python<'_>, o: Out) -> PyResult<Py<PyAny>> {
-    match o {
-        Out::Keys(k) => {
+pub(crate) fn done(py: Python<'_>, d: Done) -> PyResult<Py<PyAny>> {
+    match d {
+        Done::In(r) => in_result(py, r),
+        Done::Report(r) => report(py, &r),
+        Done::Nothing => Ok(py.None()),
+    }
+}
+
+/// The Python object of a PR IN answer.
+pub(crate) fn in_result(py: Python<'_>, r: InResult) -> PyResult<Py<PyAny>> {
+    match r {
+        InResult::Keys(k) => {
             let keys: Vec<u64> = k.keys.iter().map(|k| k.0).collect();
             build(
                 py,
@@ -237,7 +246,7 @@ pub(crate) fn out(py: Python<'_>, o: Out) -> PyResult<Py<PyAny>> {
                 ],
             )
         }
-        Out::Reservation(r) => {
+        InResult::Reservation(r) => {
             let res = match r.reservation {
                 Some(v) => build(
                     py,
@@ -261,8 +270,8 @@ pub(crate) fn out(py: Python<'_>, o: Out) -> PyResult<Py<PyAny>> {
                 ],
             )
         }
-        Out::Capabilities(c) => capabilities(py, &c),
-        Out::FullStatus(s) => {
+        InResult::Capabilities(c) => capabilities(py, &c),
+        InResult::FullStatus(s) => {
             let mut entries = Vec::with_capacity(s.entries.len());
             for e in &s.entries {
                 let tid = match &e.transport_id {
@@ -297,12 +306,11 @@ pub(crate) fn out(py: Python<'_>, o: Out) -> PyResult<Py<PyAny>> {
                 ],
             )
         }
-        Out::Report(r) => report(py, &r),
-        Out::Nothing => Ok(py.None()),
     }
 }
 
-/// The Python object of a `Progress`.
+/// The Python object of a `Progress` (one finished LUN of a many-LUN operation): the one
+/// place that turns pr-multipath's per-LUN outcomes into `Progress.outcome` strings.
 pub(crate) fn progress(py: Python<'_>, p: &Progress) -> PyResult<Py<PyAny>> {
     let (outcome, message) = match &p.outcome {
         LunOutcome::Ok => ("ok", None),
@@ -323,31 +331,43 @@ pub(crate) fn progress(py: Python<'_>, p: &Progress) -> PyResult<Py<PyAny>> {
     )
 }
 
-/// The Python list of `LunResult`s of a many-LUN operation.
-pub(crate) fn lun_results(
-    py: Python<'_>,
-    results: &[pr_multipath::LunResult],
-) -> PyResult<Py<PyAny>> {
+/// The Python `LunResult` of one LUN of a many-LUN operation: the one place that maps
+/// pr-multipath's per-LUN results to Python. `outcome` is `"ok"`, `"failed"`,
+/// `"cancelled"` (not started: the error is an `OperationCancelledError`) or
+/// `"already_fenced"` (a fence found the victim's key already gone: `ok` is true).
+pub(crate) fn lun_result(py: Python<'_>, r: &LunResult) -> PyResult<Py<PyAny>> {
+    let (outcome, report, error) = match &r.result {
+        Ok(rep) if r.already_fenced => ("already_fenced", report(py, rep)?, py.None()),
+        Ok(rep) => ("ok", report(py, rep)?, py.None()),
+        Err(e) => (
+            if matches!(e, pr_multipath::Error::Cancelled { .. }) {
+                "cancelled"
+            } else {
+                "failed"
+            },
+            e.report()
+                .map_or_else(|| Ok(py.None()), |rep| report(py, rep))?,
+            crate::errors::error_object(py, e)?,
+        ),
+    };
+    build(
+        py,
+        "LunResult",
+        &[
+            ("lun", obj(py, r.lun.as_str())?),
+            ("ok", obj(py, r.result.is_ok())?),
+            ("report", report.into_bound(py)),
+            ("error", error.into_bound(py)),
+            ("outcome", obj(py, outcome)?),
+        ],
+    )
+}
+
+/// The Python list of `LunResult`s of a many-LUN operation, in the order of its LUNs.
+pub(crate) fn lun_results(py: Python<'_>, results: &[LunResult]) -> PyResult<Py<PyAny>> {
     let mut out = Vec::with_capacity(results.len());
     for r in results {
-        let (report, error) = match &r.result {
-            Ok(rep) => (report(py, rep)?, py.None()),
-            Err(e) => (
-                e.report()
-                    .map_or_else(|| Ok(py.None()), |rep| report(py, rep))?,
-                crate::errors::error_object(py, e)?,
-            ),
-        };
-        out.push(build(
-            py,
-            "LunResult",
-            &[
-                ("lun", obj(py, r.lun.as_str())?),
-                ("ok", obj(py, r.result.is_ok())?),
-                ("report", report.into_bound(py)),
-                ("error", error.into_bound(py)),
-            ],
-        )?);
+        out.push(lun_result(py, r)?);
     }
     Ok(PyList::new(py, out)?.into_any().unbind())
 }

@@ -1,295 +1,261 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The one core under both front doors: a LUN of any transport, the operations on it, the
-//! shared runtime, and the bridge that waits for a future without holding the GIL.
+//! The one core under both front doors: the handle on a LUN that both views of a device
+//! share, the operations (one [`Call`] per method, run by [`run`]), and the waits on
+//! pr-multipath's runtime bridge ([`pr_multipath::blocking`]): blocking with the GIL
+//! released ([`wait`]), or as an asyncio awaitable ([`awaitable`]).
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
-use pr_core::prin::Capabilities;
-use pr_core::transport::Transport;
-use pr_core::transport_id::TransportId;
-use pr_core::types::{ReservationKey, ReservationType};
-use pr_multipath::{
-    FullStatusInfo, KeysInfo, MultipathLun, Progress, RegisterRequest, Report, ReservationInfo,
-};
+use pr_core::types::PrInAction;
+use pr_multipath::blocking::{self, BridgeError, Pending};
+use pr_multipath::{InResult, Lun, OutRequest, Report};
 use pyo3::prelude::*;
-use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::errors::internal_error;
+use crate::errors::{bridge_error, closed_error, internal_error_message};
 
-/// A LUN over any of the transports the module offers.
-pub(crate) enum AnyLun {
-    /// A dm-multipath map, or one path device, through pr-sgio.
-    Sg(pr_multipath::Lun),
-    /// Simulated paths.
-    Sim(MultipathLun<pr_sim::SimPath>),
+/// One LUN as the Python objects hold it: `Device` and `AsyncDevice` views of one device
+/// share one handle, so closing either closes both. Operations in flight keep their own
+/// reference: closing lets them finish, and the LUN's file descriptors are closed when
+/// the last of them ends.
+pub(crate) struct Handle {
+    name: String,
+    simulated: bool,
+    lun: Mutex<Option<Arc<Lun>>>,
 }
 
-impl AnyLun {
+impl Handle {
+    /// A handle on `lun`, open.
+    pub(crate) fn new(lun: Lun) -> Arc<Self> {
+        Arc::new(Handle {
+            name: lun.name().to_owned(),
+            simulated: lun.paths().iter().any(|p| p.transport().is_simulated()),
+            lun: Mutex::new(Some(Arc::new(lun))),
+        })
+    }
+
+    /// The LUN's name (also once closed).
     pub(crate) fn name(&self) -> &str {
-        match self {
-            AnyLun::Sg(l) => l.name(),
-            AnyLun::Sim(l) => l.name(),
-        }
+        &self.name
     }
 
-    pub(crate) fn is_sim(&self) -> bool {
-        matches!(self, AnyLun::Sim(_))
+    /// Whether the LUN's paths are simulated (also once closed).
+    pub(crate) fn simulated(&self) -> bool {
+        self.simulated
     }
 
-    /// Every path's name and whether it is usable.
-    pub(crate) fn paths(&self) -> Vec<(String, bool)> {
-        fn of<T: Transport>(l: &MultipathLun<T>) -> Vec<(String, bool)> {
-            l.paths()
-                .iter()
-                .map(|p| (p.name().to_owned(), p.is_usable()))
-                .collect()
-        }
-        match self {
-            AnyLun::Sg(l) => of(l),
-            AnyLun::Sim(l) => of(l),
-        }
+    /// The LUN, or `DeviceClosedError`.
+    pub(crate) fn lun(&self, py: Python<'_>) -> PyResult<Arc<Lun>> {
+        self.lun
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| closed_error(py, &self.name))
     }
 
-    pub(crate) fn set_path_usable(&self, name: &str, usable: bool) -> bool {
-        let state = if usable {
-            pr_multipath::PathState::Usable
-        } else {
-            pr_multipath::PathState::Failed
-        };
-        match self {
-            AnyLun::Sg(l) => l.set_path_state(name, state),
-            AnyLun::Sim(l) => l.set_path_state(name, state),
-        }
+    /// Closes the handle (idempotent).
+    pub(crate) fn close(&self) {
+        let lun = self
+            .lun
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(lun);
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lun
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
     }
 }
 
-/// One operation on one LUN.
-pub(crate) enum Op {
-    ReadKeys,
-    ReadReservation,
-    ReportCapabilities,
-    ReadFullStatus,
-    Register(RegisterRequest),
-    RegisterSpecIPt(RegisterRequest, Vec<TransportId<'static>>),
-    Reserve(ReservationKey, ReservationType),
-    Release(ReservationKey, ReservationType),
-    Clear(ReservationKey),
-    Preempt {
-        key: ReservationKey,
-        victim: ReservationKey,
-        ty: ReservationType,
-        abort: bool,
-    },
-    ReplaceLost(ReservationKey, ReservationType),
-    RegisterAndMove {
-        key: ReservationKey,
-        dest_key: ReservationKey,
-        ty: ReservationType,
-        destination: TransportId<'static>,
-        relative_target_port: u16,
-        unreg: bool,
-        aptpl: bool,
-    },
+/// One operation on one LUN, its arguments already converted from Python (in
+/// [`crate::ops`]).
+pub(crate) enum Call {
+    /// A PERSISTENT RESERVE OUT action.
+    Out(OutRequest),
+    /// A PERSISTENT RESERVE IN action.
+    In(PrInAction),
+    /// Re-read the path states.
     Refresh,
 }
 
-/// What an operation returns.
-pub(crate) enum Out {
-    Keys(KeysInfo),
-    Reservation(ReservationInfo),
-    Capabilities(Capabilities),
-    FullStatus(FullStatusInfo),
+impl Call {
+    /// The action's name (`READ KEYS`, `PREEMPT AND ABORT`, ...).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Call::Out(r) => r.action().name(),
+            Call::In(a) => a.name(),
+            Call::Refresh => "refresh",
+        }
+    }
+}
+
+/// What a [`Call`] returns.
+pub(crate) enum Done {
+    /// A PR OUT action's report.
     Report(Report),
+    /// A PR IN action's answer.
+    In(InResult),
+    /// Nothing (refresh).
     Nothing,
 }
 
-/// Runs `op` on `lun` (the only place that calls pr-multipath's per-LUN actions).
-pub(crate) async fn run(lun: Arc<AnyLun>, op: Op) -> pr_multipath::Result<Out> {
-    match &*lun {
-        AnyLun::Sg(l) => run_on(l, op).await,
-        AnyLun::Sim(l) => run_on(l, op).await,
-    }
+/// Runs `call` on `lun` through pr-multipath's front door, and logs it (target
+/// `pr_python`: the Python logger `pr_sdk.pr_python`).
+pub(crate) async fn run(lun: Arc<Lun>, call: Call) -> pr_multipath::Result<Done> {
+    let t0 = Instant::now();
+    let action = call.name();
+    let done = match call {
+        Call::Out(request) => lun.execute(&request).await.map(Done::Report),
+        Call::In(action) => lun.pr_in(action).await.map(Done::In),
+        Call::Refresh => lun.refresh().await.map(|()| Done::Nothing),
+    };
+    crate::logging::call_done(lun.name(), action, &done, t0.elapsed());
+    done
 }
 
-async fn run_on<T: Transport>(l: &MultipathLun<T>, op: Op) -> pr_multipath::Result<Out> {
-    Ok(match op {
-        Op::ReadKeys => Out::Keys(l.read_keys().await?),
-        Op::ReadReservation => Out::Reservation(l.read_reservation().await?),
-        Op::ReportCapabilities => Out::Capabilities(l.report_capabilities().await?),
-        Op::ReadFullStatus => Out::FullStatus(l.read_full_status().await?),
-        Op::Register(req) => Out::Report(l.register(req).await?),
-        Op::RegisterSpecIPt(req, ids) => Out::Report(l.register_spec_i_pt(req, &ids).await?),
-        Op::Reserve(k, t) => Out::Report(l.reserve(k, t).await?),
-        Op::Release(k, t) => Out::Report(l.release(k, t).await?),
-        Op::Clear(k) => Out::Report(l.clear(k).await?),
-        Op::Preempt {
-            key,
-            victim,
-            ty,
-            abort: false,
-        } => Out::Report(l.preempt(key, victim, ty).await?),
-        Op::Preempt {
-            key,
-            victim,
-            ty,
-            abort: true,
-        } => Out::Report(l.preempt_and_abort(key, victim, ty).await?),
-        Op::ReplaceLost(k, t) => Out::Report(l.replace_lost_reservation(k, t).await?),
-        Op::RegisterAndMove {
-            key,
-            dest_key,
-            ty,
-            destination,
-            relative_target_port,
-            unreg,
-            aptpl,
-        } => Out::Report(
-            l.register_and_move(
-                key,
-                dest_key,
-                ty,
-                &destination,
-                relative_target_port,
-                unreg,
-                aptpl,
-            )
-            .await?,
-        ),
-        Op::Refresh => {
-            l.refresh().await?;
-            Out::Nothing
+/// How long a blocked caller waits before it lets Python run its signal handlers (Ctrl-C).
+pub(crate) const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// Set when the interpreter starts to exit (an `atexit` handler, which runs after the
+/// non-daemon threads were joined and before daemon threads are stopped).
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the interpreter is exiting: no thread of this module may take the GIL any
+/// more. (Before Python 3.14, a thread that takes it during finalization is ended with
+/// `pthread_exit`, whose unwinding through Rust frames aborts the process.)
+pub(crate) fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire)
+}
+
+/// The `atexit` handler that sets [`exiting`].
+#[pyfunction]
+pub(crate) fn _at_exit() {
+    EXITING.store(true, Ordering::Release);
+}
+
+/// Runs `f` with the GIL released (a wait of at most [`SIGNAL_POLL`]), as
+/// `Python::detach`, except that once the interpreter is exiting the (daemon) thread never
+/// takes the GIL back: it sleeps until the process ends, as Python 3.14 does with such
+/// threads.
+pub(crate) fn detached<T, F>(py: Python<'_>, f: F) -> T
+where
+    T: Send,
+    F: Send + FnOnce() -> T,
+{
+    py.detach(|| {
+        let out = f();
+        while exiting() {
+            std::thread::park();
         }
+        out
     })
 }
 
-/// The runtime both front doors share: pyo3-async-runtimes' tokio runtime (multi-threaded,
-/// IO and time drivers enabled), started on first use.
-pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
-}
-
-type Panic = Box<dyn Any + Send + 'static>;
-
-enum Msg<T> {
-    Progress(Progress),
-    Done(Result<T, Panic>),
-}
-
-/// How often a blocked caller wakes up to let Python handle signals (Ctrl-C).
-const SIGNAL_POLL: Duration = Duration::from_millis(50);
-
-/// Runs `fut` on the shared runtime and waits for it with the GIL released (the blocking
-/// front door). Ctrl-C (any pending signal whose handler raises) drops the future, which
-/// stops its commands where they are, and raises. A panic becomes `InternalError`.
-pub(crate) fn block_on<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+/// Runs `fut` on pr-multipath's runtime thread and waits for it with the GIL released,
+/// waking every [`SIGNAL_POLL`] to run Python's signal handlers: one that raises (Ctrl-C)
+/// drops the [`Pending`], which aborts the operation where it is, and propagates. A panic
+/// becomes `InternalError`.
+pub(crate) fn wait<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
-    wait_with_progress(py, fut, None)
+    let pending = blocking::spawn(fut).map_err(|e| bridge_error(py, &e))?;
+    wait_pending(py, pending)
 }
 
-/// As [`block_on`], also calling `callback` (with the GIL held, on the caller's thread) for
-/// each [`Progress`] received from `progress` before the result is returned. If the callback
-/// raises, the operation is dropped and the exception propagates.
-pub(crate) fn wait_with_progress<T, F>(
-    py: Python<'_>,
-    fut: F,
-    progress: Option<(UnboundedReceiver<Progress>, Py<PyAny>)>,
-) -> PyResult<T>
-where
-    T: Send + 'static,
-    F: Future<Output = T> + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel::<Msg<T>>();
-    let (forward, callback) = match progress {
-        Some((mut prx, cb)) => {
-            let ptx = tx.clone();
-            let handle = runtime().spawn(async move {
-                while let Some(p) = prx.recv().await {
-                    if ptx.send(Msg::Progress(p)).is_err() {
-                        break;
-                    }
-                }
-            });
-            (Some(handle), Some(cb))
-        }
-        None => (None, None),
-    };
-    let task = runtime().spawn(async move {
-        let r = AssertUnwindSafe(fut).catch_unwind().await;
-        if let Some(f) = forward {
-            // The progress sender lives in `fut`, now dropped: the forwarder ends once it
-            // has passed on every event, so progress always precedes the result.
-            let _ = f.await;
-        }
-        let _ = tx.send(Msg::Done(r));
-    });
-    let abort = task.abort_handle();
-    let mut rx = rx;
+/// Waits for `pending` as [`wait`] does.
+pub(crate) fn wait_pending<T: Send>(py: Python<'_>, mut pending: Pending<T>) -> PyResult<T> {
     loop {
-        let (back, msg) = py.detach(move || {
-            let m = rx.recv_timeout(SIGNAL_POLL);
-            (rx, m)
-        });
-        rx = back;
-        match msg {
-            Ok(Msg::Done(Ok(v))) => return Ok(v),
-            Ok(Msg::Done(Err(p))) => return Err(internal_error(py, &p)),
-            Ok(Msg::Progress(p)) => {
-                if let Some(cb) = &callback {
-                    let obj = crate::convert::progress(py, &p)?;
-                    if let Err(e) = cb.call1(py, (obj,)) {
-                        abort.abort();
-                        return Err(e);
-                    }
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(e) = py.check_signals() {
-                    abort.abort();
-                    return Err(e);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(internal_error(
-                    py,
-                    &(Box::new("the operation's task ended without a result") as Panic),
-                ));
-            }
+        match detached(py, || pending.wait_timeout(SIGNAL_POLL)) {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(e)) => return Err(bridge_error(py, &e)),
+            // An error from a signal handler drops `pending`: the task is aborted.
+            None => py.check_signals()?,
         }
     }
 }
 
-/// Runs blocking work (device discovery, opening devices) on the runtime's blocking pool,
-/// inside the runtime's context, and waits for it as [`block_on`] does.
-pub(crate) fn block_on_blocking<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+/// Runs blocking work (device discovery, opening devices) on the runtime's blocking pool
+/// and waits for it with the GIL released.
+pub(crate) fn wait_blocking<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let joined = block_on(py, async move { tokio::task::spawn_blocking(f).await })?;
-    joined.map_err(|e| match e.try_into_panic() {
-        Ok(p) => internal_error(py, &p),
-        Err(e) => internal_error(py, &(Box::new(e.to_string()) as Panic)),
+    detached(py, || blocking::runtime::block_on_blocking(f)).map_err(|e| bridge_error(py, &e))
+}
+
+/// Runs `fut` on pr-multipath's runtime thread, for the asyncio front door: a future of
+/// pyo3-async-runtimes (whose runtime only awaits the [`Pending`]) that gives
+/// `convert(py, output)`. Cancelling the asyncio future drops the `Pending`, which aborts
+/// the operation. Call it on the event loop's thread, with the loop running.
+pub(crate) fn awaitable<'py, T, F, C>(
+    py: Python<'py>,
+    fut: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let pending = blocking::spawn(fut).map_err(|e| bridge_error(py, &e))?;
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let out = pending.await;
+        Python::attach(|py| match out {
+            Ok(v) => convert(py, v),
+            Err(e) => Err(bridge_error(py, &e)),
+        })
     })
+}
+
+/// Runs blocking work (opening a device) on the runtime's blocking pool, as an asyncio
+/// future (see [`awaitable`]).
+pub(crate) fn awaitable_blocking<'py, T, F, C>(
+    py: Python<'py>,
+    f: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    awaitable(
+        py,
+        async move {
+            tokio::task::spawn_blocking(f)
+                .await
+                .map_err(|e| match e.try_into_panic() {
+                    Ok(p) => BridgeError::Panicked(blocking::runtime::panic_message(p.as_ref())),
+                    Err(_) => BridgeError::Lost,
+                })
+        },
+        move |py, r| match r {
+            Ok(v) => convert(py, v),
+            Err(e) => Err(bridge_error(py, &e)),
+        },
+    )
 }
 
 /// Runs `f`, turning a panic into `InternalError` (for calls that do not go through the
 /// runtime, such as the simulator's controls).
 pub(crate) fn no_panic<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
-    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(internal_error(py, &p)))
-}
-
-/// Wraps a future for the asyncio front door: a panic becomes `InternalError`.
-pub(crate) async fn catch<T>(fut: impl Future<Output = T>) -> Result<T, Panic> {
-    AssertUnwindSafe(fut).catch_unwind().await
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(internal_error_message(
+            py,
+            &blocking::runtime::panic_message(p.as_ref()),
+        ))
+    })
 }
 
 /// Panics on purpose, for the tests that prove no panic reaches Python as anything but a
@@ -299,29 +265,21 @@ pub(crate) async fn catch<T>(fut: impl Future<Output = T>) -> Result<T, Panic> {
 #[pyfunction]
 #[pyo3(signature = (where_))]
 pub(crate) fn _debug_panic<'py>(py: Python<'py>, where_: &str) -> PyResult<Bound<'py, PyAny>> {
+    async fn boom(what: &'static str) {
+        if std::hint::black_box(true) {
+            panic!("pr_sdk: deliberate panic ({what})")
+        }
+    }
     match where_ {
         "call" => no_panic(py, || -> PyResult<Bound<'py, PyAny>> {
             panic!("pr_sdk: deliberate panic (call)")
         }),
         "sync" => {
-            block_on(py, async {
-                if std::hint::black_box(true) {
-                    panic!("pr_sdk: deliberate panic (sync)")
-                }
-            })?;
+            wait(py, boom("sync"))?;
             Ok(py.None().into_bound(py))
         }
-        "async" => pyo3_async_runtimes::tokio::future_into_py(py, async {
-            let r: Result<(), Panic> = catch(async {
-                if std::hint::black_box(true) {
-                    panic!("pr_sdk: deliberate panic (async)")
-                }
-            })
-            .await;
-            match r {
-                Ok(()) => Ok(()),
-                Err(p) => Python::attach(|py| Err(internal_error(py, &p))),
-            }
+        "async" => crate::awaitable::Awaitable::lazy(py, |py| {
+            awaitable(py, boom("async"), |py, ()| Ok(py.None()))
         }),
         other => Err(pyo3::exceptions::PyValueError::new_err(format!(
             "where_ must be 'call', 'sync' or 'async', not {other:?}"

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Errors: every pr-multipath, pr-sgio and simulator error becomes an instance of a
-//! `pr_sdk.errors.PrError` subclass (Python classes, imported on use), carrying the SCSI
-//! status, the sense bytes, the sense key, ASC/ASCQ, the LUN and the per-path report.
-
-use std::any::Any;
+//! Errors: every pr-multipath error becomes an instance of a `pr_sdk.errors.PrError`
+//! subclass (Python classes, imported on use), chosen from the error's
+//! [`ErrorKind`] in one function ([`class_of`]), carrying the
+//! SCSI status, the sense bytes, the sense key, ASC/ASCQ, the LUN and the per-path report.
 
 use pr_core::outcome::CommandError;
 use pr_core::transport::TransportError;
-use pr_multipath::{Error, Failure};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pr_multipath::blocking::BridgeError;
+use pr_multipath::{Error, ErrorKind, Failure};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -56,14 +56,17 @@ pub(crate) fn raise(py: Python<'_>, class: &str, message: &str) -> PyErr {
     }
 }
 
-fn command_fields<'a>(c: &'a CommandError, f: &mut Fields<'a>) -> &'static str {
-    f.status = c.status().map(|s| s.0);
-    f.sense = c.sense_bytes();
-    f.sense_key = c.sense_key().map(|k| k.code());
-    if let Some((asc, ascq)) = c.asc_ascq() {
-        f.asc = Some(asc);
-        f.ascq = Some(ascq);
-    }
+/// `DeviceClosedError` for a device closed before the call.
+pub(crate) fn closed_error(py: Python<'_>, name: &str) -> PyErr {
+    raise(
+        py,
+        "DeviceClosedError",
+        &format!("{name}: the device is closed"),
+    )
+}
+
+/// The class of a command that completed at the device unsuccessfully.
+fn command_class(c: &CommandError) -> &'static str {
     match c {
         CommandError::ReservationConflict { .. } => "ReservationConflictError",
         CommandError::UnitAttention { .. } => "UnitAttentionError",
@@ -79,115 +82,101 @@ fn command_fields<'a>(c: &'a CommandError, f: &mut Fields<'a>) -> &'static str {
     }
 }
 
-fn transport_class(t: &TransportError) -> &'static str {
-    match t {
-        TransportError::PathDown { .. } => "PathDownError",
-        TransportError::Timeout(_) => "CommandTimeoutError",
-        TransportError::Os { errno, .. } if *errno == 13 || *errno == 1 => "PermissionDeniedError",
-        _ => "TransportError",
+/// The LUN an error concerns, when it names one.
+fn lun_of(e: &Error) -> Option<&str> {
+    match e {
+        Error::NoUsablePath { lun }
+        | Error::Failed { lun, .. }
+        | Error::KeyMismatch { lun, .. }
+        | Error::NoConfiguredKey { lun }
+        | Error::SafetyCheck { lun, .. }
+        | Error::TypeMismatch { lun, .. }
+        | Error::MapControl { lun, .. }
+        | Error::Decode { lun, .. }
+        | Error::Cancelled { lun } => Some(lun),
+        _ => None,
     }
 }
 
-fn sgio_fields<'a>(e: &'a pr_sgio::Error, f: &mut Fields<'a>) -> &'static str {
-    use pr_sgio::Error as S;
-    match e {
-        S::NotFound { .. } => "DeviceNotFoundError",
-        S::PermissionDenied { .. } => "PermissionDeniedError",
-        S::Io { source, .. } => match source.kind() {
-            std::io::ErrorKind::PermissionDenied => "PermissionDeniedError",
-            std::io::ErrorKind::NotFound => "DeviceNotFoundError",
-            _ => "PrError",
+/// The exception class (in `pr_sdk.errors`) for `e`: by its kind, refined within a kind
+/// by the decisive command's status and sense (pr-core's classification) or transport
+/// failure. The one place that decides.
+fn class_of(e: &Error) -> &'static str {
+    let command = e.command_error();
+    match e.kind() {
+        ErrorKind::InvalidArgument => "InvalidArgumentError",
+        ErrorKind::NotFound => "DeviceNotFoundError",
+        ErrorKind::NotScsi => "NotScsiDeviceError",
+        ErrorKind::PermissionDenied => "PermissionDeniedError",
+        ErrorKind::ReservationConflict => "ReservationConflictError",
+        ErrorKind::IllegalRequest => "IllegalRequestError",
+        ErrorKind::DeviceError => command.map_or("PrError", command_class),
+        ErrorKind::PathFailure => match (e, e.failure()) {
+            (Error::NoUsablePath { .. }, _) => "NoUsablePathError",
+            (_, Some(Failure::Command(c))) => command_class(c),
+            (_, Some(Failure::Transport(TransportError::PathDown { .. }))) => "PathDownError",
+            (_, Some(Failure::Transport(TransportError::Timeout(_)))) => "CommandTimeoutError",
+            _ => "TransportError",
         },
-        S::Dm { errno, .. } if *errno == 13 || *errno == 1 => "PermissionDeniedError",
-        S::Dm { errno: 6, .. } => "DeviceNotFoundError",
-        S::Missing { what, .. } if *what == "multipath map" => "NotAMultipathMapError",
-        S::Missing { .. } => "DeviceNotFoundError",
-        S::Command { source, .. } => command_fields(source, f),
-        S::Transport(t) => transport_class(t),
-        _ => "PrError",
-    }
-}
-
-/// The class name and fields for a pr-multipath error.
-fn classify<'a>(e: &'a Error, f: &mut Fields<'a>) -> &'static str {
-    match e {
-        Error::NoUsablePath { lun } => {
-            f.lun = Some(lun);
-            "NoUsablePathError"
-        }
-        Error::Failed { lun, failure, .. } => {
-            f.lun = Some(lun);
-            match failure.as_deref() {
-                Some(Failure::Command(c)) => command_fields(c, f),
-                Some(Failure::Transport(t)) => transport_class(t),
-                None => "PrError",
-            }
-        }
-        Error::KeyMismatch { lun, .. } | Error::NoConfiguredKey { lun } => {
-            f.lun = Some(lun);
-            "KeyMismatchError"
-        }
-        Error::SafetyCheck { lun, .. } => {
-            f.lun = Some(lun);
-            "SafetyCheckError"
-        }
-        Error::TypeMismatch { lun, .. } => {
-            // libmpathpersist reports it as a reservation conflict; no command returned it.
-            f.lun = Some(lun);
-            "ReservationConflictError"
-        }
-        Error::MapControl { lun, .. } | Error::Decode { lun, .. } => {
-            f.lun = Some(lun);
-            "PrError"
-        }
-        Error::Sgio(s) => sgio_fields(s, f),
-        Error::Cancelled { lun } => {
-            f.lun = Some(lun);
-            "OperationCancelledError"
-        }
+        // A request this kind of path cannot carry (block ioctls): no command failed.
+        ErrorKind::Unsupported => "TransportError",
+        ErrorKind::KeyMismatch => "KeyMismatchError",
+        ErrorKind::SafetyCheck => "SafetyCheckError",
+        ErrorKind::Cancelled => "OperationCancelledError",
+        ErrorKind::Internal => "InternalError",
         _ => "PrError",
     }
 }
 
 /// The exception object for `e` (not raised: many-LUN results carry it as a value).
 pub(crate) fn error_object(py: Python<'_>, e: &Error) -> PyResult<Py<PyAny>> {
-    let mut f = Fields::default();
-    let class = classify(e, &mut f);
-    make(py, class, &e.to_string(), &f, e.report())
+    if let Error::Runtime(b) = e {
+        return Ok(bridge_error(py, b).into_value(py).into_any());
+    }
+    let mut f = Fields {
+        lun: lun_of(e),
+        ..Fields::default()
+    };
+    if let Some(c) = e.command_error() {
+        f.status = c.status().map(|s| s.0);
+        f.sense = c.sense_bytes();
+        f.sense_key = c.sense_key().map(|k| k.code());
+        if let Some((asc, ascq)) = c.asc_ascq() {
+            f.asc = Some(asc);
+            f.ascq = Some(ascq);
+        }
+    }
+    make(py, class_of(e), &e.to_string(), &f, e.report())
 }
 
-/// The `PyErr` to raise for `e`. A request that pr-core refuses to build (a value the
-/// command cannot carry) is a `ValueError`.
+/// The `PyErr` to raise for `e`.
 pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
-    if let Error::Build(b) = e {
-        return PyValueError::new_err(format!("invalid request: {b}"));
-    }
     match error_object(py, e) {
         Ok(obj) => PyErr::from_value(obj.into_bound(py)),
         Err(err) => err,
     }
 }
 
-/// The `PyErr` for a pr-sgio error outside an operation (opening a device).
-pub(crate) fn sgio_to_pyerr(py: Python<'_>, e: &pr_sgio::Error) -> PyErr {
-    let mut f = Fields::default();
-    let class = sgio_fields(e, &mut f);
-    match make(py, class, &e.to_string(), &f, None) {
-        Ok(obj) => PyErr::from_value(obj.into_bound(py)),
-        Err(err) => err,
-    }
-}
-
-/// `InternalError` for a caught panic.
-pub(crate) fn internal_error(py: Python<'_>, payload: &Box<dyn Any + Send + 'static>) -> PyErr {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
-    let message = format!("internal error (a bug in pr-sdk, please report it): {what}");
+/// `InternalError` with `what` (the message of a caught panic, or what went wrong).
+pub(crate) fn internal_error_message(py: Python<'_>, what: &str) -> PyErr {
+    let message = format!(
+        "internal error (a bug in pr-sdk): {what}; please report this bug to the pr-sdk \
+         developers with this message"
+    );
     match make(py, "InternalError", &message, &Fields::default(), None) {
         Ok(obj) => PyErr::from_value(obj.into_bound(py)),
         Err(_) => PyRuntimeError::new_err(message),
+    }
+}
+
+/// The `PyErr` for a failure of pr-multipath's runtime bridge: a panic or a lost task is
+/// an `InternalError`; a runtime that cannot start is a `PrError`.
+pub(crate) fn bridge_error(py: Python<'_>, e: &BridgeError) -> PyErr {
+    match e {
+        BridgeError::Panicked(what) => internal_error_message(py, what),
+        BridgeError::Lost => {
+            internal_error_message(py, "the operation's task ended without a result")
+        }
+        BridgeError::Start(_) => raise(py, "PrError", &e.to_string()),
     }
 }

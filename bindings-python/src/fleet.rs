@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Many-LUN unfence and fence (pr-multipath's fleet operations), blocking and asyncio, with
-//! a result per LUN, progress callbacks and cancellation.
+//! Many-LUN unfence and fence (pr-multipath's fleet), blocking and asyncio, with a result
+//! per LUN, progress callbacks and cancellation. Every argument is checked before the
+//! first command is sent; a progress callback that raises never stops the operation.
 
 use std::sync::Arc;
 
-use pr_core::transport::Transport;
 use pr_core::types::{ReservationKey, ReservationType};
-use pr_multipath::{CancellationToken, FleetOptions, LunResult, MultipathLun, Progress};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pr_multipath::{CancellationToken, FenceAction, FleetOptions, Lun, LunResult, Progress};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use tokio::sync::mpsc::unbounded_channel;
 
 use crate::aio::AsyncDevice;
+use crate::awaitable::Awaitable;
 use crate::convert::{count_arg, key_arg, type_arg};
-use crate::core::{AnyLun, catch, runtime, wait_with_progress};
-use crate::errors::internal_error;
+use crate::core::{SIGNAL_POLL, awaitable, detached, exiting, wait_pending};
+use crate::errors::bridge_error;
 use crate::sync::Device;
 
 /// Stops a many-LUN operation gracefully: LUNs not started yet are not started (their
@@ -47,13 +48,34 @@ impl CancelToken {
     }
 }
 
+/// A many-LUN operation.
 #[derive(Clone, Copy)]
 enum FleetOp {
     Unfence(ReservationKey),
     Fence(ReservationKey, ReservationKey, ReservationType),
 }
 
-fn luns_arg(devices: &Bound<'_, PyAny>) -> PyResult<Vec<Arc<AnyLun>>> {
+/// Everything a many-LUN call needs, checked.
+struct Checked {
+    luns: Vec<Arc<Lun>>,
+    op: FleetOp,
+    options: FleetOptions,
+    progress: Option<Py<PyAny>>,
+}
+
+/// The one call of pr-multipath's fleet (the fence's options change with its "already
+/// fenced" outcome and its choice of PREEMPT or PREEMPT AND ABORT: adapt them here).
+async fn run_fleet(luns: Vec<Arc<Lun>>, op: FleetOp, options: FleetOptions) -> Vec<LunResult> {
+    let refs: Vec<&Lun> = luns.iter().map(|l| &**l).collect();
+    match op {
+        FleetOp::Unfence(key) => pr_multipath::fleet::unfence(&refs, key, &options).await,
+        FleetOp::Fence(key, victim, ty) => {
+            pr_multipath::fleet::fence(&refs, key, victim, ty, &options).await
+        }
+    }
+}
+
+fn luns_arg(py: Python<'_>, devices: &Bound<'_, PyAny>) -> PyResult<Vec<Arc<Lun>>> {
     if devices.is_instance_of::<pyo3::types::PyString>() {
         return Err(PyTypeError::new_err(
             "devices must be a sequence of Device or AsyncDevice, not str",
@@ -65,168 +87,217 @@ fn luns_arg(devices: &Bound<'_, PyAny>) -> PyResult<Vec<Arc<AnyLun>>> {
     let mut out = Vec::new();
     for (i, d) in it.enumerate() {
         let d = d?;
-        if let Ok(dev) = d.extract::<PyRef<'_, Device>>() {
-            out.push(Arc::clone(&dev.lun));
-        } else if let Ok(dev) = d.extract::<PyRef<'_, AsyncDevice>>() {
-            out.push(Arc::clone(&dev.lun));
+        let handle = if let Ok(dev) = d.cast::<Device>() {
+            Arc::clone(&dev.get().handle)
+        } else if let Ok(dev) = d.cast::<AsyncDevice>() {
+            Arc::clone(&dev.get().handle)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "devices[{i}] must be a Device or AsyncDevice"
             )));
-        }
+        };
+        out.push(handle.lun(py)?);
     }
-    if let Some(first) = out.first()
-        && out.iter().any(|l| l.is_sim() != first.is_sim())
-    {
-        return Err(PyValueError::new_err(
-            "devices must be all simulated or all real, not a mix",
-        ));
+    if out.is_empty() {
+        return Err(PyValueError::new_err("devices must not be empty"));
     }
     Ok(out)
 }
 
-fn options(
-    concurrency: &Bound<'_, PyAny>,
+/// Checks every argument of a many-LUN call; nothing is sent before this succeeds.
+fn check(
+    py: Python<'_>,
+    devices: &Bound<'_, PyAny>,
+    op: impl FnOnce() -> PyResult<FleetOp>,
+    concurrency: Option<&Bound<'_, PyAny>>,
+    progress: Option<Py<PyAny>>,
     cancel: Option<&Bound<'_, CancelToken>>,
-) -> PyResult<FleetOptions> {
-    let c = count_arg(concurrency, "concurrency")?;
-    if c == 0 {
+) -> PyResult<Checked> {
+    let luns = luns_arg(py, devices)?;
+    let op = op()?;
+    let concurrency = match concurrency {
+        Some(c) => count_arg(c, "concurrency")?,
+        None => FleetOptions::default().concurrency,
+    };
+    if concurrency == 0 {
         return Err(PyValueError::new_err("concurrency must be at least 1"));
     }
-    Ok(FleetOptions {
-        concurrency: c,
-        cancel: cancel.map_or_else(CancellationToken::new, |t| t.get().token.clone()),
-        progress: None,
-        ..FleetOptions::default()
+    let progress = progress.filter(|p| !p.is_none(py));
+    if let Some(p) = &progress
+        && !p.bind(py).is_callable()
+    {
+        let ty = p
+            .bind(py)
+            .get_type()
+            .name()
+            .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        return Err(PyTypeError::new_err(format!(
+            "progress must be callable or None, not {ty}"
+        )));
+    }
+    Ok(Checked {
+        luns,
+        op,
+        options: FleetOptions {
+            concurrency,
+            cancel: cancel.map_or_else(CancellationToken::new, |t| t.get().token.clone()),
+            progress: None,
+            fence_action: FenceAction::default(),
+        },
+        progress,
     })
 }
 
-async fn dispatch<T: Transport>(
-    op: FleetOp,
-    luns: &[&MultipathLun<T>],
-    options: &FleetOptions,
-) -> Vec<LunResult> {
-    match op {
-        FleetOp::Unfence(key) => pr_multipath::unfence(luns, key, options).await,
-        FleetOp::Fence(key, victim, ty) => {
-            pr_multipath::fence(luns, key, victim, ty, options).await
-        }
-    }
-}
-
-async fn run_fleet(luns: Vec<Arc<AnyLun>>, op: FleetOp, options: FleetOptions) -> Vec<LunResult> {
-    let sim = luns.first().is_some_and(|l| l.is_sim());
-    if sim {
-        let refs: Vec<&MultipathLun<pr_sim::SimPath>> = luns
-            .iter()
-            .filter_map(|l| match &**l {
-                AnyLun::Sim(x) => Some(x),
-                AnyLun::Sg(_) => None,
-            })
-            .collect();
-        dispatch(op, &refs, &options).await
+/// PREEMPT AND ABORT (`abort`, the default, as fence_scsi) or PREEMPT for a fence.
+fn with_abort(mut c: Checked, abort: bool) -> Checked {
+    c.options.fence_action = if abort {
+        FenceAction::PreemptAndAbort
     } else {
-        let refs: Vec<&pr_multipath::Lun> = luns
-            .iter()
-            .filter_map(|l| match &**l {
-                AnyLun::Sg(x) => Some(x),
-                AnyLun::Sim(_) => None,
-            })
-            .collect();
-        dispatch(op, &refs, &options).await
-    }
+        FenceAction::Preempt
+    };
+    c
 }
 
-/// The fleet future as a `Send` future for the shared runtime. pr-multipath's fleet future
-/// cannot be proven `Send` under `spawn`'s higher-ranked bounds (a rustc limitation with
-/// closures in streams, rust-lang/rust#102211), so it is driven by `Handle::block_on` on one
-/// thread of the runtime's blocking pool (the runtime's IO and timer drivers still serve
-/// it; no new runtime is made). Dropping this future stops that one too, at once.
-async fn run_fleet_send(
-    luns: Vec<Arc<AnyLun>>,
-    op: FleetOp,
-    options: FleetOptions,
-) -> Vec<LunResult> {
-    let stop = CancellationToken::new();
-    let _stop_on_drop = stop.clone().drop_guard();
-    let handle = tokio::runtime::Handle::current();
-    let joined = tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
-            tokio::select! {
-                r = run_fleet(luns, op, options) => Some(r),
-                () = stop.cancelled() => None,
+fn fence_op(
+    key: &Bound<'_, PyAny>,
+    victim_key: &Bound<'_, PyAny>,
+    ty: Option<&Bound<'_, PyAny>>,
+) -> PyResult<FleetOp> {
+    let key = key_arg(key, "key")?;
+    let victim = key_arg(victim_key, "victim_key")?;
+    let ty = match ty {
+        Some(t) if !t.is_none() => type_arg(t, "type")?,
+        _ => ReservationType::WriteExclusiveRegistrantsOnly,
+    };
+    Ok(FleetOp::Fence(key, victim, ty))
+}
+
+/// Runs a checked many-LUN call, blocking: waits with the GIL released, calls `progress`
+/// on this thread as each LUN finishes. A callback that raises an `Exception` does not
+/// stop the operation: it goes on to the end, then the first such exception is raised
+/// with the per-LUN results in its `results` attribute. Ctrl-C (or a callback raising a
+/// `BaseException` that is not an `Exception`, such as `KeyboardInterrupt`) drops the
+/// operation at once.
+fn run_sync(py: Python<'_>, c: Checked) -> PyResult<Py<PyAny>> {
+    let Checked {
+        luns,
+        op,
+        mut options,
+        progress,
+    } = c;
+    let Some(callback) = progress else {
+        let pending = pr_multipath::blocking::spawn(run_fleet(luns, op, options))
+            .map_err(|e| bridge_error(py, &e))?;
+        let results = wait_pending(py, pending)?;
+        return crate::convert::lun_results(py, &results);
+    };
+    // Progress comes to this thread through a channel; `None` says the operation ended
+    // (after its last progress), so the wait below never waits longer than needed.
+    let (tx, mut rx) = std::sync::mpsc::channel::<Option<Progress>>();
+    let (ptx, mut prx) = unbounded_channel::<Progress>();
+    options.progress = Some(ptx);
+    let pending = pr_multipath::blocking::spawn(async move {
+        let forward = async {
+            while let Some(p) = prx.recv().await {
+                let _ = tx.send(Some(p));
             }
-        })
+        };
+        // The fleet future owns the progress sender: the forwarder ends after it.
+        let (results, ()) = futures_util::future::join(run_fleet(luns, op, options), forward).await;
+        let _ = tx.send(None);
+        results
     })
-    .await;
-    match joined {
-        Ok(r) => r.unwrap_or_default(),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Vec::new(),
+    .map_err(|e| bridge_error(py, &e))?;
+    let mut failed: Option<PyErr> = None;
+    let mut failures = 0usize;
+    loop {
+        let rx = &mut rx; // (a `Receiver` is `Send`, not `Sync`)
+        match detached(py, move || rx.recv_timeout(SIGNAL_POLL)) {
+            Ok(Some(p)) => {
+                let obj = crate::convert::progress(py, &p)?;
+                if let Err(e) = callback.call1(py, (obj,)) {
+                    if !e.is_instance_of::<PyException>(py) {
+                        return Err(e); // drops `pending`: the operation is aborted
+                    }
+                    failures += 1;
+                    failed.get_or_insert(e);
+                }
+                py.check_signals()?;
+            }
+            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+        }
+    }
+    let results = wait_pending(py, pending)?;
+    let list = crate::convert::lun_results(py, &results)?;
+    match failed {
+        None => Ok(list),
+        Some(e) => {
+            let exc = e.value(py);
+            exc.setattr("results", list)?;
+            if exc.hasattr("add_note")? {
+                exc.call_method1(
+                    "add_note",
+                    (format!(
+                        "pr_sdk: the progress callback raised ({failures} of {} calls); the \
+                         operation went on to the end: its per-LUN results are in this \
+                         exception's `results`",
+                        results.len()
+                    ),),
+                )?;
+            }
+            Err(e)
+        }
     }
 }
 
-fn run_sync(
-    py: Python<'_>,
-    luns: Vec<Arc<AnyLun>>,
-    op: FleetOp,
-    mut options: FleetOptions,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<Py<PyAny>> {
-    let rx = match progress {
-        Some(cb) => {
-            let (tx, rx) = unbounded_channel::<Progress>();
-            options.progress = Some(tx);
-            Some((rx, cb))
-        }
-        None => None,
-    };
-    let results = wait_with_progress(py, run_fleet_send(luns, op, options), rx)?;
-    crate::convert::lun_results(py, &results)
-}
-
-fn run_async<'py>(
-    py: Python<'py>,
-    luns: Vec<Arc<AnyLun>>,
-    op: FleetOp,
-    mut options: FleetOptions,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let forward = match progress {
-        Some(cb) => {
-            // Progress is delivered on the event loop (call_soon_threadsafe), before the
-            // result, so callbacks may touch loop-bound objects.
-            let event_loop = pyo3_async_runtimes::tokio::get_current_locals(py)?
-                .event_loop(py)
-                .unbind();
-            let (tx, mut rx) = unbounded_channel::<Progress>();
-            options.progress = Some(tx);
-            Some(runtime().spawn(async move {
-                while let Some(p) = rx.recv().await {
-                    let delivered = Python::attach(|py| -> PyResult<()> {
-                        let obj = crate::convert::progress(py, &p)?;
-                        event_loop
-                            .bind(py)
-                            .call_method1("call_soon_threadsafe", (cb.clone_ref(py), obj))?;
-                        Ok(())
-                    });
-                    if delivered.is_err() {
-                        break;
+/// Runs a checked many-LUN call as a coroutine: `progress` is called on the event loop
+/// (`call_soon_threadsafe`), before the result; an exception it raises goes to the loop's
+/// exception handler and does not stop the operation.
+fn run_async(py: Python<'_>, c: Checked) -> PyResult<Bound<'_, PyAny>> {
+    let Checked {
+        luns,
+        op,
+        mut options,
+        progress,
+    } = c;
+    Awaitable::named(py, "many-LUN operation", move |py| {
+        let forward = match progress {
+            Some(cb) => {
+                let event_loop = pyo3_async_runtimes::get_running_loop(py)?.unbind();
+                let (tx, mut rx) = unbounded_channel::<Progress>();
+                options.progress = Some(tx);
+                Some(async move {
+                    while let Some(p) = rx.recv().await {
+                        if exiting() {
+                            break;
+                        }
+                        let delivered = Python::attach(|py| -> PyResult<()> {
+                            let obj = crate::convert::progress(py, &p)?;
+                            event_loop
+                                .bind(py)
+                                .call_method1("call_soon_threadsafe", (cb.clone_ref(py), obj))?;
+                            Ok(())
+                        });
+                        if delivered.is_err() {
+                            break;
+                        }
                     }
+                })
+            }
+            None => None,
+        };
+        awaitable(
+            py,
+            async move {
+                let fleet = run_fleet(luns, op, options);
+                match forward {
+                    Some(f) => futures_util::future::join(fleet, f).await.0,
+                    None => fleet.await,
                 }
-            }))
-        }
-        None => None,
-    };
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let r = catch(run_fleet_send(luns, op, options)).await;
-        if let Some(f) = forward {
-            let _ = f.await;
-        }
-        Python::attach(|py| match r {
-            Ok(results) => crate::convert::lun_results(py, &results),
-            Err(p) => Err(internal_error(py, &p)),
-        })
+            },
+            |py, results| crate::convert::lun_results(py, &results),
+        )
     })
 }
 
@@ -244,10 +315,9 @@ pub(crate) fn unfence(
     progress: Option<Py<PyAny>>,
     cancel: Option<&Bound<'_, CancelToken>>,
 ) -> PyResult<Py<PyAny>> {
-    let luns = luns_arg(devices)?;
-    let op = FleetOp::Unfence(key_arg(key, "key")?);
-    let options = options(&default_concurrency(py, concurrency), cancel)?;
-    run_sync(py, luns, op, options, progress)
+    let op = || Ok(FleetOp::Unfence(key_arg(key, "key")?));
+    let c = check(py, devices, op, concurrency, progress, cancel)?;
+    run_sync(py, c)
 }
 
 /// Fences: PREEMPT AND ABORT of ``victim_key`` by ``key`` (taking the reservation with
@@ -255,8 +325,8 @@ pub(crate) fn unfence(
 /// in order. ``progress`` and ``cancel`` as for ``unfence``.
 #[pyfunction]
 #[pyo3(
-    signature = (devices, key, victim_key, r#type = None, *, concurrency = None, progress = None, cancel = None),
-    text_signature = "(devices, key, victim_key, type=None, *, concurrency=None, progress=None, cancel=None)"
+    signature = (devices, key, victim_key, r#type = None, *, concurrency = None, progress = None, cancel = None, abort = true),
+    text_signature = "(devices, key, victim_key, type=None, *, concurrency=None, progress=None, cancel=None, abort=True)"
 )]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fence(
@@ -268,14 +338,17 @@ pub(crate) fn fence(
     concurrency: Option<&Bound<'_, PyAny>>,
     progress: Option<Py<PyAny>>,
     cancel: Option<&Bound<'_, CancelToken>>,
+    abort: bool,
 ) -> PyResult<Py<PyAny>> {
-    let luns = luns_arg(devices)?;
-    let op = fence_op(key, victim_key, r#type)?;
-    let options = options(&default_concurrency(py, concurrency), cancel)?;
-    run_sync(py, luns, op, options, progress)
+    let op = || fence_op(key, victim_key, r#type);
+    let c = with_abort(
+        check(py, devices, op, concurrency, progress, cancel)?,
+        abort,
+    );
+    run_sync(py, c)
 }
 
-/// As ``unfence``, awaitable; ``progress`` is called on the event loop.
+/// As ``unfence``, a coroutine; ``progress`` is called on the event loop.
 #[pyfunction]
 #[pyo3(signature = (devices, key, *, concurrency = None, progress = None, cancel = None))]
 pub(crate) fn unfence_async<'py>(
@@ -286,17 +359,16 @@ pub(crate) fn unfence_async<'py>(
     progress: Option<Py<PyAny>>,
     cancel: Option<&Bound<'py, CancelToken>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let luns = luns_arg(devices)?;
-    let op = FleetOp::Unfence(key_arg(key, "key")?);
-    let options = options(&default_concurrency(py, concurrency), cancel)?;
-    run_async(py, luns, op, options, progress)
+    let op = || Ok(FleetOp::Unfence(key_arg(key, "key")?));
+    let c = check(py, devices, op, concurrency, progress, cancel)?;
+    run_async(py, c)
 }
 
-/// As ``fence``, awaitable; ``progress`` is called on the event loop.
+/// As ``fence``, a coroutine; ``progress`` is called on the event loop.
 #[pyfunction]
 #[pyo3(
-    signature = (devices, key, victim_key, r#type = None, *, concurrency = None, progress = None, cancel = None),
-    text_signature = "(devices, key, victim_key, type=None, *, concurrency=None, progress=None, cancel=None)"
+    signature = (devices, key, victim_key, r#type = None, *, concurrency = None, progress = None, cancel = None, abort = true),
+    text_signature = "(devices, key, victim_key, type=None, *, concurrency=None, progress=None, cancel=None, abort=True)"
 )]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fence_async<'py>(
@@ -308,34 +380,12 @@ pub(crate) fn fence_async<'py>(
     concurrency: Option<&Bound<'py, PyAny>>,
     progress: Option<Py<PyAny>>,
     cancel: Option<&Bound<'py, CancelToken>>,
+    abort: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let luns = luns_arg(devices)?;
-    let op = fence_op(key, victim_key, r#type)?;
-    let options = options(&default_concurrency(py, concurrency), cancel)?;
-    run_async(py, luns, op, options, progress)
-}
-
-fn fence_op(
-    key: &Bound<'_, PyAny>,
-    victim_key: &Bound<'_, PyAny>,
-    ty: Option<&Bound<'_, PyAny>>,
-) -> PyResult<FleetOp> {
-    let ty = match ty {
-        Some(t) => type_arg(t, "type")?,
-        None => ReservationType::WriteExclusiveRegistrantsOnly,
-    };
-    Ok(FleetOp::Fence(
-        key_arg(key, "key")?,
-        key_arg(victim_key, "victim_key")?,
-        ty,
-    ))
-}
-
-fn default_concurrency<'py>(py: Python<'py>, c: Option<&Bound<'py, PyAny>>) -> Bound<'py, PyAny> {
-    match c {
-        Some(c) => c.clone(),
-        None => 32u32
-            .into_pyobject(py)
-            .map_or_else(|_| py.None().into_bound(py), |v| v.into_any()),
-    }
+    let op = || fence_op(key, victim_key, r#type);
+    let c = with_abort(
+        check(py, devices, op, concurrency, progress, cancel)?,
+        abort,
+    );
+    run_async(py, c)
 }

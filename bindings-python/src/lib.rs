@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `pr-python` is the native half of the `pr_sdk` Python package: the extension module
 //! `pr_sdk._native`, built with pyo3 and maturin as one abi3 wheel (CPython 3.9 and later).
-//! It exposes pr-multipath's LUNs (a dm-multipath map or a single path device through
-//! pr-sgio, or simulated paths through pr-sim) with every PR IN and PR OUT action, the
-//! many-LUN fence/unfence with progress and cancellation, pr-core's TransportIDs and the
-//! pr-sim simulator with its fault injection, through two front doors on one core: a
-//! blocking `Device` that releases the GIL while it waits, and an asyncio `AsyncDevice`
-//! whose awaitables can be cancelled and run concurrently. Both run their futures on one
-//! shared tokio runtime (pyo3-async-runtimes'), never one per call.
+//! It is a thin skin over pr-multipath's front door: its one LUN type
+//! ([`pr_multipath::Lun`]: a dm-multipath map, one SCSI device, or simulated paths) with
+//! every PR IN and PR OUT action (each Python call becomes one `OutRequest` or
+//! `PrInAction`), the many-LUN fence/unfence with progress and cancellation, pr-core's
+//! TransportIDs and the pr-sim simulator with its fault injection, through two front
+//! doors: a blocking `Device` that releases the GIL while it waits, and an asyncio
+//! `AsyncDevice` whose coroutines can be cancelled and run concurrently. Both run their
+//! operations on pr-multipath's one runtime thread ([`pr_multipath::blocking`]).
 //!
 //! It is **not** a Rust API (nothing here is meant to be linked from Rust; use
 //! `pr-multipath` directly), it implements no SCSI logic of its own (every command, retry
@@ -16,24 +17,31 @@
 //! module instantiates. See `bindings-python/README.md`.
 //!
 //! # Threads, the GIL, fork
-//! The blocking front door sends each operation to the shared runtime and waits on a
-//! channel inside `Python::detach` (waking every 50 ms to let Python run signal handlers, so
-//! Ctrl-C drops the operation); it never calls `block_on` on the caller's thread. The module
-//! does not declare `gil_used = false`: it is built for the abi3 stable ABI, which
-//! free-threaded CPython builds do not load. After `fork()`, the child must not use objects
-//! made in the parent (the runtime's threads do not survive it).
+//! The blocking front door hands each operation to pr-multipath's runtime thread
+//! (`blocking::spawn`) and waits for its `Pending` inside `Python::detach`, waking every
+//! 50 ms to let Python run signal handlers (Ctrl-C drops the `Pending`, which aborts the
+//! operation). The asyncio front door hands it over the same way when the coroutine is
+//! first awaited and awaits the `Pending` in a pyo3-async-runtimes future (that runtime,
+//! one thread, only awaits). Rust `tracing` events reach Python's `logging` (module
+//! `logging`). The module does not declare `gil_used = false`: it is built for the abi3
+//! stable ABI, which free-threaded CPython builds do not load. After `fork()`, the child
+//! must not use objects made in the parent (pr-multipath's runtime starts anew in the
+//! child, but the parent's LUNs and operations stay the parent's).
 //!
 //! # Errors and panics
-//! Every pr-multipath error becomes an instance of a `pr_sdk.errors.PrError` subclass with
-//! the status and sense bytes of the decisive command; wrong argument types or values raise
-//! `TypeError`/`ValueError` naming the argument. A panic (a bug) is caught at the boundary
-//! (the runtime task, or the call) and raised as `pr_sdk.errors.InternalError`.
+//! Every pr-multipath error becomes an instance of a `pr_sdk.errors.PrError` subclass
+//! chosen from its `ErrorKind`, with the status and sense bytes of the decisive command;
+//! wrong argument types or values raise `TypeError`/`ValueError` naming the argument. A
+//! panic (a bug) is caught at the boundary (the runtime task, or the call) and raised as
+//! `pr_sdk.errors.InternalError`.
 
 mod aio;
+mod awaitable;
 mod convert;
 mod core;
 mod errors;
 mod fleet;
+mod logging;
 mod ops;
 mod sim;
 mod sync;
@@ -44,6 +52,15 @@ use pyo3::prelude::*;
 /// The `pr_sdk._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let exit_hook = wrap_pyfunction!(core::_at_exit, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (exit_hook,))?;
+    logging::install(m.py())?;
+    // pyo3-async-runtimes' runtime only awaits pr-multipath's `Pending`s: one thread.
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.worker_threads(1).thread_name("pr-sdk-asyncio");
+    pyo3_async_runtimes::tokio::init(rt);
     m.add_class::<sync::Device>()?;
     m.add_class::<aio::AsyncDevice>()?;
     m.add_class::<tid::PyTransportId>()?;

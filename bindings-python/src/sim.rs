@@ -2,15 +2,14 @@
 //! The simulator (pr-sim) for Python: targets with logical units, initiator ports and
 //! paths, fault injection on each path, a trace, and `Device`s over simulated paths.
 
-use std::sync::Arc;
-
-use pr_multipath::{MultipathLun, Path};
+use pr_core::transport::Transport;
+use pr_multipath::{AnyPath, MultipathLun, Path};
 use pr_sim::{Cluster, ClusterSpec, Injection, Latency, Lun, LunConfig, Sim, SimError, SimPath};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::convert::{count_arg, seconds_arg, tid_arg, u8_arg, u16_arg, uint_arg};
-use crate::core::{AnyLun, no_panic};
+use crate::core::{Handle, no_panic};
 use crate::sync::Device;
 use crate::tid::PyTransportId;
 
@@ -28,17 +27,19 @@ fn sim_err(e: SimError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// A `Device` over simulated paths, path `i` counting as SCSI host `i` (for ALL_TG_PT):
+/// pr-multipath's one LUN type, its paths simulated.
 fn device_of(name: &str, paths: Vec<SimPath>) -> Device {
     let paths = paths
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
-            let n = pr_core::transport::Transport::name(&p).to_owned();
-            Path::new(n, p).with_host(u32::try_from(i).unwrap_or(u32::MAX))
+            let n = p.name().to_owned();
+            Path::new(n, AnyPath::from(p)).with_host(u32::try_from(i).unwrap_or(u32::MAX))
         })
         .collect();
     Device {
-        lun: Arc::new(AnyLun::Sim(MultipathLun::new(name, paths))),
+        handle: Handle::new(MultipathLun::new(name, paths)),
     }
 }
 
@@ -140,8 +141,8 @@ impl PySim {
 
     /// Power-cycles the target: non-APTPL reservation state is lost, every nexus gets a
     /// UNIT ATTENTION (29h/00h).
-    fn power_cycle(&self) {
-        self.sim.power_cycle();
+    fn power_cycle(&self, py: Python<'_>) {
+        py.detach(|| self.sim.power_cycle());
     }
 
     /// Makes ``lun`` lose its reservation information (for REPLACE LOST RESERVATION).
@@ -151,8 +152,8 @@ impl PySim {
     }
 
     /// Every command so far, one line each (most recent 100,000 by default).
-    fn trace(&self) -> Vec<String> {
-        self.sim.trace().iter().map(ToString::to_string).collect()
+    fn trace(&self, py: Python<'_>) -> Vec<String> {
+        py.detach(|| self.sim.trace().iter().map(ToString::to_string).collect())
     }
 
     /// Empties the trace.
@@ -380,7 +381,7 @@ impl PySimPath {
     /// The path's name (in errors, reports and the trace).
     #[getter]
     fn name(&self) -> String {
-        pr_core::transport::Transport::name(&self.path).to_owned()
+        self.path.name().to_owned()
     }
 
     /// The LUN number.
@@ -519,7 +520,7 @@ impl PySimPath {
     fn __repr__(&self) -> String {
         format!(
             "<SimPath {} lun={} initiator={} target_port={}>",
-            pr_core::transport::Transport::name(&self.path),
+            self.path.name(),
             self.path.lun().0,
             self.path.nexus().initiator.0,
             self.path.nexus().target_port

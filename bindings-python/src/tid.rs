@@ -2,14 +2,15 @@
 //! `TransportId`: pr-core's TransportIDs with their `sg_persist` text forms.
 
 use pr_core::transport_id::TransportId;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString, PyType};
 
 /// A SCSI TransportID (the identity of an initiator port), built from one of the text forms
 /// ``sg_persist --transport-id`` accepts (``sas,5001405aabbccdd0``, ``fcp,...``,
 /// ``iqn.2003-01.org.example:host,i,0x23d000000000``, hex bytes, ...) or from its binary
-/// form. ``str()`` gives the canonical text form, which parses back to an equal object.
+/// form (``bytes``, as ``from_bytes``). ``str()`` gives the canonical text form, which parses
+/// back to an equal object. Picklable (as its binary form).
 #[pyclass(frozen, eq, hash, module = "pr_sdk._native", name = "TransportId")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PyTransportId {
@@ -18,14 +19,38 @@ pub(crate) struct PyTransportId {
 
 #[pymethods]
 impl PyTransportId {
-    /// Parses a text form; ``ValueError`` (naming what is wrong) if it does not parse.
+    /// Parses a text form (or decodes a binary form given as ``bytes``); ``ValueError``
+    /// (naming what is wrong) if it does not parse.
     #[new]
-    fn new(text: &str) -> PyResult<Self> {
-        TransportId::parse(text)
+    fn new(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = text.cast::<PyBytes>() {
+            return Self::from_bytes(b.as_bytes());
+        }
+        let Ok(s) = text.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(
+                "text must be a str (a text form) or bytes (the binary form)",
+            ));
+        };
+        let text = s.to_cow()?;
+        TransportId::parse(&text)
             .map(|t| PyTransportId {
                 tid: t.into_owned(),
             })
             .map_err(|e| PyValueError::new_err(format!("text: {e}: {text:?}")))
+    }
+
+    /// Pickles as ``TransportId(binary form)`` (or the text form, should the binary form
+    /// not encode).
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyType>, (Bound<'py, PyAny>,))> {
+        let py = slf.py();
+        let me = slf.get();
+        let arg = match me.to_bytes(py) {
+            Ok(b) => b.into_any(),
+            Err(_) => PyString::new(py, &me.tid.to_string()).into_any(),
+        };
+        Ok((slf.get_type(), (arg,)))
     }
 
     /// Decodes the binary form (the first TransportID in ``data``; extra bytes are ignored).

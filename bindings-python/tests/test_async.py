@@ -125,6 +125,48 @@ def test_cancelling_with_a_timeout(cluster):
     asyncio.run(main())
 
 
+def test_asyncio_run_of_a_method_call(cluster):
+    """The coroutine is made outside any event loop and run by asyncio.run (the
+    awaitable's asyncio future is made when it is first awaited)."""
+    d = cluster.device(0, 0)
+    assert asyncio.run(d.aio.register(0xA)).lun == "lun0"
+    keys = asyncio.run(d.aio.read_keys())
+    assert isinstance(keys, pr_sdk.Keys) and keys.keys == (0xA, 0xA)
+    devs = cluster.devices(1)
+    assert all(r.ok for r in asyncio.run(pr_sdk.unfence_async(devs, 0xB)))
+    with pytest.raises(pr_sdk.DeviceNotFoundError):
+        asyncio.run(pr_sdk.AsyncDevice.open_path("/dev/pr-sdk-does-not-exist"))
+    with pytest.raises(pr_sdk.InternalError):
+        asyncio.run(pr_sdk._native._debug_panic("async"))
+    # The same coroutine cannot run twice; one never awaited sends nothing.
+    co = d.aio.read_keys()
+    asyncio.run(co)
+    with pytest.raises(RuntimeError, match="already awaited"):
+        asyncio.run(co)
+    cluster.sim.clear_trace()
+    never = d.aio.register(0xC)
+    assert "not started" in repr(never)
+    never.close()
+    del never
+    assert cluster.sim.trace() == []
+
+
+def test_async_with_closes(cluster):
+    async def main():
+        async with cluster.device(0, 0).aio as d:
+            assert isinstance(d, pr_sdk.AsyncDevice)
+            await d.register(0xA)
+        assert d.closed
+        with pytest.raises(pr_sdk.DeviceClosedError):
+            d.read_keys()  # raised at call time, before any awaitable exists
+        with pytest.raises(pr_sdk.DeviceClosedError):
+            async with d:
+                pass
+
+    asyncio.run(main())
+    assert sim_keys(cluster, 0) == [0xA, 0xA]
+
+
 def test_a_panic_in_a_task_is_an_internal_error():
     async def main():
         with pytest.raises(pr_sdk.InternalError, match="deliberate panic"):

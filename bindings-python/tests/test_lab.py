@@ -118,7 +118,8 @@ def test_map_every_action_and_sg_persist_agrees(lab):
 def test_path_device_conflict_and_fence(lab):
     node1 = pr_sdk.Device.open_map(lab["maps"][0], check_configured_key=False)
     node2 = pr_sdk.Device.open_path(lab["node2"][0])
-    assert node2.paths == [lab["node2"][0]]
+    # A single device is named by its kernel name (sdX), its one path too.
+    assert node2.paths == [os.path.basename(os.path.realpath(lab["node2"][0]))] == [node2.name]
     node1.register(0xA1)
     node1.reserve(0xA1, WERO)
     with pytest.raises(pr_sdk.ReservationConflictError) as ei:
@@ -133,10 +134,13 @@ def test_path_device_conflict_and_fence(lab):
 def test_open_errors_on_real_devices(lab):
     with pytest.raises(pr_sdk.NotAMultipathMapError):
         pr_sdk.Device.open_map(lab["paths"][0][0])
-    with pytest.raises(pr_sdk.DeviceNotFoundError):
+    with pytest.raises(pr_sdk.DeviceNotFoundError, match="^pr-sdk-no-such-map: no such multipath map or device"):
         pr_sdk.Device.open_map("pr-sdk-no-such-map")
     with pytest.raises(pr_sdk.DeviceNotFoundError):
         pr_sdk.Device.open("/dev/sd-pr-sdk-missing")
+    with pr_sdk.Device.open(lab["maps"][0], check_configured_key=False) as d:
+        assert len(d.paths) == len(lab["paths"][0])
+    assert d.closed
 
 
 def test_async_and_fleet_on_real_maps(lab):

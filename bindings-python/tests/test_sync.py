@@ -268,10 +268,59 @@ def test_open_errors_without_root_or_hardware():
         pr_sdk.Device.open("/dev/null")
 
 
+def test_open_errors_name_what_was_given(tmp_path):
+    with pytest.raises(pr_sdk.DeviceNotFoundError, match=r"^mpathzz: no such multipath map or device") as ei:
+        pr_sdk.Device.open("mpathzz")
+    assert isinstance(ei.value, FileNotFoundError)
+    with pytest.raises(ValueError) as ev:
+        pr_sdk.Device.open("")
+    assert isinstance(ev.value, pr_sdk.InvalidArgumentError) and isinstance(ev.value, pr_sdk.PrError)
+    f = tmp_path / "file"
+    f.write_bytes(b"x")
+    for what, how in ((str(f), "regular file"), (str(tmp_path), "directory"), ("/dev/null", "")):
+        for opener in (pr_sdk.Device.open, pr_sdk.Device.open_map, pr_sdk.Device.open_path):
+            with pytest.raises(pr_sdk.NotScsiDeviceError, match=f"^{what}: not a SCSI device.*{how}") as en:
+                opener(what)
+            assert isinstance(en.value, ValueError) and isinstance(en.value, pr_sdk.PrError)
+    with pytest.raises(pr_sdk.DeviceNotFoundError, match="^pr-sdk-no-such-map: no such"):
+        pr_sdk.Device.open_map("pr-sdk-no-such-map")
+
+
+def test_close_and_the_context_manager(cluster):
+    d = cluster.device(0, 0)
+    with d as same:
+        assert same is d and not d.closed
+        same.register(0xA)
+    assert d.closed and d.aio.closed  # both views of the device
+    assert d.name == "lun0" and d.simulated and "closed" in repr(d)
+    for use in (d.read_keys, lambda: d.register(0xB), lambda: d.paths, lambda: d.set_path_usable("x", True)):
+        with pytest.raises(pr_sdk.DeviceClosedError, match="lun0: the device is closed") as ei:
+            use()
+        assert isinstance(ei.value, ValueError)
+    with pytest.raises(pr_sdk.DeviceClosedError):
+        with d:
+            pass
+    d.close()  # idempotent
+    assert sim_keys(cluster, 0) == [0xA, 0xA]
+    # An exception in the block closes the device too, and propagates.
+    e = cluster.device(0, 1)
+    with pytest.raises(KeyError):
+        with e:
+            raise KeyError("x")
+    assert e.closed
+    # Closing one view closes the other.
+    f = cluster.device(0, 2)
+    f.aio.close()
+    with pytest.raises(pr_sdk.DeviceClosedError):
+        f.read_keys()
+
+
 @pytest.mark.parametrize("where", ["call", "sync"])
 def test_a_panic_is_an_internal_error(where):
-    with pytest.raises(pr_sdk.InternalError, match="deliberate panic"):
+    with pytest.raises(pr_sdk.InternalError, match="deliberate panic") as ei:
         pr_sdk._native._debug_panic(where)
+    assert "please report this bug to the pr-sdk developers" in str(ei.value)
+    assert "example.invalid" not in str(ei.value)
 
 
 def test_the_gil_is_released_while_waiting(cluster):
@@ -345,3 +394,35 @@ def test_lio_personality_and_trace():
     assert "reg 0000000000000005" in c.sim.state_text(0)
     c.sim.power_cycle()
     assert d.read_keys().keys == ()  # LIO state without APTPL is lost
+
+
+def test_the_interpreter_exits_cleanly_with_daemon_threads_waiting():
+    """Daemon threads inside blocking calls while Python exits, and operations ending (and
+    being logged) during the interpreter's finalization: the process ends with status 0.
+    (Before Python 3.14, a thread that takes the GIL during finalization is ended with
+    pthread_exit, which aborted the process when it unwound through the module.)"""
+    import subprocess
+    import sys
+
+    code = """
+import logging, threading, time
+import pr_sdk
+logging.basicConfig(level=logging.DEBUG)
+c = pr_sdk.Sim.cluster(nodes=1, paths_per_node=1, luns=3)
+for lun, s in ((0, 5.0), (1, 0.1), (2, 5.0)):
+    for p in c.paths(0, lun):
+        p.set_latency(s)
+d = c.devices(0)
+threading.Thread(target=d[0].read_keys, daemon=True).start()
+threading.Thread(target=d[1].read_keys, daemon=True).start()
+threading.Thread(target=pr_sdk.unfence, args=(d[1:], 0xA), kwargs={"progress": print}, daemon=True).start()
+class Slow:
+    def __del__(self):  # keeps the finalization going while the threads wake up
+        time.sleep(0.4)
+slow = Slow()
+time.sleep(0.02)
+print("exiting", flush=True)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == "exiting\n", (r.returncode, r.stdout, r.stderr)
+    assert "FATAL" not in r.stderr

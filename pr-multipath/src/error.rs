@@ -248,6 +248,12 @@ impl Error {
     pub fn failure(&self) -> Option<&Failure> {
         match self {
             Error::Failed { failure, .. } => failure.as_deref(),
+            // The PREEMPT that conflicted, with its sense.
+            Error::NotRegistered { report, .. } => report
+                .steps
+                .iter()
+                .rev()
+                .find_map(|s| s.result.as_ref().err()),
             _ => None,
         }
     }

@@ -95,7 +95,9 @@ impl Error {
                 .map_or(ErrorKind::PathFailure, Failure::kind),
             Error::KeyMismatch { .. } | Error::NoConfiguredKey { .. } => ErrorKind::KeyMismatch,
             Error::SafetyCheck { .. } => ErrorKind::SafetyCheck,
-            Error::TypeMismatch { .. } => ErrorKind::ReservationConflict,
+            Error::TypeMismatch { .. } | Error::NotRegistered { .. } => {
+                ErrorKind::ReservationConflict
+            }
             Error::Build(_) | Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::NotScsi { .. } => ErrorKind::NotScsi,

@@ -148,16 +148,6 @@
 #define PR_MAX_TRANSPORT_IDS 1024
 
 /**
- * The most LUNs one many-LUN call accepts.
- */
-#define PR_MAX_FLEET_LUNS (1 << 20)
-
-/**
- * The most paths one `pr_lun_open_*` call accepts.
- */
-#define PR_MAX_PATHS 1024
-
-/**
  * `pr_device_open*`: open read-only (PR IN only; PR OUT is refused).
  */
 #define PR_OPEN_READ_ONLY 1
@@ -171,6 +161,11 @@
  * `pr_lun_open`: do not read multipath.conf and the prkeys file (no configured-key check).
  */
 #define PR_LUN_NO_CONFIG 2
+
+/**
+ * The most paths one `pr_lun_open_*` call accepts.
+ */
+#define PR_MAX_PATHS 1024
 
 /**
  * REPORT CAPABILITIES bit RLR_C (REPLACE LOST RESERVATION capable).
@@ -208,6 +203,11 @@
 #define PR_CAP_PTPL_A 1
 
 /**
+ * The most LUNs one many-LUN call accepts.
+ */
+#define PR_MAX_FLEET_LUNS (1 << 20)
+
+/**
  * Simulator logical unit personality: SPC-5.
  */
 #define PR_SIM_SPC5 0
@@ -236,6 +236,41 @@
  * Simulator fault: answer CHECK CONDITION, NOT READY (asc, ascq).
  */
 #define PR_SIM_FAULT_NOT_READY 4
+
+/**
+ * The most paths (nodes x paths per node x LUNs) one `pr_sim_cluster` builds.
+ */
+#define PR_MAX_SIM_CLUSTER_PATHS (1 << 20)
+
+/**
+ * Log level: nothing.
+ */
+#define PR_LOG_OFF 0
+
+/**
+ * Log level: errors.
+ */
+#define PR_LOG_ERROR 1
+
+/**
+ * Log level: warnings (a command that failed on a path, ...).
+ */
+#define PR_LOG_WARN 2
+
+/**
+ * Log level: information (each LUN operation and its outcome).
+ */
+#define PR_LOG_INFO 3
+
+/**
+ * Log level: debugging (each command on each path; each `pr_*` call).
+ */
+#define PR_LOG_DEBUG 4
+
+/**
+ * Log level: everything (each retry).
+ */
+#define PR_LOG_TRACE 5
 
 /**
  * The result of every fallible call. `PR_OK` is 0; errors are banded from 7000 so that they
@@ -289,7 +324,14 @@ enum pr_result
    */
   PR_ERR_FLEET_INCOMPLETE = 7006,
   /**
-   * No such device node (or file descriptor).
+   * `pr_set_log_callback`: the library cannot route its log here because the process
+   * already has a global `tracing` subscriber (a Rust program that embeds libprsdk and
+   * logs on its own).
+   */
+  PR_ERR_LOG_UNAVAILABLE = 7007,
+  /**
+   * No such multipath map, device node or file descriptor; the message names what was
+   * given.
    */
   PR_ERR_NOT_FOUND = 7100,
   /**
@@ -297,8 +339,9 @@ enum pr_result
    */
   PR_ERR_PERMISSION_DENIED = 7101,
   /**
-   * The file is not a SCSI device this library can talk to (a regular file, `/dev/null`,
-   * a partition, ...).
+   * What was given exists but is neither a SCSI device nor a multipath map (a regular
+   * file, a directory, `/dev/null`, a partition, a dm device of another target); the
+   * message names it and says what it is.
    */
   PR_ERR_NOT_SCSI = 7102,
   /**
@@ -326,7 +369,8 @@ enum pr_result
    */
   PR_ERR_INVALID_REQUEST = 7108,
   /**
-   * Device-mapper, multipathd or multipath configuration failed (map not found, ...).
+   * Device-mapper, multipathd or multipath configuration failed (a missing map is
+   * `PR_ERR_NOT_FOUND`).
    */
   PR_ERR_MAP = 7109,
   /**
@@ -394,10 +438,12 @@ typedef struct pr_cancel pr_cancel;
 typedef struct pr_capabilities pr_capabilities;
 
 /**
- * One path device: a SCSI disk (`/dev/sdX`), an sg node (`/dev/sgN`), or one simulated
- * path. Every action is exactly one command on this one I_T nexus (retried on UNIT
- * ATTENTION up to 5 times and on BUSY / TASK SET FULL with backoff). Thread-safe: one
- * handle may be used from several threads at once.
+ * One device: a SCSI disk (`/dev/sdX`), an sg node (`/dev/sgN`), a multipath map's node
+ * (the kernel then picks the path), or one simulated path. It is pr-multipath's LUN of
+ * one path, so every action has the LUN's semantics on that path (UNIT ATTENTION and
+ * BUSY retried per pr-multipath's retry policy; REGISTER to key 0 while holding the
+ * reservation releases it first), except that a path failure never makes the device
+ * refuse the next call. Thread-safe: one handle may be used from several threads at once.
  */
 typedef struct pr_device pr_device;
 
@@ -507,14 +553,15 @@ typedef struct {
 } pr_full_status_entry;
 
 /**
- * Progress of a many-LUN operation, called once per finished (or skipped) LUN **on the
- * thread that called `pr_fleet_*`**, never concurrently, never from a library thread.
- * `done` counts LUNs finished so far (this one included) out of `total`; `lun` is valid
- * during the call only; `outcome` is that LUN's result. Return 0 to go on, non-zero to
- * cancel the LUNs not yet started: no LUN is started while the callback runs, so the
- * cancellation is exact (LUNs already in flight, up to `concurrency - 1`, finish). Keep
- * it short: commands already in flight wait for it too. The callback may call other
- * `pr_*` functions.
+ * Progress of a many-LUN operation, called once per LUN, finished or not started,
+ * **on the thread that called `pr_fleet_*`**, never concurrently, never from a library
+ * thread. `done` counts LUNs reported so far (this one included) out of `total`; `lun` is
+ * valid during the call only; `outcome` is `PR_OK` (done, or already fenced),
+ * `PR_ERR_CANCELLED` (not started), or `PR_ERR_FLEET_INCOMPLETE` for a LUN that failed
+ * (its error, with its own code, is in the result object). Return 0 to go on, non-zero to
+ * cancel the LUNs not yet started. The operation does not wait for the callback: by the
+ * time it returns, the next LUNs (up to `concurrency`) may have started, and they finish.
+ * The callback may call other `pr_*` functions.
  */
 typedef int (*pr_progress_fn)(void *user_data,
                               size_t done,
@@ -542,7 +589,22 @@ typedef struct {
    * Passed to `progress` as is.
    */
   void *user_data;
+  /**
+   * `pr_fleet_fence` sends PREEMPT instead of PREEMPT AND ABORT (false: PREEMPT AND
+   * ABORT, as fence_scsi does; LIO over tcm_loop hangs on PREEMPT AND ABORT).
+   */
+  bool preempt_only;
 } pr_fleet_options;
+
+/**
+ * A log callback: `level` is a `PR_LOG_*` value (1 to 5), `message` one line of text
+ * (spans, target, message and fields, e.g. `pr_multipath::exec: command path=sdb
+ * action=READ KEYS outcome=ok ...`) valid during the call only, `user_data` as given to
+ * `pr_set_log_callback`. Called on whichever thread logs, library threads included,
+ * possibly from several at once: it must be thread-safe, return quickly, and call no
+ * `pr_*` function (an event it causes is dropped).
+ */
+typedef void (*pr_log_fn)(int level, const char *message, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -566,10 +628,11 @@ uint32_t pr_sdk_version_number(void);
 const char *pr_result_message(uint32_t code);
 
 /**
- * Stops and joins the library's runtime thread (started by the first call that sends a
- * command). Call it once no other thread is inside a `pr_*` call, after freeing the
- * handles, e.g. before `dlclose` or at exit so that leak checkers see nothing running. A
- * later call starts a new runtime thread. Safe to call more than once.
+ * Stops and joins the library's runtime thread (`pr-sdk-runtime`, started by the first
+ * call that sends a command). Call it once no other thread is inside a `pr_*` call, after
+ * freeing the handles, e.g. before `dlclose` or at exit so that leak checkers see nothing
+ * running. A later call starts a new runtime thread. Safe to call more than once. The log
+ * callback (`pr_set_log_callback`) stays as it is.
  */
 void pr_library_exit(void);
 
@@ -643,23 +706,26 @@ bool pr_error_outcome_unknown(const pr_error *error);
 const char *pr_error_report(const pr_error *error);
 
 /**
- * Opens a SCSI disk or sg node (`PR_OPEN_READ_ONLY`: read-only). Errors:
- * `PR_ERR_NOT_FOUND`, `PR_ERR_PERMISSION_DENIED`, `PR_ERR_NOT_SCSI` (a regular file,
- * `/dev/null`, a partition, ...), `PR_ERR_OS`. A dm-multipath map opens too (the kernel
- * then picks the path), but `pr_lun_open` is what a map wants.
+ * Opens a device by path or name (`/dev/sdb`, `sdb`, `/dev/sg3`, a map's
+ * `/dev/mapper/NAME` or `/dev/dm-N`: SG_IO to the map node, as `sg_persist` does; for the
+ * LUN of a map's paths use `pr_lun_open`). `PR_OPEN_READ_ONLY`: opened `O_RDONLY`, PR OUT
+ * refused with `PR_ERR_INVALID_REQUEST`. Errors name what was given: `PR_ERR_NOT_FOUND`,
+ * `PR_ERR_NOT_SCSI` (a regular file, a directory, `/dev/null`, a partition, ...),
+ * `PR_ERR_PERMISSION_DENIED`, `PR_ERR_OS`. The device's name is its kernel name (`sdb`).
  */
 pr_result pr_device_open(const char *path, uint32_t flags, pr_device **out, pr_error **err);
 
 /**
- * Opens the device a file descriptor of the caller refers to, anew (through
- * `/proc/self/fd/FD`, with the access `flags` ask for). The caller keeps its descriptor.
- * A negative or closed descriptor gives `PR_ERR_INVALID_ARGUMENT` / `PR_ERR_NOT_FOUND`; a
- * regular file or `/dev/null` gives `PR_ERR_NOT_SCSI`.
+ * Opens the device a file descriptor of the caller refers to, anew (with the access
+ * `flags` ask for). The caller keeps its descriptor. A negative descriptor gives
+ * `PR_ERR_INVALID_ARGUMENT`, one that is not open `PR_ERR_NOT_FOUND`; a regular file,
+ * a directory or `/dev/null` gives `PR_ERR_NOT_SCSI`.
  */
 pr_result pr_device_open_fd(int fd, uint32_t flags, pr_device **out, pr_error **err);
 
 /**
- * Opens one simulated path of `sim` as a device.
+ * Opens one simulated path of `sim` (an id from `pr_sim_add_path` or
+ * `pr_sim_cluster_path`) as a device named after the path.
  */
 pr_result pr_device_open_sim(const pr_sim *sim, uint32_t path, pr_device **out, pr_error **err);
 
@@ -670,8 +736,8 @@ pr_result pr_device_open_sim(const pr_sim *sim, uint32_t path, pr_device **out, 
 void pr_device_free(pr_device *device);
 
 /**
- * The device's name (its path, or the simulated path's name); valid as long as the
- * handle. NULL for NULL.
+ * The device's name (its kernel name, e.g. `sdb`, or the simulated path's name); valid as
+ * long as the handle. NULL for NULL.
  */
 const char *pr_device_name(const pr_device *device);
 
@@ -776,16 +842,19 @@ pr_result pr_device_report_capabilities(const pr_device *device,
 pr_result pr_device_read_full_status(const pr_device *device, pr_full_status **out, pr_error **err);
 
 /**
- * Opens a dm-multipath map (`mpatha`, `/dev/mapper/mpatha` or `/dev/dm-3`): discovers its
- * paths, opens each path device, reads multipath.conf and the prkeys file (unless
- * `PR_LUN_NO_CONFIG`) and talks to multipathd (unless `PR_LUN_NO_MULTIPATHD`). Needs root.
+ * Opens a LUN by map name (`mpatha`), `/dev/mapper/NAME` or `/dev/dm-N`: discovers the
+ * map's paths, opens each path device, reads multipath.conf and the prkeys file (unless
+ * `PR_LUN_NO_CONFIG`) and talks to multipathd (unless `PR_LUN_NO_MULTIPATHD`); needs
+ * root. A single SCSI disk or sg node opens too, as a LUN of one path. Errors name what
+ * was given: `PR_ERR_NOT_FOUND` (no such map or device), `PR_ERR_NOT_SCSI`,
+ * `PR_ERR_PERMISSION_DENIED`, `PR_ERR_MAP`, `PR_ERR_OS`.
  */
 pr_result pr_lun_open(const char *map, uint32_t flags, pr_lun **out, pr_error **err);
 
 /**
  * A LUN named `name` over the given path devices (SCSI disks or sg nodes of one logical
  * unit, `count` at most `PR_MAX_PATHS`), all usable, one path group, without multipathd
- * or configuration.
+ * or configuration. Each path is named by its device's kernel name (`sdb`).
  */
 pr_result pr_lun_open_paths(const char *name,
                             const char *const *devices,
@@ -1094,12 +1163,12 @@ void pr_cancel_free(pr_cancel *cancel);
 
 /**
  * Unfence: REGISTER AND IGNORE EXISTING KEY of `key` on every usable path of every LUN
- * (`count` at most `PR_MAX_FLEET_LUNS`), up to `options->concurrency` LUNs at once.
- * Returns `PR_OK` when every LUN succeeded and `PR_ERR_FLEET_INCOMPLETE` (with a summary
- * in `*err`) when some failed or were cancelled; **in both cases `*out` receives the
- * per-LUN results** (free with
- * `pr_fleet_result_free`). Other errors (bad arguments) leave `*out` untouched. Progress:
- * see `pr_progress_fn` (on the calling thread).
+ * (`count` at most `PR_MAX_FLEET_LUNS`), up to `options->concurrency` LUNs at once
+ * (pr-multipath's `fleet::unfence`). Returns `PR_OK` when every LUN succeeded and
+ * `PR_ERR_FLEET_INCOMPLETE` (with a summary in `*err`) when some failed or were cancelled;
+ * **in both cases `*out` receives the per-LUN results**, in the order of `luns` (free
+ * with `pr_fleet_result_free`). Other errors (bad arguments) leave `*out` untouched and
+ * send nothing. Progress: see `pr_progress_fn` (on the calling thread).
  */
 pr_result pr_fleet_unfence(const pr_lun *const *luns,
                            size_t count,
@@ -1109,8 +1178,10 @@ pr_result pr_fleet_unfence(const pr_lun *const *luns,
                            pr_error **err);
 
 /**
- * Fence: PREEMPT AND ABORT of `victim` by `my_key` with `type_` on every LUN (see
- * `pr_fleet_unfence` for results, concurrency, progress and cancellation).
+ * Fence: PREEMPT AND ABORT of `victim` by `my_key` with `type_` on every LUN
+ * (pr-multipath's `fleet::fence`; see `pr_fleet_unfence` for results, concurrency,
+ * progress and cancellation). A LUN found already fenced counts as a success and says so
+ * (`pr_fleet_result_already_fenced`).
  */
 pr_result pr_fleet_fence(const pr_lun *const *luns,
                          size_t count,
@@ -1148,6 +1219,13 @@ const char *pr_fleet_result_lun(const pr_fleet_result *result, size_t index);
 pr_result pr_fleet_result_status(const pr_fleet_result *result, size_t index);
 
 /**
+ * Whether LUN `index` of a fence was already fenced: the victim's key was gone and this
+ * node's registered (a fence that is retried). Its status is then `PR_OK` and nothing was
+ * changed. False for other LUNs, for unfence, when out of range and for NULL.
+ */
+bool pr_fleet_result_already_fenced(const pr_fleet_result *result, size_t index);
+
+/**
  * The error of LUN `index` (with its sense data and report), owned by `result`: do not
  * free it. NULL when that LUN succeeded or `index` is out of range.
  */
@@ -1158,6 +1236,45 @@ const pr_error *pr_fleet_result_error(const pr_fleet_result *result, size_t inde
  * 1..=target_ports; 1 to 255), no logical unit and no initiator.
  */
 pr_result pr_sim_new(uint16_t target_ports, pr_sim **out, pr_error **err);
+
+/**
+ * A simulated cluster, as Python's `Sim.cluster`: `nodes` hosts (1 to 255), each with
+ * `paths_per_node` initiator ports (1 to 255; the target has as many target ports), and
+ * `luns` logical units (0 to 65,535) of `personality` (`PR_SIM_SPC5`, `PR_SIM_LIO`) that
+ * every node reaches through each of its ports: node `n`'s port `p` reaches LUN `l`
+ * through target port `p + 1`, a path named `n<n>p<p>l<l>` whose initiator's TransportID
+ * is `sas,5001405000NN00PP` (node and port in hex). At most `PR_MAX_SIM_CLUSTER_PATHS`
+ * paths in all. `pr_sim_cluster_lun` gives a node's LUN, `pr_sim_cluster_path` a path's id
+ * for fault injection; the simulator takes `pr_sim_add_*` calls as well.
+ */
+pr_result pr_sim_cluster(size_t nodes,
+                         size_t paths_per_node,
+                         size_t luns,
+                         uint32_t personality,
+                         pr_sim **out,
+                         pr_error **err);
+
+/**
+ * Node `node`'s view of LUN `lun` of a cluster made by `pr_sim_cluster`: a new LUN handle
+ * (free it with `pr_lun_free`) named `lun<lun>` over that node's paths to it, each path's
+ * SCSI host its initiator port. Each call builds a new LUN, with its own path states.
+ */
+pr_result pr_sim_cluster_lun(const pr_sim *sim,
+                             size_t node,
+                             size_t lun,
+                             pr_lun **out,
+                             pr_error **err);
+
+/**
+ * The id of path `index` (its port, 0-based) of node `node` to LUN `lun` in a cluster,
+ * for `pr_sim_path_*` and `pr_device_open_sim`, into `*path`.
+ */
+pr_result pr_sim_cluster_path(const pr_sim *sim,
+                              size_t node,
+                              size_t lun,
+                              size_t index,
+                              uint32_t *path,
+                              pr_error **err);
 
 /**
  * Frees a simulator handle. NULL is a no-op. Devices and LUNs opened over its paths stay
@@ -1237,6 +1354,17 @@ pr_result pr_sim_lose_reservation(const pr_sim *sim, uint16_t lun, pr_error **er
  * ATTENTION.
  */
 pr_result pr_sim_power_cycle(const pr_sim *sim, pr_error **err);
+
+/**
+ * Sends the library's log events up to `max_level` (`PR_LOG_OFF` to `PR_LOG_TRACE`) to
+ * `callback` with `user_data`, or with a NULL `callback` to stderr (`prsdk: LEVEL: ...`).
+ * `PR_LOG_OFF` stops the log. Nothing is logged until this is called. When it returns, the
+ * previous callback is not called any more (its `user_data` may be freed). The first call
+ * that turns the log on installs the library's `tracing` subscriber for the whole process;
+ * in a process that already has one (a Rust program embedding the library) it fails with
+ * `PR_ERR_LOG_UNAVAILABLE`. `pr_library_exit` leaves the log as it is.
+ */
+pr_result pr_set_log_callback(pr_log_fn callback, void *user_data, int max_level, pr_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

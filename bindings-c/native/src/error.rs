@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Result codes ([`pr_result`]) and the error object ([`pr_error`]) of the C API, and the
-//! conversions from every error of the Rust crates. No `unsafe` here.
+//! conversion of pr-multipath's errors (through [`ErrorKind`] and the decisive failure's
+//! pr-core outcome) into them. No `unsafe` here.
 
 use std::ffi::CString;
 
 use pr_core::outcome::CommandError;
 use pr_core::transport::TransportError;
-use pr_multipath::Failure;
+use pr_multipath::blocking::BridgeError;
+use pr_multipath::{ErrorKind, Failure};
 
 /// The result of every fallible call. `PR_OK` is 0; errors are banded from 7000 so that they
 /// never collide with errno values, and a value once published is never reused (retired
@@ -40,12 +42,18 @@ pub enum pr_result {
     /// A many-LUN operation finished but not every LUN succeeded (failed or cancelled); the
     /// per-LUN result object is returned all the same.
     PR_ERR_FLEET_INCOMPLETE = 7006,
-    /// No such device node (or file descriptor).
+    /// `pr_set_log_callback`: the library cannot route its log here because the process
+    /// already has a global `tracing` subscriber (a Rust program that embeds libprsdk and
+    /// logs on its own).
+    PR_ERR_LOG_UNAVAILABLE = 7007,
+    /// No such multipath map, device node or file descriptor; the message names what was
+    /// given.
     PR_ERR_NOT_FOUND = 7100,
     /// The device exists but may not be opened as asked.
     PR_ERR_PERMISSION_DENIED = 7101,
-    /// The file is not a SCSI device this library can talk to (a regular file, `/dev/null`,
-    /// a partition, ...).
+    /// What was given exists but is neither a SCSI device nor a multipath map (a regular
+    /// file, a directory, `/dev/null`, a partition, a dm device of another target); the
+    /// message names it and says what it is.
     PR_ERR_NOT_SCSI = 7102,
     /// An operating-system call failed (the message has the errno text).
     PR_ERR_OS = 7103,
@@ -59,7 +67,8 @@ pub enum pr_result {
     PR_ERR_UNSUPPORTED = 7107,
     /// The transport refused the request (for example PR OUT on a read-only device).
     PR_ERR_INVALID_REQUEST = 7108,
-    /// Device-mapper, multipathd or multipath configuration failed (map not found, ...).
+    /// Device-mapper, multipathd or multipath configuration failed (a missing map is
+    /// `PR_ERR_NOT_FOUND`).
     PR_ERR_MAP = 7109,
     /// RESERVATION CONFLICT.
     PR_ERR_RESERVATION_CONFLICT = 7200,
@@ -87,38 +96,8 @@ pub enum pr_result {
 
 impl pr_result {
     /// The static message of a code.
-    pub const fn message(self) -> &'static str {
-        match self {
-            pr_result::PR_OK => "success",
-            pr_result::PR_ERR_NULL_ARGUMENT => "a required pointer argument is NULL",
-            pr_result::PR_ERR_INVALID_ARGUMENT => "invalid argument",
-            pr_result::PR_ERR_INVALID_TRANSPORT_ID => "invalid TransportID text",
-            pr_result::PR_ERR_PANIC => "internal error (a panic was caught)",
-            pr_result::PR_ERR_RUNTIME => "the library's runtime thread is not available",
-            pr_result::PR_ERR_CANCELLED => "cancelled before it started",
-            pr_result::PR_ERR_FLEET_INCOMPLETE => "not every LUN succeeded",
-            pr_result::PR_ERR_NOT_FOUND => "no such device",
-            pr_result::PR_ERR_PERMISSION_DENIED => "permission denied",
-            pr_result::PR_ERR_NOT_SCSI => "not a SCSI device",
-            pr_result::PR_ERR_OS => "operating-system error",
-            pr_result::PR_ERR_TIMEOUT => "command timed out",
-            pr_result::PR_ERR_PATH_DOWN => "path down",
-            pr_result::PR_ERR_NO_USABLE_PATH => "no usable path",
-            pr_result::PR_ERR_UNSUPPORTED => "not supported by this transport",
-            pr_result::PR_ERR_INVALID_REQUEST => "request refused by the transport",
-            pr_result::PR_ERR_MAP => "multipath map, multipathd or configuration error",
-            pr_result::PR_ERR_RESERVATION_CONFLICT => "reservation conflict",
-            pr_result::PR_ERR_ILLEGAL_REQUEST => "illegal request",
-            pr_result::PR_ERR_UNIT_ATTENTION => "unit attention",
-            pr_result::PR_ERR_NOT_READY => "not ready",
-            pr_result::PR_ERR_CHECK_CONDITION => "check condition",
-            pr_result::PR_ERR_SCSI_STATUS => "unsuccessful SCSI status",
-            pr_result::PR_ERR_TRANSPORT => "transport error (host or driver status)",
-            pr_result::PR_ERR_DECODE => "cannot decode the response",
-            pr_result::PR_ERR_KEY_MISMATCH => "configured reservation key doesn't match",
-            pr_result::PR_ERR_SAFETY_CHECK => "safety check refused to preempt",
-            pr_result::PR_ERR_TYPE_MISMATCH => "reservation type mismatch",
-        }
+    pub fn message(self) -> &'static str {
+        self.message_c().to_str().unwrap_or("")
     }
 
     /// The NUL-terminated static message.
@@ -132,7 +111,10 @@ impl pr_result {
             pr_result::PR_ERR_RUNTIME => c"the library's runtime thread is not available",
             pr_result::PR_ERR_CANCELLED => c"cancelled before it started",
             pr_result::PR_ERR_FLEET_INCOMPLETE => c"not every LUN succeeded",
-            pr_result::PR_ERR_NOT_FOUND => c"no such device",
+            pr_result::PR_ERR_LOG_UNAVAILABLE => {
+                c"another tracing subscriber is installed in this process"
+            }
+            pr_result::PR_ERR_NOT_FOUND => c"no such multipath map or device",
             pr_result::PR_ERR_PERMISSION_DENIED => c"permission denied",
             pr_result::PR_ERR_NOT_SCSI => c"not a SCSI device",
             pr_result::PR_ERR_OS => c"operating-system error",
@@ -157,7 +139,7 @@ impl pr_result {
     }
 
     /// Every code, for tests and for [`from_u32`](Self::from_u32).
-    pub(crate) const ALL: [pr_result; 29] = [
+    pub(crate) const ALL: [pr_result; 30] = [
         pr_result::PR_OK,
         pr_result::PR_ERR_NULL_ARGUMENT,
         pr_result::PR_ERR_INVALID_ARGUMENT,
@@ -166,6 +148,7 @@ impl pr_result {
         pr_result::PR_ERR_RUNTIME,
         pr_result::PR_ERR_CANCELLED,
         pr_result::PR_ERR_FLEET_INCOMPLETE,
+        pr_result::PR_ERR_LOG_UNAVAILABLE,
         pr_result::PR_ERR_NOT_FOUND,
         pr_result::PR_ERR_PERMISSION_DENIED,
         pr_result::PR_ERR_NOT_SCSI,
@@ -329,103 +312,139 @@ impl ErrorInfo {
 
     /// From one failed command on one path.
     pub fn from_failure(f: &Failure, path: Option<&str>, message: String) -> Self {
-        match f {
+        let mut info = match f {
             Failure::Transport(t) => Self::from_transport(t, path, message),
             Failure::Command(c) => Self::from_command(c, path, message),
+        };
+        if f.kind() == ErrorKind::PermissionDenied {
+            info.code = pr_result::PR_ERR_PERMISSION_DENIED;
         }
+        info
     }
 
-    /// From a pr-sgio error (opening a device, one command on a device).
-    pub fn from_sgio(e: &pr_sgio::Error) -> Self {
-        let message = e.to_string();
-        match e {
-            pr_sgio::Error::NotFound { path } => {
-                let p = path.to_string_lossy();
-                ErrorInfo::new(pr_result::PR_ERR_NOT_FOUND, message).with_path(Some(&p))
-            }
-            pr_sgio::Error::PermissionDenied { path, .. } => {
-                let p = path.to_string_lossy();
-                ErrorInfo::new(pr_result::PR_ERR_PERMISSION_DENIED, message).with_path(Some(&p))
-            }
-            pr_sgio::Error::NotScsi { path, .. } => {
-                let p = path.to_string_lossy();
-                ErrorInfo::new(pr_result::PR_ERR_NOT_SCSI, message).with_path(Some(&p))
-            }
-            pr_sgio::Error::Io { path, .. } => {
-                let p = path.to_string_lossy();
-                ErrorInfo::new(pr_result::PR_ERR_OS, message).with_path(Some(&p))
-            }
-            pr_sgio::Error::Dm { .. } | pr_sgio::Error::Missing { .. } => {
-                ErrorInfo::new(pr_result::PR_ERR_MAP, message)
-            }
-            pr_sgio::Error::Parse { .. } | pr_sgio::Error::Core(_) => {
-                ErrorInfo::new(pr_result::PR_ERR_DECODE, message)
-            }
-            pr_sgio::Error::Command { device, source, .. } => {
-                Self::from_command(source, Some(device), message)
-            }
-            pr_sgio::Error::Transport(t) => Self::from_transport(t, None, message),
-            _ => ErrorInfo::new(pr_result::PR_ERR_OS, message),
-        }
+    /// From the runtime bridge: a panic in the task is `PR_ERR_PANIC`, a task that could
+    /// not start or was lost is `PR_ERR_RUNTIME`.
+    pub fn from_bridge(e: &BridgeError) -> Self {
+        let code = match e {
+            BridgeError::Panicked(_) => pr_result::PR_ERR_PANIC,
+            _ => pr_result::PR_ERR_RUNTIME,
+        };
+        ErrorInfo::new(code, e.to_string())
     }
 
-    /// From a pr-multipath error, keeping the decisive failure's sense and the report.
+    /// From a pr-multipath error: the code from its [`ErrorKind`], refined by the decisive
+    /// failure's SCSI or transport outcome where the C API has a finer code; the path of
+    /// that failure (or the LUN, or what the caller gave); its sense data and report.
     pub fn from_multipath(e: &pr_multipath::Error) -> Self {
         use pr_multipath::Error as E;
         let message = e.to_string();
         let mut info = match e {
-            E::NoUsablePath { lun } => {
-                ErrorInfo::new(pr_result::PR_ERR_NO_USABLE_PATH, message).with_path(Some(lun))
+            E::Runtime(b) => {
+                let mut i = Self::from_bridge(b);
+                i.message = cstring(message);
+                return i;
             }
             E::Failed {
                 lun,
-                failure,
+                failure: Some(f),
                 report,
                 ..
-            } => match failure.as_deref() {
-                Some(f) => {
-                    let path = report
-                        .steps
-                        .iter()
-                        .find(|s| s.result.as_ref().err() == Some(f))
-                        .map_or(lun.as_str(), |s| s.path.as_str());
-                    Self::from_failure(f, Some(path), message)
-                }
-                None => {
-                    ErrorInfo::new(pr_result::PR_ERR_NO_USABLE_PATH, message).with_path(Some(lun))
-                }
-            },
-            E::KeyMismatch { lun, .. } | E::NoConfiguredKey { lun } => {
-                ErrorInfo::new(pr_result::PR_ERR_KEY_MISMATCH, message).with_path(Some(lun))
+            } => {
+                let path = report
+                    .steps
+                    .iter()
+                    .find(|s| s.result.as_ref().err() == Some(&**f))
+                    .map_or(lun.as_str(), |s| s.path.as_str());
+                Self::from_failure(f, Some(path), message)
             }
-            E::SafetyCheck { lun, .. } => {
-                ErrorInfo::new(pr_result::PR_ERR_SAFETY_CHECK, message).with_path(Some(lun))
-            }
-            E::TypeMismatch { lun, .. } => {
-                ErrorInfo::new(pr_result::PR_ERR_TYPE_MISMATCH, message).with_path(Some(lun))
-            }
-            E::MapControl { lun, .. } => {
-                ErrorInfo::new(pr_result::PR_ERR_MAP, message).with_path(Some(lun))
-            }
-            E::Decode { path, .. } => {
-                ErrorInfo::new(pr_result::PR_ERR_DECODE, message).with_path(Some(path))
-            }
-            E::Build(_) => ErrorInfo::new(pr_result::PR_ERR_INVALID_ARGUMENT, message),
-            E::Multipathd(_) | E::Config { .. } => ErrorInfo::new(pr_result::PR_ERR_MAP, message),
-            E::Sgio(s) => {
-                let mut i = Self::from_sgio(s);
-                i.message = cstring(message.clone());
+            E::NotRegistered { lun, report, .. } => {
+                // The code says what happened (conflict: not registered); the status and
+                // sense are the PREEMPT's that conflicted.
+                let mut i = match e.failure() {
+                    Some(f) => {
+                        let path = report
+                            .steps
+                            .iter()
+                            .find(|s| s.result.as_ref().err() == Some(f))
+                            .map_or(lun.as_str(), |s| s.path.as_str());
+                        Self::from_failure(f, Some(path), message)
+                    }
+                    None => ErrorInfo::new(code_of(e), message).with_path(subject_of(e)),
+                };
+                i.code = code_of(e);
                 i
             }
-            E::Cancelled { lun } => {
-                ErrorInfo::new(pr_result::PR_ERR_CANCELLED, message).with_path(Some(lun))
-            }
-            _ => ErrorInfo::new(pr_result::PR_ERR_MAP, message),
+            _ => ErrorInfo::new(code_of(e), message).with_path(subject_of(e)),
         };
         if let Some(r) = e.report() {
             info.report = Some(cstring(r.to_string()));
         }
         info
+    }
+}
+
+impl From<BridgeError> for ErrorInfo {
+    fn from(e: BridgeError) -> Self {
+        ErrorInfo::from_bridge(&e)
+    }
+}
+
+impl From<pr_multipath::Error> for ErrorInfo {
+    fn from(e: pr_multipath::Error) -> Self {
+        ErrorInfo::from_multipath(&e)
+    }
+}
+
+/// The code of an error without a decisive command failure, from its kind (and, where the
+/// C API has its own code for it, its variant).
+fn code_of(e: &pr_multipath::Error) -> pr_result {
+    use pr_multipath::Error as E;
+    match e {
+        E::NoUsablePath { .. } | E::Failed { .. } => return pr_result::PR_ERR_NO_USABLE_PATH,
+        E::TypeMismatch { .. } => return pr_result::PR_ERR_TYPE_MISMATCH,
+        E::Decode { .. } => return pr_result::PR_ERR_DECODE,
+        E::MapControl { .. } | E::Multipathd(_) | E::Config { .. } => {
+            return pr_result::PR_ERR_MAP;
+        }
+        _ => {}
+    }
+    match e.kind() {
+        ErrorKind::InvalidArgument => pr_result::PR_ERR_INVALID_ARGUMENT,
+        ErrorKind::NotFound => pr_result::PR_ERR_NOT_FOUND,
+        ErrorKind::NotScsi => pr_result::PR_ERR_NOT_SCSI,
+        ErrorKind::PermissionDenied => pr_result::PR_ERR_PERMISSION_DENIED,
+        ErrorKind::ReservationConflict => pr_result::PR_ERR_RESERVATION_CONFLICT,
+        ErrorKind::IllegalRequest => pr_result::PR_ERR_ILLEGAL_REQUEST,
+        ErrorKind::DeviceError => pr_result::PR_ERR_CHECK_CONDITION,
+        ErrorKind::PathFailure => pr_result::PR_ERR_NO_USABLE_PATH,
+        ErrorKind::Unsupported => pr_result::PR_ERR_UNSUPPORTED,
+        ErrorKind::KeyMismatch => pr_result::PR_ERR_KEY_MISMATCH,
+        ErrorKind::SafetyCheck => pr_result::PR_ERR_SAFETY_CHECK,
+        ErrorKind::Cancelled => pr_result::PR_ERR_CANCELLED,
+        ErrorKind::Internal => pr_result::PR_ERR_PANIC,
+        // System (device-mapper, sysfs, an OS call while opening) and any kind added later.
+        _ => pr_result::PR_ERR_OS,
+    }
+}
+
+/// What an error is about when no command failed: the LUN, the path that answered, or
+/// what the caller gave.
+fn subject_of(e: &pr_multipath::Error) -> Option<&str> {
+    use pr_multipath::Error as E;
+    match e {
+        E::NoUsablePath { lun }
+        | E::Failed { lun, .. }
+        | E::KeyMismatch { lun, .. }
+        | E::NoConfiguredKey { lun }
+        | E::SafetyCheck { lun, .. }
+        | E::TypeMismatch { lun, .. }
+        | E::MapControl { lun, .. }
+        | E::Cancelled { lun } => Some(lun),
+        E::Decode { path, .. } => Some(path),
+        E::InvalidArgument { what, .. } | E::NotFound { what, .. } | E::NotScsi { what, .. } => {
+            Some(what)
+        }
+        _ => None,
     }
 }
 

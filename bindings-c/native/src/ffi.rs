@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The only module (with `runtime`'s fork check) that touches raw pointers: turning C
-//! arguments into Rust references, strings and slices, writing out-parameters, and the
+//! The only module that touches raw pointers and file descriptors: turning C arguments
+//! into Rust references, strings, slices and descriptors, writing out-parameters, and the
 //! ownership of opaque handles. Every exported function goes through these helpers and
 //! [`boundary`], so the rules are in one place:
 //!
@@ -14,8 +14,11 @@
 //!   failure.
 //! - No panic crosses `extern "C"`: [`boundary`] catches it and returns `PR_ERR_PANIC`.
 
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pr_multipath::blocking::runtime::panic_message;
 
 use crate::error::{ErrorInfo, pr_error, pr_result};
 
@@ -195,13 +198,43 @@ pub(crate) fn boundary_or<R>(default: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
 }
 
-/// The text of a panic payload.
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_owned()
+/// A C `void *user_data`: handed back to the caller's callback as is, never dereferenced
+/// by the library.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UserData(pub(crate) *mut c_void);
+
+// SAFETY: the library never dereferences the pointer; it only passes it back to the
+// callback it was given with, from whichever thread. The C contract (documented with each
+// callback) makes the caller responsible for what it points to being usable there.
+unsafe impl Send for UserData {}
+// SAFETY: as for `Send`: shared references only copy the pointer value.
+unsafe impl Sync for UserData {}
+
+/// A duplicate of the caller's descriptor `fd` (close-on-exec), owned by the library: the
+/// caller keeps and may close its own. A negative value is an invalid argument; a value
+/// that is not an open descriptor is `PR_ERR_NOT_FOUND`.
+pub(crate) fn dup_fd(fd: c_int, name: &str) -> Result<OwnedFd, ErrorInfo> {
+    if fd < 0 {
+        return Err(ErrorInfo::invalid(
+            name,
+            format!("{fd} is not a file descriptor"),
+        ));
     }
+    // SAFETY: F_DUPFD_CLOEXEC reads no memory of ours; on a value that is not an open
+    // descriptor it fails with EBADF and changes nothing.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        let e = std::io::Error::last_os_error();
+        let code = if e.raw_os_error() == Some(libc::EBADF) {
+            pr_result::PR_ERR_NOT_FOUND
+        } else {
+            pr_result::PR_ERR_OS
+        };
+        return Err(ErrorInfo::new(
+            code,
+            format!("file descriptor {fd}: cannot use it: {e}"),
+        ));
+    }
+    // SAFETY: `new` is a descriptor fcntl just created for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }

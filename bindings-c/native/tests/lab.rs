@@ -142,7 +142,13 @@ fn c_api_on_a_real_multipath_map() {
         pr_result::PR_ERR_RESERVATION_CONFLICT
     );
     assert_eq!(pr_error_scsi_status(err), 0x18);
-    assert_eq!(text(pr_error_path(err)), lab.node2[0].to_string_lossy());
+    // Paths are named by their kernel name (`sdc`), as pr-multipath names them.
+    let kernel_name = std::fs::canonicalize(&lab.node2[0])
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    assert_eq!(text(pr_error_path(err)), kernel_name);
+    assert_eq!(text(pr_device_name(node2)), kernel_name);
     pr_error_free(err);
     err = ptr::null_mut();
     // PR OUT on the read-only descriptor is refused before it reaches the kernel.

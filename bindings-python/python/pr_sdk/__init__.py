@@ -7,6 +7,8 @@ it waits) or with asyncio (:class:`AsyncDevice`); fence and unfence many LUNs at
 (:func:`fence`, :func:`unfence`, and their ``_async`` forms) with a result per LUN,
 progress and cancellation; test cluster logic without hardware on the simulator
 (:class:`Sim`). Errors are :class:`PrError` subclasses carrying status and sense.
+Results are plain data (``to_dict()``, picklable). Rust-side log records go to the
+:mod:`logging` logger ``pr_sdk`` (children ``pr_sdk.<rust target>``).
 
 Example::
 
@@ -51,11 +53,14 @@ from ._types import (
 from .errors import (
     CommandStatusError,
     CommandTimeoutError,
+    DeviceClosedError,
     DeviceNotFoundError,
     IllegalRequestError,
     InternalError,
+    InvalidArgumentError,
     KeyMismatchError,
     NotAMultipathMapError,
+    NotScsiDeviceError,
     NotReadyError,
     NoUsablePathError,
     OperationCancelledError,
@@ -77,15 +82,18 @@ __all__ = [
     "CommandStatusError",
     "CommandTimeoutError",
     "Device",
+    "DeviceClosedError",
     "DeviceNotFoundError",
     "FullStatus",
     "IllegalRequestError",
     "InternalError",
+    "InvalidArgumentError",
     "KeyMismatchError",
     "Keys",
     "LunResult",
     "NotAMultipathMapError",
     "NotReadyError",
+    "NotScsiDeviceError",
     "NoUsablePathError",
     "OperationCancelledError",
     "PathDownError",

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
-"""Plain result objects of :mod:`pr_sdk` (frozen dataclasses: printable, comparable)."""
+"""Plain result objects of :mod:`pr_sdk`: frozen dataclasses, printable (``str``,
+``repr``), comparable (``==``), picklable, and convertible to plain data with ``to_dict()``
+(JSON-ready: ``json.dumps(r.to_dict())`` works; see :meth:`Keys.to_dict`)."""
 
 from __future__ import annotations
 
 import enum
 import dataclasses
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 from ._native import TransportId
 from .errors import PrError
@@ -72,8 +74,44 @@ def _type_of(code: int) -> Optional[ReservationType]:
         return None
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as plain data: ``ReservationType`` as its name, ``bytes`` as a hex string,
+    ``TransportId`` as its text form, tuples and sets as lists (sets sorted), result objects
+    and :class:`~pr_sdk.PrError` as dicts; ints, strs, bools and ``None`` as they are."""
+    if value is None or isinstance(value, (bool, str, float)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, TransportId):
+        return str(value)
+    if isinstance(value, (_Plain, PrError)):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return [_plain(v) for v in sorted(value)]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    raise TypeError(f"no plain form for {type(value).__name__}")
+
+
+class _Plain:
+    """Gives a result dataclass its plain-data form."""
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Every field as plain data, JSON-ready: ints, strs, bools, ``None``, lists and
+        dicts. ``ReservationType`` values become their names (``"WRITE_EXCLUSIVE"``; the
+        ``type_code`` fields keep the codes), ``bytes`` lowercase hex strings,
+        ``TransportId`` its text form, an error a dict (:meth:`PrError.to_dict`)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class Keys:
+class Keys(_Plain):
     """READ KEYS: the PR generation and one key per registered I_T nexus."""
 
     generation: int
@@ -88,7 +126,7 @@ class Keys:
 
 
 @dataclass(frozen=True)
-class Reservation:
+class Reservation(_Plain):
     """A persistent reservation: its holder's key (0 for the all-registrants types), type
     (``None`` for an obsolete or reserved code, see ``type_code``) and scope code."""
 
@@ -103,7 +141,7 @@ class Reservation:
 
 
 @dataclass(frozen=True)
-class ReservationState:
+class ReservationState(_Plain):
     """READ RESERVATION: the PR generation and the reservation, if any."""
 
     generation: int
@@ -118,7 +156,7 @@ class ReservationState:
 
 
 @dataclass(frozen=True)
-class Capabilities:
+class Capabilities(_Plain):
     """REPORT CAPABILITIES, field by field."""
 
     crh: bool
@@ -139,7 +177,7 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
-class StatusEntry:
+class StatusEntry(_Plain):
     """One READ FULL STATUS descriptor."""
 
     key: int
@@ -164,7 +202,7 @@ class StatusEntry:
 
 
 @dataclass(frozen=True)
-class FullStatus:
+class FullStatus(_Plain):
     """READ FULL STATUS: every registration with its nexus (no 32-entry cap)."""
 
     generation: int
@@ -176,7 +214,7 @@ class FullStatus:
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(_Plain):
     """One command sent on one path, and how it ended."""
 
     path: str
@@ -195,7 +233,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(_Plain):
     """Everything an operation did: every command on every path, map suspend/resume events,
     each path's registration afterwards, and notes. ``str()`` gives the full text."""
 
@@ -211,24 +249,38 @@ class Report:
 
 
 @dataclass(frozen=True)
-class LunResult:
+class LunResult(_Plain):
     """The result of a many-LUN operation for one LUN: ``report`` when it succeeded,
-    ``error`` (a :class:`~pr_sdk.PrError`, not raised) when it failed or was cancelled."""
+    ``error`` (a :class:`~pr_sdk.PrError`, not raised) when it failed or was cancelled.
+
+    ``outcome`` says how it ended: ``"ok"``; ``"already_fenced"`` (a fence found the
+    victim's key already gone from the LUN: fencing is idempotent, so ``ok`` is true and a
+    retried fence reports it rather than a reservation conflict); ``"failed"``; or
+    ``"cancelled"`` (not started: ``error`` is an :class:`~pr_sdk.OperationCancelledError`).
+    (pr-multipath reports "already fenced" from its next version; until then a fence of a
+    LUN without the victim's key fails as the device answers.)"""
 
     lun: str
     ok: bool
     report: Optional[Report] = None
     error: Optional[PrError] = dataclasses.field(default=None, compare=False)
+    outcome: str = "ok"
+
+    @property
+    def already_fenced(self) -> bool:
+        """Whether a fence found the victim's key already gone (see ``outcome``)."""
+        return self.outcome == "already_fenced"
 
     def __str__(self) -> str:
+        if self.already_fenced:
+            return f"{self.lun}: already fenced"
         return f"{self.lun}: {'ok' if self.ok else self.error}"
 
 
 @dataclass(frozen=True)
-class Progress:
+class Progress(_Plain):
     """One LUN of a many-LUN operation finished (``outcome``: ``"ok"``,
-    ``"already_fenced"`` (a retried fence found the victim's key gone), ``"failed"`` or
-    ``"cancelled"``)."""
+    ``"already_fenced"``, ``"failed"`` or ``"cancelled"``, as :attr:`LunResult.outcome`)."""
 
     done: int
     total: int

@@ -10,7 +10,7 @@ then ``b""``).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 __all__ = [
     "PrError",
@@ -24,9 +24,12 @@ __all__ = [
     "PathDownError",
     "CommandTimeoutError",
     "NoUsablePathError",
+    "InvalidArgumentError",
     "DeviceNotFoundError",
+    "NotScsiDeviceError",
     "PermissionDeniedError",
     "NotAMultipathMapError",
+    "DeviceClosedError",
     "KeyMismatchError",
     "SafetyCheckError",
     "OperationCancelledError",
@@ -80,6 +83,22 @@ class PrError(Exception):
         """The error message."""
         return str(self.args[0]) if self.args else ""
 
+    def to_dict(self) -> Dict[str, Any]:
+        """The error as plain data (JSON-ready): ``type`` (the class name), ``message``,
+        the fields above (``sense`` as a hex string) and ``report`` (a dict or ``None``)."""
+        report = self.report
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "status": self.status,
+            "sense": self.sense.hex(),
+            "sense_key": self.sense_key,
+            "asc": self.asc,
+            "ascq": self.ascq,
+            "lun": self.lun,
+            "report": report.to_dict() if report is not None and hasattr(report, "to_dict") else None,
+        }
+
 
 class ReservationConflictError(PrError):
     """The device answered RESERVATION CONFLICT (status ``0x18``)."""
@@ -122,8 +141,21 @@ class NoUsablePathError(PrError):
     """No path of the LUN is usable; nothing was sent."""
 
 
+class InvalidArgumentError(PrError, ValueError):
+    """An argument pr-sdk cannot use as given (an empty device name, a request the command
+    cannot carry); nothing was sent. Also a :class:`ValueError`."""
+
+
 class DeviceNotFoundError(PrError, FileNotFoundError):
-    """The device node or map does not exist."""
+    """No such multipath map or device node (the message names what was given). Also a
+    :class:`FileNotFoundError`."""
+
+
+class NotScsiDeviceError(PrError, ValueError):
+    """What was given exists but is neither a SCSI device nor a multipath map: a regular
+    file, a directory, ``/dev/null``, a partition, a device-mapper device of another
+    target. Also a :class:`ValueError` (a wrong value for the argument, as an
+    ``OSError`` would suggest a failure of the system instead)."""
 
 
 class PermissionDeniedError(PrError, PermissionError):
@@ -131,7 +163,12 @@ class PermissionDeniedError(PrError, PermissionError):
 
 
 class NotAMultipathMapError(PrError):
-    """The name or device given is not a dm-multipath map."""
+    """The name or device given is not a dm-multipath map (``Device.open_map``)."""
+
+
+class DeviceClosedError(PrError, ValueError):
+    """The device was closed (``close()``, or the end of its ``with`` block). Also a
+    :class:`ValueError`, as for a closed file."""
 
 
 class KeyMismatchError(PrError):
@@ -149,4 +186,5 @@ class OperationCancelledError(PrError):
 
 
 class InternalError(PrError):
-    """A bug in pr-sdk (a Rust panic, turned into an exception). Please report it."""
+    """A bug in pr-sdk (a Rust panic, turned into an exception): please report it to the
+    pr-sdk developers with its message."""

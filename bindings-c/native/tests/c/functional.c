@@ -4,8 +4,9 @@
  * two paths (two initiator ports, two target ports) to three shared LUNs, plus a LUN seen
  * by 40 initiators. Exercises every PR OUT and PR IN action through pr_lun and pr_device,
  * the error objects with sense data, many-LUN unfence/fence with progress and
- * cancellation, fault injection (path down, unit attention, NOT READY, BUSY, lost replies),
- * concurrent calls from several threads, and pr_library_exit.
+ * cancellation, a simulated cluster from pr_sim_cluster, the log callback, fault injection
+ * (path down, unit attention, NOT READY, BUSY, lost replies), concurrent calls from several
+ * threads, fork(), and pr_library_exit.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -373,6 +374,18 @@ static void test_fleet(void) {
   p.caller = pthread_self();
   OK(pr_fleet_fence(node1, NLUNS, 0xb5, 0xa5, PR_TYPE_WRITE_EXCLUSIVE_REG_ONLY, &o, &res, err));
   CHECK(p.calls == NLUNS && p.ok == NLUNS);
+  for (size_t i = 0; i < NLUNS; i++) CHECK(!pr_fleet_result_already_fenced(res, i));
+  pr_fleet_result_free(res);
+  for (int l = 0; l < NLUNS; l++) expect_keys(lun[1][l], 2, 0xb5, 2);
+
+  /* Fencing is idempotent: a retry (here with PREEMPT) succeeds, every LUN already fenced. */
+  pr_fleet_options op = {.concurrency = 2, .preempt_only = true};
+  OK(pr_fleet_fence(node1, NLUNS, 0xb5, 0xa5, PR_TYPE_WRITE_EXCLUSIVE_REG_ONLY, &op, &res, err));
+  CHECK(pr_fleet_result_failed_count(res) == 0);
+  for (size_t i = 0; i < NLUNS; i++) {
+    CHECK(pr_fleet_result_status(res, i) == PR_OK);
+    CHECK(pr_fleet_result_already_fenced(res, i));
+  }
   pr_fleet_result_free(res);
   for (int l = 0; l < NLUNS; l++) expect_keys(lun[1][l], 2, 0xb5, 2);
 
@@ -408,23 +421,33 @@ static void test_fleet(void) {
   pr_cancel_free(c);
   expect_keys(lun[1][0], 2, 0xb5, 2); /* nothing was sent */
 
-  /* The progress callback cancels after the first LUN (one at a time). */
+  /* The progress callback cancels after the first LUN (one at a time). The operation does
+   * not wait for the callback: the second LUN has started by then (made slow here by four
+   * BUSY answers on each of its paths, 150 ms of backoff) and finishes; the third is not
+   * started. */
   memset(&p, 0, sizeof p);
   p.caller = pthread_self();
   p.cancel_after = 1;
+  for (int l = 1; l < NLUNS; l++)
+    for (int q = 0; q < 2; q++)
+      OK(pr_sim_path_inject(sim, path_id[1][l][q], PR_SIM_FAULT_BUSY, 0, 0, 4, err));
   pr_fleet_options o1 = {.concurrency = 1, .progress = on_progress, .user_data = &p};
   FAILS(PR_ERR_FLEET_INCOMPLETE, e, pr_fleet_unfence(node1, NLUNS, 0xb6, &o1, &res, err));
   pr_error_free(e);
   CHECK(pr_fleet_result_status(res, 0) == PR_OK);
-  CHECK(pr_fleet_result_failed_count(res) == NLUNS - 1);
-  CHECK(p.calls == NLUNS); /* cancelled LUNs are reported too */
+  CHECK(pr_fleet_result_status(res, 1) == PR_OK);
+  CHECK(pr_fleet_result_status(res, 2) == PR_ERR_CANCELLED);
+  CHECK(pr_fleet_result_failed_count(res) == 1);
+  CHECK(p.calls == NLUNS && p.ok == 2); /* cancelled LUNs are reported too */
   pr_fleet_result_free(res);
+  for (int q = 0; q < 2; q++) OK(pr_sim_path_clear_faults(sim, path_id[1][2][q], err));
   expect_keys(lun[1][0], 2, 0xb6, 2);
-  expect_keys(lun[1][1], 2, 0xb5, 2);
+  expect_keys(lun[1][1], 2, 0xb6, 2);
+  expect_keys(lun[1][2], 2, 0xb5, 2);
 
   /* Clean up: node 1 releases and clears every LUN. */
   OK(pr_lun_clear(lun[1][0], 0xb6, err));
-  OK(pr_lun_clear(lun[1][1], 0xb5, err));
+  OK(pr_lun_clear(lun[1][1], 0xb6, err));
   OK(pr_lun_clear(lun[1][2], 0xb5, err));
 }
 
@@ -500,6 +523,97 @@ static void test_faults(void) {
   expect_keys(lun[0][0], 0, 0, 0);
 }
 
+/* The log callback: called on library threads, so it takes a lock. */
+struct log_seen {
+  pthread_mutex_t mu;
+  size_t lines;
+  bool read_keys_on_path; /* a line names READ KEYS and the path n0p0l0 */
+  bool bad_level;
+};
+
+static void on_log(int level, const char *msg, void *user) {
+  struct log_seen *s = user;
+  pthread_mutex_lock(&s->mu);
+  s->lines++;
+  if (level < PR_LOG_ERROR || level > PR_LOG_DEBUG) s->bad_level = true;
+  if (strstr(msg, "READ KEYS") != NULL && strstr(msg, "n0p0l0") != NULL) s->read_keys_on_path = true;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static struct log_seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t log_lines(void) {
+  pthread_mutex_lock(&seen.mu);
+  size_t n = seen.lines;
+  pthread_mutex_unlock(&seen.mu);
+  return n;
+}
+
+/* pr_sim_cluster: two nodes with two paths each to two LUNs, each node's view of a LUN from
+ * pr_sim_cluster_lun; the log of a READ KEYS names the path and the action. */
+static void test_cluster_and_log(void) {
+  pr_sim *c = NULL;
+  OK(pr_sim_cluster(2, 2, 2, PR_SIM_SPC5, &c, err));
+  pr_lun *a[2] = {NULL, NULL}, *b[2] = {NULL, NULL};
+  for (int l = 0; l < 2; l++) {
+    OK(pr_sim_cluster_lun(c, 0, (size_t)l, &a[l], err));
+    OK(pr_sim_cluster_lun(c, 1, (size_t)l, &b[l], err));
+  }
+  CHECK(strcmp(pr_lun_name(a[1]), "lun1") == 0 && pr_lun_path_count(a[1]) == 2);
+
+  OK(pr_set_log_callback(on_log, &seen, PR_LOG_DEBUG, err));
+  OK(pr_lun_register(a[0], 0, 0xc1, 0, err));
+  expect_keys(a[0], 2, 0xc1, 2);
+  OK(pr_set_log_callback(NULL, NULL, PR_LOG_OFF, err));
+  pthread_mutex_lock(&seen.mu);
+  CHECK(seen.read_keys_on_path && !seen.bad_level && seen.lines >= 2);
+  pthread_mutex_unlock(&seen.mu);
+  size_t n = log_lines();
+  expect_keys(b[0], 2, 0xc1, 2); /* the log is off: no more lines */
+  CHECK(log_lines() == n);
+
+  /* NULL callback: lines go to stderr (captured here in a file). */
+  fflush(stderr);
+  int saved = dup(2);
+  FILE *f = tmpfile();
+  CHECK(saved >= 0 && f != NULL);
+  CHECK(dup2(fileno(f), 2) == 2);
+  OK(pr_set_log_callback(NULL, NULL, PR_LOG_DEBUG, err));
+  expect_keys(b[0], 2, 0xc1, 2);
+  OK(pr_set_log_callback(NULL, NULL, PR_LOG_OFF, err));
+  fflush(stderr);
+  CHECK(dup2(saved, 2) == 2);
+  close(saved);
+  char text[4096] = {0};
+  rewind(f);
+  size_t got = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  CHECK(got > 0 && strstr(text, "prsdk: DEBUG: ") != NULL && strstr(text, "READ KEYS") != NULL);
+
+  /* A cluster path by id: node 0's first path to LUN 1 goes down; node 0 registers through
+   * the other one; node 1 fences node 0 on both LUNs. */
+  uint32_t id = 0;
+  OK(pr_sim_cluster_path(c, 0, 1, 0, &id, err));
+  OK(pr_sim_path_set_down(c, id, true, err));
+  OK(pr_lun_register(a[1], 0, 0xc1, 0, err));
+  CHECK(pr_lun_usable_path_count(a[1]) == 1);
+  OK(pr_lun_register(b[0], 0, 0xc2, 0, err));
+  OK(pr_lun_register(b[1], 0, 0xc2, 0, err));
+  OK(pr_lun_reserve(b[0], 0xc2, PR_TYPE_WRITE_EXCLUSIVE_REG_ONLY, err));
+  const pr_lun *fence[2] = {b[0], b[1]};
+  pr_fleet_result *res = NULL;
+  OK(pr_fleet_fence(fence, 2, 0xc2, 0xc1, PR_TYPE_WRITE_EXCLUSIVE_REG_ONLY, NULL, &res, err));
+  CHECK(pr_fleet_result_count(res) == 2 && pr_fleet_result_failed_count(res) == 0);
+  pr_fleet_result_free(res);
+  expect_keys(b[0], 2, 0xc2, 2);
+  expect_keys(b[1], 2, 0xc2, 2);
+  for (int l = 0; l < 2; l++) {
+    pr_lun_free(a[l]);
+    pr_lun_free(b[l]);
+  }
+  pr_sim_free(c);
+}
+
 /* Several threads at once, each with its own calls (handles are thread-safe). */
 static void *reader(void *arg) {
   const pr_lun *l = arg;
@@ -570,6 +684,7 @@ int main(void) {
   test_preempt_move_replace();
   test_spec_i_pt_and_ignore();
   test_fleet();
+  test_cluster_and_log();
   test_faults();
   test_threads();
   test_fork();

@@ -2,8 +2,8 @@
 /*
  * Garbage in, error codes out: NULL pointers, wrong, closed and negative file descriptors,
  * regular files, /dev/null, nonexistent paths, invalid service actions, reservation types,
- * flags, personalities and faults, oversized TransportID / path / LUN counts, malformed
- * TransportIDs, out-of-range indexes. Every fallible call must return the documented
+ * flags, personalities, faults and log levels, oversized TransportID / path / LUN /
+ * cluster counts, malformed TransportIDs, out-of-range indexes. Every fallible call must return the documented
  * error code with an error object whose message names the bad argument, leave its
  * out-parameters untouched, and write nothing else; getters must return their neutral
  * value; frees must accept NULL. Run under ASan/UBSan and valgrind by test.sh.
@@ -282,6 +282,7 @@ static void test_fleet(void) {
   CHECK(pr_fleet_result_lun(res, 0) == NULL);
   CHECK(pr_fleet_result_status(res, 0) == PR_ERR_INVALID_ARGUMENT);
   CHECK(pr_fleet_result_error(res, 0) == NULL);
+  CHECK(!pr_fleet_result_already_fenced(res, 0));
   pr_fleet_result_free(res);
 
   pr_cancel *c = SENTINEL;
@@ -321,6 +322,40 @@ static void test_sim(void) {
   BAD(PR_ERR_NULL_ARGUMENT, "`sim`", pr_sim_path_clear_faults(NULL, 0, err));
   BAD(PR_ERR_INVALID_ARGUMENT, "`lun`", pr_sim_lose_reservation(sim, 300, err));
   BAD(PR_ERR_NULL_ARGUMENT, "`sim`", pr_sim_power_cycle(NULL, err));
+
+  /* Clusters. */
+  BAD(PR_ERR_INVALID_ARGUMENT, "`nodes`", pr_sim_cluster(0, 1, 1, PR_SIM_SPC5, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`nodes`", pr_sim_cluster(256, 1, 1, PR_SIM_SPC5, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`paths_per_node`", pr_sim_cluster(1, 0, 1, PR_SIM_SPC5, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`luns`", pr_sim_cluster(1, 1, 65536, PR_SIM_SPC5, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`luns`", pr_sim_cluster(255, 255, 65535, PR_SIM_SPC5, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`luns`", pr_sim_cluster(1, 1, SIZE_MAX, PR_SIM_SPC5, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`personality`", pr_sim_cluster(1, 1, 1, 5, &s, err));
+  BAD(PR_ERR_NULL_ARGUMENT, "`out`", pr_sim_cluster(1, 1, 1, PR_SIM_SPC5, NULL, err));
+  CHECK(s == SENTINEL);
+  pr_lun *cl = SENTINEL;
+  BAD(PR_ERR_NULL_ARGUMENT, "`sim`", pr_sim_cluster_lun(NULL, 0, 0, &cl, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`sim`", pr_sim_cluster_lun(sim, 0, 0, &cl, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`sim`", pr_sim_cluster_path(sim, 0, 0, 0, &id, err));
+  OK(pr_sim_cluster(2, 1, 1, PR_SIM_LIO, &s, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`node`", pr_sim_cluster_lun(s, 2, 0, &cl, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`node`", pr_sim_cluster_lun(s, SIZE_MAX, 0, &cl, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`lun`", pr_sim_cluster_lun(s, 0, 1, &cl, err));
+  BAD(PR_ERR_NULL_ARGUMENT, "`out`", pr_sim_cluster_lun(s, 0, 0, NULL, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`index`", pr_sim_cluster_path(s, 1, 0, 1, &id, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`lun`", pr_sim_cluster_path(s, 1, SIZE_MAX, 0, &id, err));
+  BAD(PR_ERR_NULL_ARGUMENT, "`path`", pr_sim_cluster_path(s, 1, 0, 0, NULL, err));
+  CHECK(cl == SENTINEL && id == 0x1234);
+  OK(pr_sim_cluster_path(s, 1, 0, 0, &id, err));
+  CHECK(id == 1);
+  pr_sim_free(s);
+}
+
+static void test_log(void) {
+  BAD(PR_ERR_INVALID_ARGUMENT, "`max_level`", pr_set_log_callback(NULL, NULL, -1, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`max_level`", pr_set_log_callback(NULL, NULL, PR_LOG_TRACE + 1, err));
+  BAD(PR_ERR_INVALID_ARGUMENT, "`max_level`", pr_set_log_callback(NULL, NULL, 0x7fffffff, err));
+  OK(pr_set_log_callback(NULL, NULL, PR_LOG_OFF, err)); /* off when never on: nothing */
 }
 
 static void test_getters_and_frees(void) {
@@ -341,6 +376,7 @@ static void test_getters_and_frees(void) {
   CHECK(pr_fleet_result_count(NULL) == 0 && pr_fleet_result_failed_count(NULL) == 0);
   CHECK(pr_fleet_result_lun(NULL, 0) == NULL && pr_fleet_result_error(NULL, 0) == NULL);
   CHECK(pr_fleet_result_status(NULL, 0) == PR_ERR_INVALID_ARGUMENT);
+  CHECK(!pr_fleet_result_already_fenced(NULL, 0));
   CHECK(!pr_cancel_is_cancelled(NULL));
   CHECK(pr_error_code(NULL) == PR_ERR_INVALID_ARGUMENT);
   CHECK(pr_error_message(NULL) == NULL && pr_error_path(NULL) == NULL);
@@ -374,6 +410,7 @@ int main(void) {
   test_actions();
   test_fleet();
   test_sim();
+  test_log();
   test_getters_and_frees();
   pr_device_free(dev);
   pr_lun_free(lun);
