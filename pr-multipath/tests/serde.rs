@@ -560,7 +560,11 @@ async fn fleet_results_and_progress() {
     assert_eq!(v["error"]["message"], json!(outcome));
     let err = failed[0].result.as_ref().unwrap_err();
     assert!(matches!(err, Error::NotRegistered { .. }), "{err:?}");
-    assert_eq!(v["error"]["kind"], value(&err.kind()));
+    assert_eq!(v["error"]["kind"], json!("reservation_conflict"));
+    assert_eq!(
+        v["error"]["failure"]["command_error"]["kind"],
+        json!("reservation_conflict")
+    );
     assert_eq!(v["error"]["lun"], json!("mpatha"));
     assert_eq!(members(&v["error"]), sorted(ERROR));
     assert_eq!(members(&v["error"]["report"]), sorted(REPORT));
