@@ -18,6 +18,15 @@
 //! - [`outcome`]: the typed result of a completed command, which keeps its sense bytes.
 //! - [`transport`]: the async transport trait that every device, path or simulator implements.
 //! - [`display`]: human-readable rendering of decoded responses (kept apart from decoding).
+//! - `serde_support` (feature `serde`): the plain, JSON-ready form of every result type.
+//!
+//! # Cargo features
+//! - `serde` (off by default): `serde::Serialize` for every value a caller gets back
+//!   (keys, types, actions, PR IN results, TransportIDs, statuses, sense, command errors)
+//!   and `serde::Deserialize` for the simple values (keys, reservation types, scopes,
+//!   service actions, PR OUT flags). The representation, stable and JSON-ready (keys are
+//!   hex strings, names snake_case), is documented in the `serde_support` module. The
+//!   encoders and decoders do not use it and still allocate nothing.
 //!
 //! # Example
 //! ```
@@ -58,6 +67,8 @@ pub mod outcome;
 pub mod prin;
 pub mod prout;
 pub mod sense;
+#[cfg(feature = "serde")]
+pub mod serde_support;
 pub mod transport;
 pub mod transport_id;
 pub mod types;

@@ -15,6 +15,8 @@ use crate::sense::{AscAscq, FieldPointer, ScsiStatus, Sense, SenseKey};
 pub const SENSE_MAX: usize = 252;
 
 /// Sense bytes kept inline, without heap allocation.
+///
+/// With the `serde` feature: the bytes as one lower-case hex string (`""` when empty).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SenseBuf {
     bytes: [u8; SENSE_MAX],
@@ -241,6 +243,9 @@ fn classify_sense(status: ScsiStatus, buf: &SenseBuf, inferred: bool) -> Result<
 
 /// The Linux host byte (`DID_*`, from `include/scsi/scsi_status.h`): what the initiator's
 /// host adapter driver and transport class say about the command's delivery.
+///
+/// With the `serde` feature: `{"code": 17, "name": "DID_NEXUS_FAILURE"}` (`name` `null` for
+/// codes Linux does not define).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct HostStatus(pub u16);
 
@@ -346,6 +351,10 @@ impl fmt::Display for HostStatus {
 /// The Linux driver byte (`DRIVER_*` in the low four bits, an obsolete `SUGGEST_*` in the
 /// high four). Kernels since 5.14 report only `DRIVER_SENSE` and `DRIVER_TIMEOUT` through
 /// SG_IO; older ones report the others too.
+///
+/// With the `serde` feature: `{"code", "name", "suggestion"}`: the whole value, the
+/// `DRIVER_*` name of its low four bits and the `SUGGEST_*` name of its high four (each
+/// `null` when undefined).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct DriverStatus(pub u16);
 
@@ -448,6 +457,14 @@ impl fmt::Display for DriverStatus {
 /// `unit attention: REGISTRATIONS PREEMPTED (asc 2Ah, ascq 05h)`, `illegal request: INVALID
 /// FIELD IN CDB (asc 24h, ascq 00h), CDB byte 2 bit 7` or `transport error: host
 /// DID_TRANSPORT_DISRUPTED (0x0e)`.
+///
+/// With the `serde` feature it serializes as a summary, the same members for every variant
+/// (`null` where one does not apply): `{"kind", "message", "status", "sense_key", "asc",
+/// "ascq", "additional_sense", "field", "host_status", "driver_status", "sense",
+/// "retryable", "path_failure"}`, where `kind` is the variant's snake_case name
+/// (`"reservation_conflict"`, `"illegal_request"`, `"transport"`, ...), `message` the
+/// `Display` text, `additional_sense` the ASC/ASCQ name and `sense` the sense bytes as
+/// lower-case hex (`null` when there are none).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {

@@ -28,6 +28,9 @@ use crate::error::DecodeError;
 /// [`outcome`](crate::outcome)) therefore first applies [`ScsiStatus::MASK`] (7Eh): bits 1-6
 /// are the status code, bits 0 and 7 (reserved or vendor specific) are ignored. This is the
 /// mask `sg3_utils` uses too.
+///
+/// With the `serde` feature: `{"code": 24, "name": "RESERVATION CONFLICT"}` (the byte as
+/// reported, and the name of its masked code, `null` for a reserved code).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct ScsiStatus(pub u8);
 
@@ -105,7 +108,14 @@ impl fmt::Display for ScsiStatus {
 // ---------------------------------------------------------------------------------------------
 
 /// A sense key (the 4-bit SENSE KEY field).
+///
+/// With the `serde` feature: its snake_case name, e.g. `"illegal_request"`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum SenseKey {
     /// 0h NO SENSE.
     NoSense,
@@ -229,7 +239,14 @@ impl fmt::Display for SenseKey {
 // ---------------------------------------------------------------------------------------------
 
 /// Where the field an ILLEGAL REQUEST points at lies (the C/D bit).
+///
+/// With the `serde` feature: `"cdb"` or `"parameter_list"`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum FieldLocation {
     /// C/D = 1: in the CDB.
     Cdb,
@@ -239,7 +256,11 @@ pub enum FieldLocation {
 
 /// The field pointer of an ILLEGAL REQUEST: which byte (and bit) of the CDB or parameter list
 /// the device server rejected.
+///
+/// With the `serde` feature: `{"c_d": "cdb", "bit_pointer": 7, "field_pointer": 2}`
+/// (`bit_pointer` `null` when the device gave none).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FieldPointer {
     /// CDB or parameter list (the C/D bit).
     pub c_d: FieldLocation,

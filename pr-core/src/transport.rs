@@ -151,6 +151,10 @@ pub struct Response {
 }
 
 /// Why a command did not complete at the device: nothing to classify by SCSI status.
+///
+/// With the `serde` feature: `{"kind", "message", "device", "errno"}`, `kind` one of
+/// `"timeout"`, `"os"`, `"path_down"`, `"unsupported"`, `"invalid_request"`, `"closed"`,
+/// `message` the `Display` text, `device` and `errno` `null` where the variant has none.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {

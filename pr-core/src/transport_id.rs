@@ -88,7 +88,15 @@ const PROTO_SOP: u8 = 0xA;
 
 /// The PROTOCOL IDENTIFIER values of SPC-5 (the low nibble of TransportID byte 0, also used
 /// by VPD designators and protocol-specific mode and log pages).
+///
+/// With the `serde` feature: its snake_case name (`"fibre_channel"`, `"iscsi"`, `"sas"`,
+/// ...), or `{"other": code}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum ProtocolId {
     /// 0h: Fibre Channel (FCP).
     FibreChannel,
@@ -196,6 +204,11 @@ impl fmt::Display for ProtocolId {
 }
 
 /// One TransportID, decoded. Text fields borrow from the bytes or text they came from.
+///
+/// With the `serde` feature it serializes as `{"protocol", "text", "hex"}`: the
+/// [`ProtocolId`], the text form `Display` writes (as `sg_persist` reads it, and
+/// [`TransportId::parse`] reads it back), and the encoded TransportID as a lower-case hex
+/// string (`null` if it cannot be encoded). It is not deserialized: parse the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TransportId<'a> {
     /// Fibre Channel (protocol 0h, format 00b, 24 bytes).

@@ -8,6 +8,10 @@ use crate::error::Error;
 
 /// An 8-byte reservation key. Displayed as `sg_persist` and `mpathpersist` print keys:
 /// unpadded lower-case hex with a `0x` prefix.
+///
+/// With the `serde` feature it serializes as that same string, `"0x1234"`, not as a number:
+/// a 64-bit key does not survive a JSON number in JavaScript. It deserializes from any form
+/// [`FromStr`] reads (`"0x1234"`, `"1234h"`, `"4660"`) and from an integer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct ReservationKey(pub u64);
 
@@ -79,7 +83,15 @@ impl FromStr for ReservationKey {
 /// A persistent reservation type (SPC-5 table 6.16, the TYPE field). The obsolete codes 0h,
 /// 2h and 4h and the reserved codes 9h-Fh are not representable; raw bytes that carry them
 /// are exposed as `u8` by the decoders.
+///
+/// With the `serde` feature: its snake_case name, e.g. `"write_exclusive_registrants_only"`
+/// (serialized and deserialized).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[repr(u8)]
 pub enum ReservationType {
     /// 1h: Write Exclusive. Only the holder may write; anyone may read.
@@ -224,7 +236,15 @@ impl fmt::Display for TypeCodeName {
 
 /// The SCOPE field. SPC-5 defines only logical-unit scope; the element and extent scopes
 /// of SPC-2 are obsolete and kept only so that raw bytes can be named.
+///
+/// With the `serde` feature: `"logical_unit"`, or `{"other": code}` (serialized and
+/// deserialized).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Scope {
     /// 0h: LU_SCOPE, the whole logical unit.
     #[default]
@@ -263,7 +283,15 @@ impl fmt::Display for Scope {
 }
 
 /// A PERSISTENT RESERVE IN service action (SPC-5 6.16.1).
+///
+/// With the `serde` feature: its snake_case name, e.g. `"read_full_status"` (serialized and
+/// deserialized).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[repr(u8)]
 pub enum PrInAction {
     /// 00h READ KEYS.
@@ -324,7 +352,15 @@ impl fmt::Display for PrInAction {
 }
 
 /// A PERSISTENT RESERVE OUT service action (SPC-5 6.17.1).
+///
+/// With the `serde` feature: its snake_case name, e.g. `"preempt_and_abort"` (serialized
+/// and deserialized).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[repr(u8)]
 pub enum PrOutAction {
     /// 00h REGISTER.
@@ -441,6 +477,9 @@ bitflags::bitflags! {
     /// `SPEC_I_PT`, `ALL_TG_PT` and `APTPL` carry their bit positions in byte 20 of the
     /// basic parameter list. `UNREG` belongs to the REGISTER AND MOVE list (byte 17, bit 1,
     /// where `APTPL` sits at bit 0); the encoder places each flag where its list wants it.
+    ///
+    /// With the `serde` feature: an array of lower-case names, e.g. `["aptpl", "all_tg_pt"]`
+    /// (serialized and deserialized; unnamed bits as hex strings such as `"0x40"`).
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
     pub struct PrOutFlags: u8 {
         /// Activate Persist Through Power Loss.

@@ -10,6 +10,13 @@ use crate::multipathd::MultipathdError;
 use crate::report::Report;
 
 /// Why one command on one path did not succeed.
+///
+/// With the `serde` feature: `{"kind", "message", "path_failure", "outcome_unknown",
+/// "command_error", "transport_error"}`: the [`ErrorKind`](crate::ErrorKind), the `Display`
+/// text, [`is_path_failure`](Self::is_path_failure),
+/// [`outcome_unknown`](Self::outcome_unknown), and pr-core's summary of the
+/// [`CommandError`] (with the sense bytes as hex) or of the [`TransportError`], the other
+/// `null`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     /// The command did not complete at the device (path down, timeout, OS error).
@@ -65,6 +72,12 @@ impl Failure {
 }
 
 /// Any pr-multipath error.
+///
+/// With the `serde` feature: `{"kind", "message", "lun", "sense", "failure", "report"}`:
+/// the [`ErrorKind`](crate::ErrorKind), the `Display` text, the LUN when the error
+/// concerns one (else `null`), the sense bytes of the decisive command as lower-case hex
+/// (`null` when there are none), the decisive [`Failure`] ([`failure`](Self::failure)) and
+/// the [`Report`] ([`report`](Self::report)), each `null` when the error has none.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -321,3 +334,76 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(feature = "serde")]
+mod serde_impl {
+    use pr_core::serde_support::Hex;
+    use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+    use super::{Error, Failure};
+
+    impl Serialize for Failure {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let (command, transport) = match self {
+                Failure::Command(c) => (Some(c), None),
+                Failure::Transport(t) => (None, Some(t)),
+            };
+            let mut st = s.serialize_struct("Failure", 6)?;
+            st.serialize_field("kind", &self.kind())?;
+            st.serialize_field("message", &format_args!("{self}"))?;
+            st.serialize_field("path_failure", &self.is_path_failure())?;
+            st.serialize_field("outcome_unknown", &self.outcome_unknown())?;
+            st.serialize_field("command_error", &command)?;
+            st.serialize_field("transport_error", &transport)?;
+            st.end()
+        }
+    }
+
+    impl Error {
+        /// The LUN the error concerns, when it names one.
+        fn lun_name(&self) -> Option<&str> {
+            match self {
+                Error::NoUsablePath { lun }
+                | Error::Failed { lun, .. }
+                | Error::KeyMismatch { lun, .. }
+                | Error::NoConfiguredKey { lun }
+                | Error::SafetyCheck { lun, .. }
+                | Error::TypeMismatch { lun, .. }
+                | Error::NotRegistered { lun, .. }
+                | Error::MapControl { lun, .. }
+                | Error::Decode { lun, .. }
+                | Error::Cancelled { lun } => Some(lun),
+                Error::Build(_)
+                | Error::Multipathd(_)
+                | Error::Config { .. }
+                | Error::Sgio(_)
+                | Error::InvalidArgument { .. }
+                | Error::NotFound { .. }
+                | Error::NotScsi { .. }
+                | Error::Runtime(_) => None,
+            }
+        }
+
+        /// The sense bytes of the decisive command, if there are any.
+        fn sense_bytes(&self) -> Option<&[u8]> {
+            let command = match self {
+                Error::Sgio(e) => e.command_error(),
+                other => other.command_error(),
+            };
+            command.map(|c| c.sense_bytes()).filter(|b| !b.is_empty())
+        }
+    }
+
+    impl Serialize for Error {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("Error", 6)?;
+            st.serialize_field("kind", &self.kind())?;
+            st.serialize_field("message", &format_args!("{self}"))?;
+            st.serialize_field("lun", &self.lun_name())?;
+            st.serialize_field("sense", &self.sense_bytes().map(Hex))?;
+            st.serialize_field("failure", &self.failure())?;
+            st.serialize_field("report", &self.report())?;
+            st.end()
+        }
+    }
+}

@@ -17,7 +17,15 @@ use crate::lun::{MultipathLun, RegisterRequest};
 use crate::report::Report;
 
 /// The PR OUT action [`fence`] sends.
+///
+/// With the `serde` feature: `"preempt_and_abort"` or `"preempt"` (serialized and
+/// deserialized).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum FenceAction {
     /// PREEMPT AND ABORT (fence_scsi's and fence_mpath's choice): the device server also
     /// aborts the victim's commands in flight.
@@ -67,7 +75,15 @@ impl Default for FleetOptions {
 }
 
 /// How one LUN ended, for progress displays.
+///
+/// With the `serde` feature: `"ok"`, `"already_fenced"`, `"cancelled"`, or
+/// `{"failed": "message"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum LunOutcome {
     /// The operation succeeded.
     Ok,
@@ -82,7 +98,10 @@ pub enum LunOutcome {
 }
 
 /// One finished LUN.
+///
+/// With the `serde` feature: `{"done": 1, "total": 3, "lun": "mpatha", "outcome": "ok"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Progress {
     /// LUNs finished so far, this one included.
     pub done: usize,
@@ -95,6 +114,10 @@ pub struct Progress {
 }
 
 /// The result for one LUN.
+///
+/// With the `serde` feature: `{"lun", "outcome", "already_fenced", "report", "error"}`:
+/// the [`LunOutcome`], and the [`Report`] when it succeeded or the [`Error`] (with its
+/// report) when it failed, the other `null`.
 #[derive(Debug)]
 pub struct LunResult {
     /// The LUN.
@@ -297,4 +320,23 @@ async fn fence_one<T: Transport>(
         return (Ok(report), true);
     }
     (Err(e.with_report(&report)), false)
+}
+
+#[cfg(feature = "serde")]
+mod serde_impl {
+    use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+    use super::LunResult;
+
+    impl Serialize for LunResult {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("LunResult", 5)?;
+            st.serialize_field("lun", &self.lun)?;
+            st.serialize_field("outcome", &self.outcome())?;
+            st.serialize_field("already_fenced", &self.already_fenced)?;
+            st.serialize_field("report", &self.result.as_ref().ok())?;
+            st.serialize_field("error", &self.result.as_ref().err())?;
+            st.end()
+        }
+    }
 }

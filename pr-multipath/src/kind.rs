@@ -8,7 +8,15 @@ use pr_core::transport::TransportError;
 use crate::error::{Error, Failure};
 
 /// The kind of an [`Error`]: one value per way a caller may want to react.
+///
+/// With the `serde` feature: its snake_case name, e.g. `"reservation_conflict"`,
+/// `"path_failure"`, `"not_found"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// An argument is unusable as given (empty name, bad descriptor, a request that

@@ -90,6 +90,13 @@
 //! vocabulary. Every command is logged with `tracing` (path, action, outcome, duration,
 //! retries), and every LUN operation in a span.
 //!
+//! # Cargo features
+//! - `sim`: simulated paths (pr-sim) behind [`Lun`] (`Lun::simulated`); the bindings
+//!   turn it on.
+//! - `serde`: `serde::Serialize` for every result (reports, PR IN answers, fleet results,
+//!   errors) in a stable, JSON-ready form, described in [`report`]; enables pr-core's
+//!   `serde`.
+//!
 //! # Example: two nodes, one fences the other (runs on the simulator)
 //!
 //! ```

@@ -1,6 +1,27 @@
 //! What an operation did, path by path: every command sent (with what was sent, how many
 //! attempts, and the outcome with its sense), the map suspend/resume calls, multipathd
 //! updates, and for registration changes the resulting state of each path.
+//!
+//! # Plain data (feature `serde`)
+//!
+//! With the cargo feature `serde`, every result of pr-multipath implements
+//! `serde::Serialize` in a stable, JSON-ready form: a [`Report`] and its parts, the PR IN
+//! answers ([`InResult`](crate::InResult), [`KeysInfo`](crate::KeysInfo), ...), the fleet's
+//! [`LunResult`](crate::LunResult) and [`Progress`](crate::Progress), and
+//! [`Error`](crate::Error) with its [`ErrorKind`](crate::ErrorKind). The values of pr-core
+//! inside them serialize as pr-core's `serde_support` module describes: keys as hex
+//! strings (`"0x1234"`, since a 64-bit key does not survive a JSON number in JavaScript),
+//! reservation types and actions as snake_case names, TransportIDs as
+//! `{"protocol", "text", "hex"}`, sense bytes as lower-case hex. Here too:
+//! - an enum without data is a snake_case string; one with data uses serde's default form,
+//!   a string for a unit variant and `{"variant": data}` for the others;
+//! - durations are integer microseconds, in members named `…_us`;
+//! - optional members are present with `null`.
+//!
+//! Only the simple values a caller passes in also deserialize (pr-core's keys, types and
+//! actions, [`ConflictPolicy`](crate::ConflictPolicy), [`FenceAction`](crate::FenceAction));
+//! results are produced by the library, not read back. Each type's documentation gives its
+//! form.
 
 use core::fmt;
 
@@ -9,7 +30,11 @@ use pr_core::types::{PrInAction, PrOutAction, PrOutFlags, ReservationKey, Reserv
 use crate::error::Failure;
 
 /// A PERSISTENT RESERVE OUT command as sent.
+///
+/// With the `serde` feature: `{"action": "register", "key": "0x0", "sa_key": "0x1234",
+/// "reservation_type": null, "flags": ["aptpl"]}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OutCommand {
     /// The service action.
     pub action: PrOutAction,
@@ -65,7 +90,14 @@ impl fmt::Display for OutCommand {
 }
 
 /// A command as sent.
+///
+/// With the `serde` feature: `{"in": "read_keys"}` or `{"out": {...}}` (an [`OutCommand`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Command {
     /// PERSISTENT RESERVE IN.
     In(PrInAction),
@@ -93,7 +125,15 @@ impl fmt::Display for Command {
 }
 
 /// Why a command was sent.
+///
+/// With the `serde` feature: its snake_case name, e.g. `"initial"`, `"ignore_retry"`,
+/// `"self_preempt"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Phase {
     /// The caller's command.
     Initial,
@@ -117,6 +157,10 @@ pub enum Phase {
 }
 
 /// One command on one path and its outcome.
+///
+/// With the `serde` feature: `{"path", "phase", "command", "attempts", "elapsed_us", "ok",
+/// "failure"}`: `elapsed_us` is [`elapsed`](Self::elapsed) in integer microseconds, `ok`
+/// whether it succeeded, `failure` the [`Failure`] or `null`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     /// The path's name.
@@ -156,7 +200,15 @@ impl fmt::Display for Step {
 }
 
 /// A suspend or resume of the map.
+///
+/// With the `serde` feature: `"suspended"`, `"resumed"`, `"no_map_control"`, or
+/// `{"failed": {"op": "suspend", "message": "..."}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum MapEvent {
     /// Suspended without flushing.
     Suspended,
@@ -174,7 +226,15 @@ pub enum MapEvent {
 }
 
 /// The registration state of one path after a registration change.
+///
+/// With the `serde` feature: `"changed"`, `"unchanged"`, `"rolled_back"`, `"unknown"`,
+/// `"skipped_unusable"`, or `{"covered_by": "sdc"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum PathRegistration {
     /// The path now has the new key (or is unregistered, for an unregister).
     Changed,
@@ -193,7 +253,10 @@ pub enum PathRegistration {
 }
 
 /// The registration state of one path.
+///
+/// With the `serde` feature: `{"path": "sdb", "registration": "changed"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PathState {
     /// The path.
     pub path: String,
@@ -202,7 +265,12 @@ pub struct PathState {
 }
 
 /// Everything an operation did.
+///
+/// With the `serde` feature: `{"lun", "steps", "map_events", "registrations", "notes"}`
+/// (arrays of [`Step`], [`MapEvent`], [`PathState`] and strings); see the module
+/// documentation for the conventions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     /// The LUN.
     pub lun: String,
@@ -266,5 +334,27 @@ impl fmt::Display for Report {
             writeln!(f, "  note: {n}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serde_impl {
+    use pr_core::serde_support::Micros;
+    use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+    use super::Step;
+
+    impl Serialize for Step {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("Step", 7)?;
+            st.serialize_field("path", &self.path)?;
+            st.serialize_field("phase", &self.phase)?;
+            st.serialize_field("command", &self.command)?;
+            st.serialize_field("attempts", &self.attempts)?;
+            st.serialize_field("elapsed_us", &Micros(self.elapsed))?;
+            st.serialize_field("ok", &self.result.is_ok())?;
+            st.serialize_field("failure", &self.result.as_ref().err())?;
+            st.end()
+        }
     }
 }

@@ -15,7 +15,17 @@ use crate::lun::{FullStatusInfo, KeysInfo, MultipathLun, RegisterRequest, Reserv
 use crate::report::Report;
 
 /// One PERSISTENT RESERVE OUT action on a LUN, with everything it needs.
+///
+/// With the `serde` feature: one member named for the action, holding its fields, e.g.
+/// `{"reserve": {"key": "0x1234", "reservation_type": "write_exclusive"}}` or
+/// `{"register": {"request": {...}, "spec_i_pt": [...]}}` (a [`RegisterRequest`] and
+/// TransportIDs as `{"protocol", "text", "hex"}`). It is not deserialized.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum OutRequest {
     /// REGISTER or REGISTER AND IGNORE EXISTING KEY on every usable path
@@ -119,7 +129,16 @@ impl OutRequest {
 }
 
 /// The answer of one PERSISTENT RESERVE IN action.
+///
+/// With the `serde` feature: one member named for the action, `{"keys": {...}}`,
+/// `{"reservation": {...}}`, `{"capabilities": {...}}` or `{"full_status": {...}}`, holding
+/// a [`KeysInfo`], [`ReservationInfo`], [`Capabilities`] or [`FullStatusInfo`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum InResult {
     /// READ KEYS.
     Keys(KeysInfo),

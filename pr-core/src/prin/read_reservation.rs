@@ -23,6 +23,10 @@ struct Descriptor {
 pub const FULL_LEN: usize = HEADER_LEN + 16;
 
 /// The reservation a READ RESERVATION response reports.
+///
+/// With the `serde` feature: `{"key": "0x1234", "scope": "logical_unit", "type_code": 5,
+/// "type": "write_exclusive_registrants_only"}` (`type` `null` for an obsolete or reserved
+/// code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Reservation {
     /// The holder's key; 0 for the all-registrants types (7h, 8h).

@@ -31,6 +31,8 @@ struct Layout {
 bitflags::bitflags! {
     /// The capability bits of bytes 2-3, as one big-endian 16-bit value (ALLOW COMMANDS,
     /// bits 6:4 of byte 3, is kept apart in [`AllowCommands`]).
+    ///
+    /// With the `serde` feature: an array of lower-case names, e.g. `["sip_c", "atp_c"]`.
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
     pub struct CapabilityFlags: u16 {
         /// Replace Lost Reservation Capable.
@@ -52,6 +54,9 @@ bitflags::bitflags! {
 
 bitflags::bitflags! {
     /// The PERSISTENT RESERVATION TYPE MASK (bytes 4-5, big-endian).
+    ///
+    /// With the `serde` feature: an array of the [`ReservationType`]s it holds, in code
+    /// order, e.g. `["write_exclusive", "exclusive_access"]`.
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
     pub struct TypeMask: u16 {
         /// Write Exclusive, All Registrants (7h).
@@ -90,6 +95,8 @@ impl TypeMask {
 
 /// The ALLOW COMMANDS field (3 bits): which commands pass through reservations of the Write
 /// Exclusive and Exclusive Access families.
+///
+/// With the `serde` feature: the code, a number.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct AllowCommands(pub u8);
 
@@ -114,6 +121,9 @@ impl AllowCommands {
 
 /// A decoded REPORT CAPABILITIES response (8 bytes, copied: it is smaller than a pointer
 /// pair).
+///
+/// With the `serde` feature: `{"length", "flags", "allow_commands", "type_mask",
+/// "reserved_flag_bits", "reserved_type_bits"}`, each member as its type serializes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Capabilities {
     /// The LENGTH field (8 from every conforming device).

@@ -45,7 +45,15 @@ mod special;
 pub use prin::{FullStatusInfo, KeysInfo, ReservationInfo, StatusEntry};
 
 /// What REGISTER does when some paths answer RESERVATION CONFLICT after others succeeded.
+///
+/// With the `serde` feature: `"retry_with_ignore"` or `"rollback"` (serialized and
+/// deserialized).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum ConflictPolicy {
     /// multipath-tools 0.13 and later: re-send REGISTER AND IGNORE EXISTING KEY with the new
     /// key to the paths that had a conflict (or no answer). The paths end with the new key.
@@ -88,7 +96,11 @@ impl Default for LunOptions {
 }
 
 /// A REGISTER or REGISTER AND IGNORE EXISTING KEY request.
+///
+/// With the `serde` feature: `{"old_key", "new_key", "ignore_existing", "aptpl",
+/// "all_tg_pt", "policy"}` (`all_tg_pt` and `policy` `null` for the LUN's default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RegisterRequest {
     /// RESERVATION KEY: the key the paths have now (0: unregistered). For REGISTER AND
     /// IGNORE EXISTING KEY it is not sent; it tells which key a rollback restores and which
@@ -162,7 +174,10 @@ impl RegisterRequest {
 
 /// A reservation this LUN object made (RESERVE, or PREEMPT of the holder): the LUN's own
 /// record for the safety check.
+///
+/// With the `serde` feature: `{"key": "0x1234", "reservation_type": "write_exclusive"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Hold {
     /// The key it was taken with.
     pub key: ReservationKey,

@@ -18,7 +18,10 @@ use crate::report::{Command, Phase, Report, Step};
 use super::MultipathLun;
 
 /// READ KEYS through the map.
+///
+/// With the `serde` feature: `{"path": "sdb", "generation": 4, "keys": ["0x1111", "0x2222"]}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KeysInfo {
     /// The path that answered.
     pub path: String,
@@ -29,7 +32,11 @@ pub struct KeysInfo {
 }
 
 /// READ RESERVATION through the map.
+///
+/// With the `serde` feature: `{"path", "generation", "reservation"}`, `reservation` a
+/// [`Reservation`] (`{"key", "scope", "type_code", "type"}`) or `null`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReservationInfo {
     /// The path that answered.
     pub path: String,
@@ -40,6 +47,11 @@ pub struct ReservationInfo {
 }
 
 /// One READ FULL STATUS descriptor, owned.
+///
+/// With the `serde` feature: `{"key", "all_tg_pt", "holder", "type_code", "type",
+/// "relative_target_port", "transport_id_bytes", "transport_id"}`: `type` is the name of
+/// `type_code` (`null` for a non-holder's 0 or an obsolete code), `transport_id_bytes` a
+/// lower-case hex string, `transport_id` pr-core's `{"protocol", "text", "hex"}` or `null`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusEntry {
     /// The key.
@@ -59,7 +71,11 @@ pub struct StatusEntry {
 }
 
 /// READ FULL STATUS through the map, with every descriptor.
+///
+/// With the `serde` feature: `{"path", "generation", "entries", "alloc_len", "issues"}`,
+/// `entries` an array of [`StatusEntry`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FullStatusInfo {
     /// The path that answered last.
     pub path: String,
@@ -266,5 +282,29 @@ impl<T: Transport> MultipathLun<T> {
             ))
         })
         .await
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serde_impl {
+    use pr_core::serde_support::Hex;
+    use pr_core::types::ReservationType;
+    use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+    use super::StatusEntry;
+
+    impl Serialize for StatusEntry {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut st = s.serialize_struct("StatusEntry", 8)?;
+            st.serialize_field("key", &self.key)?;
+            st.serialize_field("all_tg_pt", &self.all_tg_pt)?;
+            st.serialize_field("holder", &self.holder)?;
+            st.serialize_field("type_code", &self.type_code)?;
+            st.serialize_field("type", &ReservationType::from_code(self.type_code))?;
+            st.serialize_field("relative_target_port", &self.relative_target_port)?;
+            st.serialize_field("transport_id_bytes", &Hex(&self.transport_id_bytes))?;
+            st.serialize_field("transport_id", &self.transport_id)?;
+            st.end()
+        }
     }
 }
