@@ -49,6 +49,9 @@ step "pr-python: pip install into target/py-venv, stubtest, pytest on the simula
 bash pr-python/test.sh
 # --- end pr-python ---------------------------------------------------------------------
 
+step "cross-face: one scenario through Rust async, Rust blocking, libpr_sdk and pr_sdk, identical dumps"
+bash tests/cross-face.sh
+
 step "fuzz targets build (cargo fuzz)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked
