@@ -335,6 +335,41 @@ impl Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
+impl Error {
+    /// The LUN the error concerns, when it names one.
+    pub fn lun(&self) -> Option<&str> {
+        match self {
+            Error::NoUsablePath { lun }
+            | Error::Failed { lun, .. }
+            | Error::KeyMismatch { lun, .. }
+            | Error::NoConfiguredKey { lun }
+            | Error::SafetyCheck { lun, .. }
+            | Error::TypeMismatch { lun, .. }
+            | Error::NotRegistered { lun, .. }
+            | Error::MapControl { lun, .. }
+            | Error::Decode { lun, .. }
+            | Error::Cancelled { lun } => Some(lun),
+            Error::Build(_)
+            | Error::Multipathd(_)
+            | Error::Config { .. }
+            | Error::Sgio(_)
+            | Error::InvalidArgument { .. }
+            | Error::NotFound { .. }
+            | Error::NotScsi { .. }
+            | Error::Runtime(_) => None,
+        }
+    }
+
+    /// The sense bytes of the decisive command, if there are any.
+    fn sense_bytes(&self) -> Option<&[u8]> {
+        let command = match self {
+            Error::Sgio(e) => e.command_error(),
+            other => other.command_error(),
+        };
+        command.map(|c| c.sense_bytes()).filter(|b| !b.is_empty())
+    }
+}
+
 #[cfg(feature = "serde")]
 mod serde_impl {
     use pr_core::serde_support::Hex;
@@ -359,47 +394,12 @@ mod serde_impl {
         }
     }
 
-    impl Error {
-        /// The LUN the error concerns, when it names one.
-        fn lun_name(&self) -> Option<&str> {
-            match self {
-                Error::NoUsablePath { lun }
-                | Error::Failed { lun, .. }
-                | Error::KeyMismatch { lun, .. }
-                | Error::NoConfiguredKey { lun }
-                | Error::SafetyCheck { lun, .. }
-                | Error::TypeMismatch { lun, .. }
-                | Error::NotRegistered { lun, .. }
-                | Error::MapControl { lun, .. }
-                | Error::Decode { lun, .. }
-                | Error::Cancelled { lun } => Some(lun),
-                Error::Build(_)
-                | Error::Multipathd(_)
-                | Error::Config { .. }
-                | Error::Sgio(_)
-                | Error::InvalidArgument { .. }
-                | Error::NotFound { .. }
-                | Error::NotScsi { .. }
-                | Error::Runtime(_) => None,
-            }
-        }
-
-        /// The sense bytes of the decisive command, if there are any.
-        fn sense_bytes(&self) -> Option<&[u8]> {
-            let command = match self {
-                Error::Sgio(e) => e.command_error(),
-                other => other.command_error(),
-            };
-            command.map(|c| c.sense_bytes()).filter(|b| !b.is_empty())
-        }
-    }
-
     impl Serialize for Error {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             let mut st = s.serialize_struct("Error", 6)?;
             st.serialize_field("kind", &self.kind())?;
             st.serialize_field("message", &format_args!("{self}"))?;
-            st.serialize_field("lun", &self.lun_name())?;
+            st.serialize_field("lun", &self.lun())?;
             st.serialize_field("sense", &self.sense_bytes().map(Hex))?;
             st.serialize_field("failure", &self.failure())?;
             st.serialize_field("report", &self.report())?;

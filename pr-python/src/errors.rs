@@ -82,22 +82,6 @@ fn command_class(c: &CommandError) -> &'static str {
     }
 }
 
-/// The LUN an error concerns, when it names one.
-fn lun_of(e: &Error) -> Option<&str> {
-    match e {
-        Error::NoUsablePath { lun }
-        | Error::Failed { lun, .. }
-        | Error::KeyMismatch { lun, .. }
-        | Error::NoConfiguredKey { lun }
-        | Error::SafetyCheck { lun, .. }
-        | Error::TypeMismatch { lun, .. }
-        | Error::MapControl { lun, .. }
-        | Error::Decode { lun, .. }
-        | Error::Cancelled { lun } => Some(lun),
-        _ => None,
-    }
-}
-
 /// The exception class (in `pr_sdk.errors`) for `e`: by its kind, refined within a kind
 /// by the decisive command's status and sense (pr-core's classification) or transport
 /// failure. The one place that decides.
@@ -134,7 +118,7 @@ pub(crate) fn error_object(py: Python<'_>, e: &Error) -> PyResult<Py<PyAny>> {
         return Ok(bridge_error(py, b).into_value(py).into_any());
     }
     let mut f = Fields {
-        lun: lun_of(e),
+        lun: e.lun(),
         ..Fields::default()
     };
     if let Some(c) = e.command_error() {
