@@ -361,7 +361,7 @@ impl Error {
     }
 
     /// The sense bytes of the decisive command, if there are any.
-    fn sense_bytes(&self) -> Option<&[u8]> {
+    pub fn sense_bytes(&self) -> Option<&[u8]> {
         let command = match self {
             Error::Sgio(e) => e.command_error(),
             other => other.command_error(),

@@ -170,8 +170,9 @@ impl MultipathLun<AnyPath> {
         )
     }
 
-    /// A LUN over simulated paths, each path's name taken from the path. Set hosts and
-    /// groups with [`MultipathLun::new`] and [`Path`] when ALL_TG_PT matters.
+    /// A LUN over simulated paths, each path's name taken from the path and its SCSI host
+    /// its initiator port (paths through one initiator port share a host, so ALL_TG_PT
+    /// registers one path per initiator, as on real hardware).
     #[cfg(feature = "sim")]
     pub fn simulated(
         name: impl Into<String>,
@@ -182,7 +183,14 @@ impl MultipathLun<AnyPath> {
             name,
             paths
                 .into_iter()
-                .map(|p| Path::new(p.name().to_owned(), AnyPath::Sim(p)))
+                .map(|p| {
+                    let host = u32::try_from(p.nexus().initiator.0).ok();
+                    let path = Path::new(p.name().to_owned(), AnyPath::Sim(p));
+                    match host {
+                        Some(h) => path.with_host(h),
+                        None => path,
+                    }
+                })
                 .collect(),
         )
     }

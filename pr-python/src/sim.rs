@@ -3,7 +3,7 @@
 //! paths, fault injection on each path, a trace, and `Device`s over simulated paths.
 
 use pr_core::transport::Transport;
-use pr_multipath::{AnyPath, MultipathLun, Path};
+use pr_multipath::Lun as PrLun;
 use pr_sim::{Cluster, ClusterSpec, Injection, Latency, Lun, LunConfig, Sim, SimError, SimPath};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -27,19 +27,11 @@ fn sim_err(e: SimError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// A `Device` over simulated paths, path `i` counting as SCSI host `i` (for ALL_TG_PT):
-/// pr-multipath's one LUN type, its paths simulated.
+/// A `Device` over simulated paths ([`PrLun::simulated`]: each path's SCSI host its
+/// initiator port, for ALL_TG_PT).
 fn device_of(name: &str, paths: Vec<SimPath>) -> Device {
-    let paths = paths
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let n = p.name().to_owned();
-            Path::new(n, AnyPath::from(p)).with_host(u32::try_from(i).unwrap_or(u32::MAX))
-        })
-        .collect();
     Device {
-        handle: Handle::new(MultipathLun::new(name, paths)),
+        handle: Handle::new(PrLun::simulated(name, paths)),
     }
 }
 

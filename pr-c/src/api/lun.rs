@@ -11,7 +11,7 @@ use ::pr_sim::SimPath;
 use pr_core::transport::{Request, Response, Transport, TransportError};
 use pr_core::types::{PrInAction, ReservationKey};
 use pr_multipath::blocking::{self, runtime::block_on_blocking};
-use pr_multipath::{AnyPath, DynTransport, Lun, MultipathLun, OpenOptions, Path, PathState};
+use pr_multipath::{DynTransport, Lun, OpenOptions, PathState};
 
 use crate::api::call::{Target, do_in, do_out, do_out_simple};
 use crate::api::prout::{
@@ -77,21 +77,10 @@ fn target(l: *const pr_lun) -> Result<Target, ErrorInfo> {
     })
 }
 
-/// A LUN named `name` over simulated paths, each path's SCSI host its initiator port (so
-/// that ALL_TG_PT registers one path per initiator).
+/// A LUN named `name` over simulated paths ([`Lun::simulated`]: each path's SCSI host its
+/// initiator port).
 pub(crate) fn lun_of_sim_paths(name: &str, paths: impl IntoIterator<Item = SimPath>) -> Lun {
-    let paths = paths
-        .into_iter()
-        .map(|p| {
-            let host = u32::try_from(p.nexus().initiator.0).ok();
-            let path = Path::new(p.name().to_owned(), AnyPath::Sim(p));
-            match host {
-                Some(h) => path.with_host(h),
-                None => path,
-            }
-        })
-        .collect();
-    MultipathLun::new(name, paths)
+    Lun::simulated(name, paths)
 }
 
 /// One path device opened on its own (the front door's LUN of one path), used as a path of
