@@ -36,6 +36,8 @@ pub struct OpenOptions {
     /// Open single devices `O_RDONLY` (PR OUT then needs `CAP_SYS_RAWIO`), as
     /// libmpathpersist opens its paths; default `false`.
     pub fd_read_only: bool,
+    /// Single devices refuse PR OUT (reads only; the descriptor is `O_RDONLY`).
+    pub read_only: bool,
 }
 
 /// What a name or node turned out to be.
@@ -140,14 +142,46 @@ impl MultipathLun<AnyPath> {
         })
     }
 
-    fn single_device(name: &str, node: &FsPath, options: &OpenOptions) -> Result<Self> {
-        let open = pr_sgio::OpenOptions::new().fd_read_only(options.fd_read_only);
-        let path: AnyPath = if options.block_ioctls {
+    /// A LUN named `name` over the given path devices (SCSI disks or sg nodes of one
+    /// logical unit, each a path; a map is opened as one device), in one path group,
+    /// all usable, without multipathd or multipath.conf: for paths that no dm map
+    /// groups. Each path is named by its device's kernel name (`sdb`).
+    pub fn open_paths<S: AsRef<str>>(
+        name: impl Into<String>,
+        devices: &[S],
+        options: &OpenOptions,
+    ) -> Result<Self> {
+        let mut paths = Vec::with_capacity(devices.len());
+        for d in devices {
+            let what = d.as_ref();
+            let (path_name, node) = match classify(what)? {
+                Target::Map(map) => (map.clone(), FsPath::new("/dev/mapper").join(map)),
+                Target::Device(node, kind) => (kind.kernel_name().to_owned(), node),
+            };
+            paths.push(Path::new(path_name, Self::open_path(&node, options)?));
+        }
+        if paths.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "devices".into(),
+                reason: "a LUN needs at least one path".into(),
+            });
+        }
+        Ok(MultipathLun::new(name, paths))
+    }
+
+    fn open_path(node: &FsPath, options: &OpenOptions) -> Result<AnyPath> {
+        let open = pr_sgio::OpenOptions::new()
+            .fd_read_only(options.fd_read_only)
+            .read_only(options.read_only);
+        Ok(if options.block_ioctls {
             BlockPrDevice::open_with(node, &open)?.into()
         } else {
             Device::open_with(node, &open)?.into()
-        };
-        Ok(Self::of_one_path(name, path))
+        })
+    }
+
+    fn single_device(name: &str, node: &FsPath, options: &OpenOptions) -> Result<Self> {
+        Ok(Self::of_one_path(name, Self::open_path(node, options)?))
     }
 
     /// A LUN of one path.

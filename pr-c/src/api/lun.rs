@@ -8,10 +8,9 @@ use std::ffi::{CString, c_char};
 use std::sync::Arc;
 
 use ::pr_sim::SimPath;
-use pr_core::transport::{Request, Response, Transport, TransportError};
 use pr_core::types::{PrInAction, ReservationKey};
 use pr_multipath::blocking::{self, runtime::block_on_blocking};
-use pr_multipath::{DynTransport, Lun, OpenOptions, PathState};
+use pr_multipath::{Lun, OpenOptions, PathState};
 
 use crate::api::call::{Target, do_in, do_out, do_out_simple};
 use crate::api::prout::{
@@ -83,25 +82,6 @@ pub(crate) fn lun_of_sim_paths(name: &str, paths: impl IntoIterator<Item = SimPa
     Lun::simulated(name, paths)
 }
 
-/// One path device opened on its own (the front door's LUN of one path), used as a path of
-/// a LUN assembled from path devices. The front door opens a device only as a whole LUN,
-/// so this forwards each command to that LUN's one path.
-#[derive(Debug)]
-struct DevicePath(Lun);
-
-impl Transport for DevicePath {
-    async fn execute(&self, request: Request) -> Result<Response, TransportError> {
-        match self.0.paths().first() {
-            Some(p) => p.transport().execute(request).await,
-            None => Err(TransportError::Closed),
-        }
-    }
-
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-}
-
 /// Opens a LUN by map name (`mpatha`), `/dev/mapper/NAME` or `/dev/dm-N`: discovers the
 /// map's paths, opens each path device, reads multipath.conf and the prkeys file (unless
 /// `PR_LUN_NO_CONFIG`) and talks to multipathd (unless `PR_LUN_NO_MULTIPATHD`); needs
@@ -158,23 +138,8 @@ pub extern "C" fn pr_lun_open_paths(
             nodes.push(str_arg(*p, &format!("devices[{i}]"))?.to_owned());
         }
         let out = Out::new(out, "out")?;
-        let options = OpenOptions {
-            map_as_device: true,
-            ..OpenOptions::default()
-        };
-        let opened = block_on_blocking(move || {
-            nodes
-                .iter()
-                .map(|n| Lun::open_with(n, &options))
-                .collect::<Result<Vec<_>, _>>()
-        })??;
-        let lun = Lun::from_transports(
-            name,
-            opened.into_iter().map(|l| {
-                let t: Arc<dyn DynTransport> = Arc::new(DevicePath(l));
-                (t.dyn_name().to_owned(), t)
-            }),
-        );
+        let lun =
+            block_on_blocking(move || Lun::open_paths(name, &nodes, &OpenOptions::default()))??;
         out.write(into_handle::<pr_lun>(LunHandle::new(lun)));
         Ok(())
     })
