@@ -55,6 +55,13 @@ struct Bridge {
 
 static BRIDGE: Mutex<Option<Bridge>> = Mutex::new(None);
 
+std::thread_local! {
+    /// Set on the runtime thread. A constant initialiser: reading it on a caller's thread
+    /// allocates nothing (`std::thread::current()` would register the caller's thread
+    /// with std, memory that a C program's leak checker reports at exit).
+    static ON_RUNTIME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Bridges inherited through `fork()`: their threads do not exist in this process, so
 /// they are neither joined nor dropped, only kept.
 static INHERITED: Mutex<Vec<Bridge>> = Mutex::new(Vec::new());
@@ -69,6 +76,7 @@ fn start() -> Result<Bridge, BridgeError> {
     let thread = std::thread::Builder::new()
         .name(THREAD_NAME.into())
         .spawn(move || {
+            ON_RUNTIME.with(|f| f.set(true));
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .thread_name("pr-sdk-io")
@@ -129,7 +137,7 @@ pub fn shutdown() {
         }
         drop(b);
         if let Some(t) = thread
-            && t.thread().id() != std::thread::current().id()
+            && !ON_RUNTIME.with(std::cell::Cell::get)
         {
             let _ = t.join();
         }
