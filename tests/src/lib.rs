@@ -12,6 +12,18 @@
 //!   through every face of the SDK (Rust async, Rust blocking, the native C API, Python)
 //!   on the simulator, ending in the same dump: the same per-LUN results and every field
 //!   of every LUN's READ FULL STATUS.
+//! - `lab_cross_face` (`tests/tests/lab_cross_face.rs`, with `pr-c/tests/c/lab_cross_face.c`):
+//!   the same kind of scenario on a real dm-multipath map in the QEMU lab (node 1 registers
+//!   on every path and reserves type 5, node 2 registers with `sg_persist`, a node-1 path
+//!   fails, node 1 preempts node 2, then retries), run once through the drop-in
+//!   `libmpathpersist.so.0` (Debian's `mpathpersist` with `LD_LIBRARY_PATH`) and once
+//!   through the native C API (the C program, compiled by gcc at run time against the
+//!   libpr_sdk.so that this crate's dev-dependency on pr-c builds). The LUN's READ FULL
+//!   STATUS and READ RESERVATION (generation relative to the start, descriptors sorted)
+//!   must be identical between the two and what the scenario implies; each face's answers
+//!   are printed, not compared. `#[ignore]`d, runs on both lab topologies
+//!   (`lab/test.sh -- lab_cross_face`); needs `target/lab-test/compat-lib`, which
+//!   `lab/test.sh` builds.
 #![forbid(unsafe_code)]
 
 pub mod cross_face;
