@@ -1,14 +1,16 @@
-//! Persistent reservations on a dm-multipath LUN (one logical unit reached through many
-//! paths) and across many LUNs, asynchronous and generic over pr-core's
-//! [`Transport`](pr_core::transport::Transport): the same code drives pr-sgio devices on
-//! real maps and pr-sim's simulated paths. It does what libmpathpersist (multipath-tools
+//! The front door of the PR SDK: SCSI persistent reservations on one LUN of any kind (a
+//! dm-multipath map reached through many paths, one SCSI device, simulated paths, any
+//! transport) and across many LUNs, asynchronous or blocking, through one type,
+//! [`Lun`]. Every face of the SDK (the C libraries, Python, and the command line and daemon
+//! to come) is a thin skin over this crate. It does what libmpathpersist (multipath-tools
 //! 0.13+) does — fan-out of REGISTER to every path, failover, the failed-path workarounds,
 //! multipathd's prstatus/prkey/prhold bookkeeping — and what it cannot: READ FULL STATUS
 //! without a 32-entry cap, REGISTER AND MOVE through a map, the sense data of every failure,
-//! a per-path report of every operation, a rollback policy, and bounded-concurrency
+//! a per-path report of every operation, a rollback policy, and idempotent, bounded-concurrency
 //! operations across many LUNs with progress and cancellation. It is **not** a multipath IO
 //! stack (it never routes data IO; dm-multipath does) nor a replacement for multipathd (it
-//! only talks to it), and it is not a C-ABI drop-in (that is the bindings crate's job).
+//! only talks to it), it does no SG_IO itself (pr-sgio does), and it is not a C ABI (that
+//! is `pr-c` and `pr-mpathpersist`).
 //! No `unsafe` code.
 //!
 //! # Semantics per action
