@@ -141,8 +141,21 @@ fn library_exit_joins_the_thread_and_a_later_call_restarts_it() {
     assert!(runtime::is_running());
     pr_library_exit();
     assert!(!runtime::is_running());
-    // The runtime thread is gone (joined): no thread of that name remains.
-    assert!(!thread_names().iter().any(|n| n == runtime::THREAD_NAME));
+    // The runtime thread is gone (joined): no thread of that name remains. pthread_join
+    // returns when the kernel clears the thread's id, which can be a moment before the
+    // task leaves /proc/self/task: look again for up to 2 s before calling it a failure.
+    let mut gone = false;
+    for _ in 0..200 {
+        if !thread_names().iter().any(|n| n == runtime::THREAD_NAME) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        gone,
+        "the runtime thread is still listed after pr_library_exit"
+    );
     pr_library_exit();
     assert_eq!(register_and_count(dev, 0x12), 1);
     assert!(runtime::is_running());
