@@ -525,23 +525,13 @@ pub fn initialised() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pr_multipath::{Lun, Path};
-    use pr_sim::{ClusterSpec, Injection, Sim};
+    use pr_sim::Injection;
     use std::sync::Arc;
 
     #[test]
     fn both_pr_in_paths_log_dump_and_fill_alike() {
-        let c = Sim::cluster(&ClusterSpec {
-            nodes: 1,
-            luns: 1,
-            ..ClusterSpec::default()
-        });
-        let paths = c.nodes[0].paths[0]
-            .iter()
-            .zip(1u32..)
-            .map(|(p, h)| Path::new(format!("sd{h}"), p.clone().into()).with_host(h))
-            .collect();
-        let lun = Arc::new(Lun::new("mpathq", paths));
+        let (c, lun) = ops::sim_lun("mpathq");
+        let lun = Arc::new(lun);
         // The first READ KEYS is answered BUSY on the caller's thread: it gives up there
         // and the runtime thread's retries answer. The second is answered on the caller's
         // thread.

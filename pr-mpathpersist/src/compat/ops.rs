@@ -424,13 +424,30 @@ pub(crate) fn code_of_command(c: &CommandError) -> c_int {
     }
 }
 
+/// A simulated map `name` for the unit tests: one node's two paths (`sd1`, `sd2`, on SCSI
+/// hosts 1 and 2) to one LUN, and the cluster behind it (for fault injection).
+#[cfg(test)]
+pub(crate) fn sim_lun(name: &str) -> (pr_sim::Cluster, Lun) {
+    use pr_multipath::Path;
+    let c = pr_sim::Sim::cluster(&pr_sim::ClusterSpec {
+        nodes: 1,
+        luns: 1,
+        ..pr_sim::ClusterSpec::default()
+    });
+    let paths = c.nodes[0].paths[0]
+        .iter()
+        .zip(1u32..)
+        .map(|(p, h)| Path::new(format!("sd{h}"), p.clone().into()).with_host(h))
+        .collect();
+    (c, Lun::new(name, paths))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use pr_core::types::{ReservationKey, ReservationType};
     use pr_multipath::config::KeySource;
-    use pr_multipath::{Path, PathState, RegisterRequest};
-    use pr_sim::{ClusterSpec, Sim};
+    use pr_multipath::{PathState, RegisterRequest};
 
     #[test]
     fn service_actions_are_checked() {
@@ -494,17 +511,7 @@ mod tests {
 
     /// A simulated LUN of two paths, on two hosts.
     fn two_paths() -> Lun {
-        let c = Sim::cluster(&ClusterSpec {
-            nodes: 1,
-            luns: 1,
-            ..ClusterSpec::default()
-        });
-        let paths = c.nodes[0].paths[0]
-            .iter()
-            .zip(1u32..)
-            .map(|(p, h)| Path::new(format!("sd{h}"), p.clone().into()).with_host(h))
-            .collect();
-        Lun::new("mpathb", paths)
+        super::sim_lun("mpathb").1
     }
 
     #[test]
