@@ -175,7 +175,9 @@ where
 /// Waits for `pending` as [`wait`] does.
 pub(crate) fn wait_pending<T: Send>(py: Python<'_>, mut pending: Pending<T>) -> PyResult<T> {
     loop {
-        match detached(py, || pending.wait_timeout(SIGNAL_POLL)) {
+        let done = detached(py, || pending.wait_timeout(SIGNAL_POLL));
+        crate::logging::deliver(py);
+        match done {
             Some(Ok(v)) => return Ok(v),
             Some(Err(e)) => return Err(bridge_error(py, &e)),
             // An error from a signal handler drops `pending`: the task is aborted.
@@ -191,7 +193,9 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    detached(py, || blocking::runtime::block_on_blocking(f)).map_err(|e| bridge_error(py, &e))
+    let done = detached(py, || blocking::runtime::block_on_blocking(f));
+    crate::logging::deliver(py);
+    done.map_err(|e| bridge_error(py, &e))
 }
 
 /// Runs `fut` on pr-multipath's runtime thread, for the asyncio front door: a future of
@@ -211,9 +215,12 @@ where
     let pending = blocking::spawn(fut).map_err(|e| bridge_error(py, &e))?;
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
         let out = pending.await;
-        Python::attach(|py| match out {
-            Ok(v) => convert(py, v),
-            Err(e) => Err(bridge_error(py, &e)),
+        Python::attach(|py| {
+            crate::logging::deliver(py);
+            match out {
+                Ok(v) => convert(py, v),
+                Err(e) => Err(bridge_error(py, &e)),
+            }
         })
     })
 }

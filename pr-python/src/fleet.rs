@@ -212,7 +212,9 @@ fn run_sync(py: Python<'_>, c: Checked) -> PyResult<Py<PyAny>> {
     let mut failures = 0usize;
     loop {
         let rx = &mut rx; // (a `Receiver` is `Send`, not `Sync`)
-        match detached(py, move || rx.recv_timeout(SIGNAL_POLL)) {
+        let next = detached(py, move || rx.recv_timeout(SIGNAL_POLL));
+        crate::logging::deliver(py);
+        match next {
             Ok(Some(p)) => {
                 let obj = crate::convert::progress(py, &p)?;
                 if let Err(e) = callback.call1(py, (obj,)) {
