@@ -332,6 +332,15 @@ async fn timer_floor(
     (t0.elapsed(), slept)
 }
 
+/// `a / b` with two decimals, or `n/a` when `b` is zero (`--latency-us 0`: no ideal).
+fn ratio(a: Duration, b: Duration) -> String {
+    if b.is_zero() {
+        "n/a".to_owned()
+    } else {
+        format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -533,7 +542,7 @@ async fn run(args: &Args, workers: usize) {
         let ideal = p.ideal(args.latency, args.concurrency);
         let ideal_obs = p.ideal(p.mean_latency(), args.concurrency);
         println!(
-            "| {} | {}/{} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.3} | {:.0} | {:.2} | {:.1} |",
+            "| {} | {}/{} | {} | {} | {} | {:.0} | {:.0} | {} | {:.3} | {:.0} | {} | {:.1} |",
             p.name,
             p.ok,
             p.luns,
@@ -542,10 +551,10 @@ async fn run(args: &Args, workers: usize) {
             p.peak_in_flight,
             ms(p.wall),
             ms(ideal),
-            p.wall.as_secs_f64() / ideal.as_secs_f64().max(f64::MIN_POSITIVE),
+            ratio(p.wall, ideal),
             ms(p.mean_latency()),
             ms(ideal_obs),
-            p.wall.as_secs_f64() / ideal_obs.as_secs_f64().max(f64::MIN_POSITIVE),
+            ratio(p.wall, ideal_obs),
             mib(p.extra_heap)
         );
     }
@@ -562,30 +571,25 @@ async fn run(args: &Args, workers: usize) {
     };
     let ideal = floor.ideal(args.latency, args.concurrency);
     println!(
-        "| {} | - | {} | - | {} | {:.0} | {:.0} | {:.2} | {:.3} | {:.0} | {:.2} | - |",
+        "| {} | - | {} | - | {} | {:.0} | {:.0} | {} | {:.3} | {:.0} | {} | - |",
         floor.name,
         floor.commands,
         floor.peak_in_flight,
         ms(floor.wall),
         ms(ideal),
-        floor.wall.as_secs_f64() / ideal.as_secs_f64().max(f64::MIN_POSITIVE),
+        ratio(floor.wall, ideal),
         ms(floor.mean_latency()),
         ms(floor.ideal(floor.mean_latency(), args.concurrency)),
-        floor.wall.as_secs_f64()
-            / floor
-                .ideal(floor.mean_latency(), args.concurrency)
-                .as_secs_f64()
-                .max(f64::MIN_POSITIVE),
+        ratio(
+            floor.wall,
+            floor.ideal(floor.mean_latency(), args.concurrency)
+        ),
     );
     println!();
     println!(
-        "total wall / nominal ideal = {:.2}; total wall / timer floor = {:.2}",
-        total.wall.as_secs_f64()
-            / total
-                .ideal(args.latency, args.concurrency)
-                .as_secs_f64()
-                .max(f64::MIN_POSITIVE),
-        total.wall.as_secs_f64() / floor.wall.as_secs_f64().max(f64::MIN_POSITIVE)
+        "total wall / nominal ideal = {}; total wall / timer floor = {}",
+        ratio(total.wall, total.ideal(args.latency, args.concurrency)),
+        ratio(total.wall, floor.wall)
     );
     println!(
         "each Step of a Report is {} bytes (its Result<(), Failure> keeps sense inline); the \

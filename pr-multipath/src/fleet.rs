@@ -5,7 +5,7 @@
 //! victim's key is already gone as [`LunOutcome::AlreadyFenced`], and a retried unfence
 //! succeeds again.
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::{self, StreamExt};
 use pr_core::transport::Transport;
 use pr_core::types::{PrOutAction, ReservationKey, ReservationType};
@@ -176,17 +176,13 @@ where
     // A LUN not started when the token fires is left out (reported as cancelled below).
     let started = stream::iter(0..total)
         .map(|i| -> BoxFuture<'a, (usize, Option<Done>)> {
-            let fut = if cancel.is_cancelled() {
-                None
-            } else {
-                luns.get(i).map(|lun| op(lun))
-            };
-            Box::pin(async move {
-                match fut {
-                    Some(f) => (i, Some(f.await)),
-                    None => (i, None),
-                }
-            })
+            match luns.get(i) {
+                // `map`, not an `async` block awaiting the future: that block's state would
+                // hold the LUN's future twice (before and while awaiting it), and the whole
+                // state is copied into the box.
+                Some(lun) if !cancel.is_cancelled() => Box::pin(op(lun).map(move |d| (i, Some(d)))),
+                _ => Box::pin(std::future::ready((i, None))),
+            }
         })
         .buffer_unordered(options.concurrency.max(1));
     futures_util::pin_mut!(started);

@@ -148,8 +148,15 @@ impl<T: Transport> MultipathLun<T> {
                         }
                         .into(),
                     );
-                    self.self_preempt(key, victim, action, ty, PreemptWork::None, &mut report)
-                        .await?;
+                    Box::pin(self.self_preempt(
+                        key,
+                        victim,
+                        action,
+                        ty,
+                        PreemptWork::None,
+                        &mut report,
+                    ))
+                    .await?;
                 }
             }
             if plan.takes_reservation {

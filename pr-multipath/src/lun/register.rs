@@ -59,7 +59,7 @@ impl<T: Transport> MultipathLun<T> {
                         report.notes.push(
                             "unregistering the holder: releasing the reservation first".into(),
                         );
-                        let done = self.release_in(req.old_key, ty, true, report).await?;
+                        let done = Box::pin(self.release_in(req.old_key, ty, true, report)).await?;
                         self.set_hold(None, report).await;
                         if done {
                             // The workaround already unregistered the last path.
@@ -86,7 +86,7 @@ impl<T: Transport> MultipathLun<T> {
         } else if !unregistering {
             self.aptpl.store(false, Ordering::Relaxed);
         }
-        self.key_change(&req, report).await?;
+        Box::pin(self.key_change(&req, report)).await?;
         self.after_register(&req, report).await;
         Ok(())
     }
@@ -395,7 +395,7 @@ impl<T: Transport> MultipathLun<T> {
                             .into(),
                     );
                 }
-                self.rollback(req, flags, &o.ok, &undo, report).await;
+                Box::pin(self.rollback(req, flags, &o.ok, &undo, report)).await;
                 Err(self.failed(what, decisive_failure, report))
             }
         }

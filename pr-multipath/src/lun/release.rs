@@ -95,7 +95,7 @@ impl<T: Transport> MultipathLun<T> {
                 } else {
                     PreemptWork::Release
                 };
-                self.self_preempt(key, key, PrOutAction::Preempt, ty, work, report)
+                Box::pin(self.self_preempt(key, key, PrOutAction::Preempt, ty, work, report))
                     .await?;
                 Ok(unregister)
             }

@@ -120,7 +120,7 @@ impl<T: Transport> MultipathLun<T> {
         } else {
             self.aptpl.store(false, Ordering::Relaxed);
         }
-        self.key_change(req, report).await?;
+        Box::pin(self.key_change(req, report)).await?;
         self.after_register(req, report).await;
         Ok(())
     }
