@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `AsyncDevice`: the asyncio front door. Every method converts its arguments and returns
 //! a coroutine ([`Awaitable`]); when first awaited (in the running loop) it hands the
-//! operation to pr-multipath's runtime thread and awaits the result through
-//! pyo3-async-runtimes. Cancelling the asyncio task drops the operation.
+//! operation to pr-multipath's runtime thread and awaits an asyncio future that the
+//! module's asyncio bridge (`crate::asyncio`) completes. Cancelling the asyncio task drops
+//! the operation.
 
 use std::sync::Arc;
 
@@ -11,9 +12,10 @@ use pr_multipath::{OutRequest, RegisterRequest};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use crate::asyncio::awaitable;
 use crate::awaitable::Awaitable;
 use crate::convert::{key_arg, tid_arg, type_arg, u16_arg};
-use crate::core::{Call, Handle, awaitable, awaitable_blocking, run};
+use crate::core::{Call, Handle, awaitable_blocking, run};
 use crate::errors::to_pyerr;
 use crate::ops::{device_methods, finish_register};
 use crate::sync::{OpenKind, open_lun};

@@ -159,17 +159,33 @@ where
     })
 }
 
-/// Runs `fut` on pr-multipath's runtime thread and waits for it with the GIL released,
-/// waking every [`SIGNAL_POLL`] to run Python's signal handlers: one that raises (Ctrl-C)
-/// drops the [`Pending`], which aborts the operation where it is, and propagates. A panic
-/// becomes `InternalError`.
+/// Runs `fut` through pr-multipath's runtime bridge (`blocking::block_here`: polled on
+/// this thread with the GIL released, the runtime thread driving its IO and timers) and
+/// every [`SIGNAL_POLL`] takes the GIL to hand over log records and run Python's signal
+/// handlers: one that raises (Ctrl-C) drops the future, which stops the operation where it
+/// is (commands not yet sent are never sent), and propagates. A panic becomes
+/// `InternalError`.
 pub(crate) fn wait<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
-    let pending = blocking::spawn(fut).map_err(|e| bridge_error(py, &e))?;
-    wait_pending(py, pending)
+    let out = detached(py, move || {
+        blocking::block_here(fut, SIGNAL_POLL, || {
+            if exiting() {
+                return Ok(());
+            }
+            Python::attach(|py| {
+                crate::logging::deliver(py);
+                py.check_signals()
+            })
+        })
+    });
+    crate::logging::deliver(py);
+    match out {
+        Ok(done) => done,
+        Err(e) => Err(bridge_error(py, &e)),
+    }
 }
 
 /// Waits for `pending` as [`wait`] does.
@@ -198,33 +214,6 @@ where
     done.map_err(|e| bridge_error(py, &e))
 }
 
-/// Runs `fut` on pr-multipath's runtime thread, for the asyncio front door: a future of
-/// pyo3-async-runtimes (whose runtime only awaits the [`Pending`]) that gives
-/// `convert(py, output)`. Cancelling the asyncio future drops the `Pending`, which aborts
-/// the operation. Call it on the event loop's thread, with the loop running.
-pub(crate) fn awaitable<'py, T, F, C>(
-    py: Python<'py>,
-    fut: F,
-    convert: C,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    T: Send + 'static,
-    F: Future<Output = T> + Send + 'static,
-    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
-{
-    let pending = blocking::spawn(fut).map_err(|e| bridge_error(py, &e))?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let out = pending.await;
-        Python::attach(|py| {
-            crate::logging::deliver(py);
-            match out {
-                Ok(v) => convert(py, v),
-                Err(e) => Err(bridge_error(py, &e)),
-            }
-        })
-    })
-}
-
 /// Runs blocking work (opening a device) on the runtime's blocking pool, as an asyncio
 /// future (see [`awaitable`]).
 pub(crate) fn awaitable_blocking<'py, T, F, C>(
@@ -237,7 +226,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    awaitable(
+    crate::asyncio::awaitable(
         py,
         async move {
             tokio::task::spawn_blocking(f)
@@ -286,7 +275,7 @@ pub(crate) fn _debug_panic<'py>(py: Python<'py>, where_: &str) -> PyResult<Bound
             Ok(py.None().into_bound(py))
         }
         "async" => crate::awaitable::Awaitable::lazy(py, |py| {
-            awaitable(py, boom("async"), |py, ()| Ok(py.None()))
+            crate::asyncio::awaitable(py, boom("async"), |py, ()| Ok(py.None()))
         }),
         other => Err(pyo3::exceptions::PyValueError::new_err(format!(
             "where_ must be 'call', 'sync' or 'async', not {other:?}"

@@ -12,9 +12,10 @@ use pyo3::prelude::*;
 use tokio::sync::mpsc::unbounded_channel;
 
 use crate::aio::AsyncDevice;
+use crate::asyncio::awaitable;
 use crate::awaitable::Awaitable;
 use crate::convert::{count_arg, key_arg, type_arg};
-use crate::core::{SIGNAL_POLL, awaitable, detached, exiting, wait_pending};
+use crate::core::{SIGNAL_POLL, detached, wait_pending};
 use crate::errors::bridge_error;
 use crate::sync::Device;
 
@@ -266,22 +267,28 @@ fn run_async(py: Python<'_>, c: Checked) -> PyResult<Bound<'_, PyAny>> {
     Awaitable::named(py, "many-LUN operation", move |py| {
         let forward = match progress {
             Some(cb) => {
-                let event_loop = pyo3_async_runtimes::get_running_loop(py)?.unbind();
+                let event_loop = Arc::new(crate::asyncio::running_loop(py)?.unbind());
+                let cb = Arc::new(cb);
                 let (tx, mut rx) = unbounded_channel::<Progress>();
                 options.progress = Some(tx);
+                // Each event goes to the event loop through the `pr-sdk-asyncio` thread,
+                // in order and before the result (which that thread also delivers).
                 Some(async move {
                     while let Some(p) = rx.recv().await {
-                        if exiting() {
-                            break;
-                        }
-                        let delivered = Python::attach(|py| -> PyResult<()> {
-                            let obj = crate::convert::progress(py, &p)?;
-                            event_loop
-                                .bind(py)
-                                .call_method1("call_soon_threadsafe", (cb.clone_ref(py), obj))?;
-                            Ok(())
-                        });
-                        if delivered.is_err() {
+                        let (event_loop, cb) = (Arc::clone(&event_loop), Arc::clone(&cb));
+                        let sent = crate::asyncio::run_with_gil(Box::new(move |py| {
+                            let call = crate::convert::progress(py, &p).and_then(|obj| {
+                                event_loop
+                                    .bind(py)
+                                    .call_method1("call_soon_threadsafe", (cb.clone_ref(py), obj))
+                            });
+                            if let Err(e) = call
+                                && !e.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py)
+                            {
+                                e.write_unraisable(py, None);
+                            }
+                        }));
+                        if !sent {
                             break;
                         }
                     }

@@ -17,12 +17,14 @@
 //! module instantiates. See `pr-python/README.md`.
 //!
 //! # Threads, the GIL, fork
-//! The blocking front door hands each operation to pr-multipath's runtime thread
-//! (`blocking::spawn`) and waits for its `Pending` inside `Python::detach`, waking every
-//! 50 ms to let Python run signal handlers (Ctrl-C drops the `Pending`, which aborts the
-//! operation). The asyncio front door hands it over the same way when the coroutine is
-//! first awaited and awaits the `Pending` in a pyo3-async-runtimes future (that runtime,
-//! one thread, only awaits). Rust `tracing` events reach Python's `logging` (module
+//! The blocking front door runs each operation through pr-multipath's runtime bridge
+//! (`blocking::block_here`: polled on the caller's thread inside `Python::detach`, the
+//! runtime thread driving its IO and timers), waking every 50 ms to let Python run signal
+//! handlers (Ctrl-C drops the operation's future, which stops it). The asyncio front door
+//! hands the operation to the runtime thread (`blocking::spawn`) when the coroutine is
+//! first awaited; its result reaches an asyncio future of the running loop through the
+//! thread `pr-sdk-asyncio` (module `asyncio`), the only thread of the module that takes
+//! the GIL for an operation. Rust `tracing` events reach Python's `logging` (module
 //! `logging`). The module does not declare `gil_used = false`: it is built for the abi3
 //! stable ABI, which free-threaded CPython builds do not load. After `fork()`, the child
 //! must not use objects made in the parent (pr-multipath's runtime starts anew in the
@@ -36,6 +38,7 @@
 //! `pr_sdk.errors.InternalError`.
 
 mod aio;
+mod asyncio;
 mod awaitable;
 mod convert;
 mod core;
@@ -57,10 +60,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .import("atexit")?
         .call_method1("register", (exit_hook,))?;
     logging::install(m.py())?;
-    // pyo3-async-runtimes' runtime only awaits pr-multipath's `Pending`s: one thread.
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.worker_threads(1).thread_name("pr-sdk-asyncio");
-    pyo3_async_runtimes::tokio::init(rt);
     m.add_class::<sync::Device>()?;
     m.add_class::<aio::AsyncDevice>()?;
     m.add_class::<tid::PyTransportId>()?;

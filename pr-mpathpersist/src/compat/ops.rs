@@ -255,7 +255,7 @@ fn lun_of(target: &Target, cached: bool, pr_out: bool) -> Result<Arc<Lun>, c_int
     Ok(lun)
 }
 
-/// Runs `fut` on pr-multipath's runtime thread and waits, carrying this thread's
+/// Runs `fut` through pr-multipath's runtime bridge and waits, carrying this thread's
 /// `tracing` dispatcher (see `trace.rs`) into it.
 fn run<F>(fut: F) -> Result<F::Output, BridgeError>
 where
@@ -552,7 +552,7 @@ mod tests {
     static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
     #[test]
-    fn the_calls_dispatcher_goes_along_to_the_runtime_thread() {
+    fn the_calls_dispatcher_goes_along_with_the_operation() {
         let _serial = RUNTIME_TESTS.lock();
         let d = tracing::Dispatch::new(super::super::trace::Verbose::new(
             || 4,
@@ -564,7 +564,11 @@ mod tests {
                 std::thread::current().name().map(str::to_owned)
             })
         });
-        assert_eq!(thread.unwrap().as_deref(), Some("pr-sdk-runtime"));
+        // polled on the caller's thread (pr_multipath::blocking::block_on)
+        assert_eq!(
+            thread.unwrap(),
+            std::thread::current().name().map(str::to_owned)
+        );
         assert_eq!(*SEEN.lock().unwrap(), ["on the runtime thread"]);
         // Without it, nothing reaches that subscriber.
         run(async { tracing::debug!(target: "pr_multipath", "not seen") }).unwrap();

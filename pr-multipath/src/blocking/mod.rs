@@ -27,7 +27,7 @@ use pr_core::prin::Capabilities;
 use pr_core::transport_id::TransportId;
 use pr_core::types::{PrInAction, ReservationKey, ReservationType};
 
-pub use runtime::{BridgeError, Pending, block_on, shutdown, spawn};
+pub use runtime::{BridgeError, Pending, block_here, block_on, shutdown, spawn};
 
 use crate::error::Result;
 use crate::fleet::{FleetOptions, LunResult};

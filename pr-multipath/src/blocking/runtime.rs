@@ -5,8 +5,12 @@
 //! - [`spawn`] hands a future to that thread through the runtime's handle and returns a
 //!   [`Pending`]: the caller waits on a mutex and a condition variable ([`Pending::wait`],
 //!   or [`Pending::wait_timeout`] to look at signals in between), or awaits it from any
-//!   executor ([`Pending`] is a `Future`). The caller's thread never enters a runtime, so
-//!   a caller that itself runs tokio neither panics nor deadlocks.
+//!   executor ([`Pending`] is a `Future`).
+//! - [`block_on`] and [`block_here`] poll the future on the calling thread instead, inside
+//!   the runtime's context (the runtime thread still drives timers and IO, SG_IO still
+//!   runs on the blocking pool): no hand-off to the runtime thread and back for a caller
+//!   that only waits. A caller already inside a tokio runtime (or the runtime thread) goes
+//!   through [`spawn`] instead, so it neither panics nor deadlocks.
 //! - Dropping a [`Pending`] before it finished aborts the task: commands not yet sent are
 //!   never sent; a command already at the device completes there.
 //! - A panic in the task is caught on the runtime thread and becomes
@@ -168,13 +172,105 @@ where
     })
 }
 
-/// Runs `fut` on the runtime thread and blocks the calling thread until it is done.
+/// Runs `fut` to completion and blocks the calling thread until it is done: polled on
+/// the calling thread inside the runtime's context (see [`block_here`]), or through
+/// [`spawn`] when the caller is already inside a tokio runtime.
 pub fn block_on<F>(fut: F) -> Result<F::Output, BridgeError>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn(fut)?.wait()
+    match run_here(fut, None, || Ok::<(), std::convert::Infallible>(()))? {
+        Ok(v) => Ok(v),
+        Err(never) => match never {},
+    }
+}
+
+/// Runs `fut` on the calling thread, as [`block_on`] does on the runtime thread, and
+/// calls `on_tick` every `tick` while it runs; when `on_tick` returns an error, the future
+/// is dropped (commands not yet sent are never sent) and that error is returned.
+///
+/// The future is polled here, inside the runtime's context (`Handle::block_on`): the
+/// runtime thread keeps driving the timers and IO, and SG_IO still runs on the runtime's
+/// blocking pool, but the future's own steps cost no hand-off to the runtime thread and
+/// back, which is what makes [`spawn`] + [`Pending::wait`] slower for a caller that only
+/// waits (two thread wake-ups per call, each costly under emulation). A caller that is
+/// already inside a tokio runtime, or is the runtime thread, cannot enter one: for it the
+/// future runs through [`spawn`] and the caller waits for it on the [`Pending`], with the
+/// same ticks. A panic in the future is [`BridgeError::Panicked`].
+pub fn block_here<F, E>(
+    fut: F,
+    tick: Duration,
+    on_tick: impl FnMut() -> Result<(), E>,
+) -> Result<Result<F::Output, E>, BridgeError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    run_here(fut, Some(tick), on_tick)
+}
+
+/// [`block_here`], with no ticks when `tick` is `None`.
+fn run_here<F, E>(
+    fut: F,
+    tick: Option<Duration>,
+    mut on_tick: impl FnMut() -> Result<(), E>,
+) -> Result<Result<F::Output, E>, BridgeError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handle = handle()?;
+    if tokio::runtime::Handle::try_current().is_ok() || ON_RUNTIME.with(std::cell::Cell::get) {
+        let mut pending = spawn(fut)?;
+        let Some(tick) = tick else {
+            return pending.wait().map(Ok);
+        };
+        loop {
+            if let Some(done) = pending.wait_timeout(tick) {
+                return done.map(Ok);
+            }
+            if let Err(e) = on_tick() {
+                return Ok(Err(e));
+            }
+        }
+    }
+    handle.block_on(async move {
+        let fut = AssertUnwindSafe(fut).catch_unwind();
+        tokio::pin!(fut);
+        let first = tick.and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let mut ticks = match (first, tick) {
+            (Some(at), Some(t)) => {
+                let mut i = tokio::time::interval_at(at, t);
+                i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                Some(i)
+            }
+            _ => None,
+        };
+        loop {
+            let tick = async {
+                match ticks.as_mut() {
+                    Some(i) => {
+                        i.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                out = &mut fut => {
+                    return out
+                        .map(Ok)
+                        .map_err(|p| BridgeError::Panicked(panic_message(p.as_ref())));
+                }
+                () = tick => {
+                    if let Err(e) = on_tick() {
+                        return Ok(Err(e));
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Runs blocking work (discovery, opening devices) on the runtime's blocking pool and
@@ -378,8 +474,32 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(rt.block_on(async { block_on(async { 41 + 1 }) }), Ok(42));
-        let name = block_on(async { std::thread::current().name().map(str::to_owned) }).unwrap();
-        assert_eq!(name.as_deref(), Some(THREAD_NAME));
+        let name = || async { std::thread::current().name().map(str::to_owned) };
+        let spawned = spawn(name()).unwrap().wait().unwrap();
+        assert_eq!(spawned.as_deref(), Some(THREAD_NAME));
+        // block_on polls on the calling thread, unless that thread is inside a runtime
+        let here = block_on(name()).unwrap();
+        assert_eq!(here, std::thread::current().name().map(str::to_owned));
+        let nested = rt.block_on(async { block_on(name()) }).unwrap();
+        assert_eq!(nested.as_deref(), Some(THREAD_NAME));
+        // block_here ticks while the future runs, and stops it on an error
+        let mut ticks = 0;
+        let slow = block_here(
+            async { tokio::time::sleep(Duration::from_millis(60)).await },
+            Duration::from_millis(10),
+            || {
+                ticks += 1;
+                Ok::<(), ()>(())
+            },
+        );
+        assert_eq!(slow, Ok(Ok(())));
+        assert!(ticks >= 2, "{ticks} ticks in 60 ms of 10 ms ticks");
+        let stopped = block_here(
+            std::future::pending::<()>(),
+            Duration::from_millis(5),
+            || Err("stop"),
+        );
+        assert_eq!(stopped, Ok(Err("stop")));
         let p = block_on(async {
             if std::hint::black_box(true) {
                 panic!("boom (expected by the test)");
