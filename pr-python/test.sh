@@ -56,7 +56,8 @@ step "stubtest: the .pyi stubs against the installed native module"
 (cd "$repo/target" && "$py" -m mypy.stubtest pr_sdk) # (stubtest caches in the cwd)
 
 step "mypy: the example and the benchmark against the stubs"
-"$py" -m mypy --strict --no-error-summary examples/fence_scsi_like.py bench/bench_fence.py
+"$py" -m mypy --strict --no-error-summary examples/fence_scsi_like.py bench/bench_fence.py \
+  bench/bench_sim_ops.py bench/bench_lab_ops.py
 
 step "pytest (simulator; no root, no hardware)"
 "$py" -m pytest -q -p no:cacheprovider tests "$@"
