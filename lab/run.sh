@@ -121,10 +121,10 @@ in_root() {
 }
 kernel=${LAB_KERNEL:-}
 if [ -z "$kernel" ]; then
-  for k in $(ls -v "$(in_root /boot)"/vmlinuz-* 2>/dev/null); do
-    v=${k##*/vmlinuz-}
-    [ -d "$(in_root "/lib/modules/$v/kernel")" ] && kernel=/boot/vmlinuz-$v
-  done
+  while read -r v; do # versions in ascending order: the newest with modules wins
+    [ -n "$v" ] && [ -d "$(in_root "/lib/modules/$v/kernel")" ] && kernel=/boot/vmlinuz-$v
+  done < <(for k in "$(in_root /boot)"/vmlinuz-*; do
+             [ -e "$k" ] && echo "${k##*/vmlinuz-}"; done | sort -V)
 fi
 [ -n "$kernel" ] && [ -r "$(in_root "$kernel")" ] ||
   fail "no readable guest kernel with modules in $(in_root /boot) (stack $stack;" \

@@ -133,7 +133,7 @@ fi
 # --- end of pr-python block ------------------------------------------------------
 
 # --- 2. one lab run per stack and topology --------------------------------------------
-declare -A RUN_RC RUN_SECS RUN_READY
+declare -A RUN_RC RUN_SECS RUN_READY RUN_VM
 for stack in "${stacks[@]}"; do
   sout=$out/$stack
   mkdir -p "$sout"
@@ -147,7 +147,9 @@ for stack in "${stacks[@]}"; do
     fi
     echo "lab/test.sh: sid root built in $(secs "$t0" "$(now)")s"
   fi
-  envs=(-e "LAB_PY_WHEEL=$(ls "$out"/wheel/pr_sdk-*.whl 2>/dev/null | head -n 1)")
+  wheels=("$out"/wheel/pr_sdk-*.whl)
+  [ -f "${wheels[0]}" ] || wheels=("")
+  envs=(-e "LAB_PY_WHEEL=${wheels[0]}")
   for topo in "${topos[@]}"; do
     id=$stack/$topo
     results=$sout/results-$topo.txt
@@ -163,7 +165,10 @@ for stack in "${stacks[@]}"; do
       ${test_args[@]+"${test_args[@]}"} 2>&1 | tee "$sout/log-$topo.txt"
     RUN_RC[$id]=${PIPESTATUS[0]}
     RUN_SECS[$id]=$(secs "$t0" "$(now)")
+    # run.sh's last line: "...; T s in all, lab ready after R s of guest uptime" (T: from
+    # QEMU's start, so without the wait for the lab lock that RUN_SECS includes)
     RUN_READY[$id]=$(sed -n 's/.*lab ready after \([0-9.]*\)s.*/\1/p' "$sout/log-$topo.txt" | tail -n 1)
+    RUN_VM[$id]=$(sed -n 's/.*; \([0-9.]*\)s in all, lab ready.*/\1/p' "$sout/log-$topo.txt" | tail -n 1)
     echo "lab/test.sh: stack $stack, topology $topo took ${RUN_SECS[$id]}s (exit ${RUN_RC[$id]})"
   done
 done
@@ -183,7 +188,7 @@ for stack in "${stacks[@]}"; do
       *) what="FAILED (exit $rc)"; failed=1 ;;
     esac
     echo "stack $stack, topology $topo [${TOPO_OPTS[$topo]}]: $what, ${RUN_SECS[$id]}s" \
-      "(lab ready after ${RUN_READY[$id]:-?}s)"
+      "(VM ${RUN_VM[$id]:-?}s, lab ready after ${RUN_READY[$id]:-?}s)"
     if [ -s "$out/$stack/results-$topo.txt" ]; then
       while IFS=$'\t' read -r st name detail; do
         printf '  %-4s %-40s %s\n' "$st" "$name" "$detail"

@@ -35,7 +35,7 @@ SUITE=sid
 VENV=/opt/pr-sdk-lab/venv
 die() { echo "lab/stack/build-sid.sh: $*" >&2; exit 1; }
 
-packages() { sed 's/#.*//' "$LIST" | tr -s ' \t' '\n\n' | sed '/^$/d' | sort -u; }
+packages() { sed 's/#.*//' "$LIST" | tr -s '[:blank:]' '\n' | sed '/^$/d' | sort -u; }
 # The recipe: everything but the package list that decides what the root holds. Part of
 # the key, so changing it builds a new root.
 OPTS=(--mode=root --format=directory --variant=apt --components=main
@@ -114,9 +114,9 @@ if [ -n "$old" ]; then
   exec {labfd}>>"$lockfile"
   if flock -n "$labfd"; then
     for o in $old; do rm -rf "${CACHE:?}/$o"; done
-    echo "lab/stack/build-sid.sh: removed old root(s): $(echo $old)" >&2
+    echo "lab/stack/build-sid.sh: removed old root(s): $(tr "\n" " " <<<"$old")" >&2
   else
-    echo "lab/stack/build-sid.sh: a lab VM is running; old root(s) kept: $(echo $old)" >&2
+    echo "lab/stack/build-sid.sh: a lab VM is running; old root(s) kept: $(tr "\n" " " <<<"$old")" >&2
   fi
   exec {labfd}>&-
 fi
