@@ -93,7 +93,7 @@ done
 # sid: the root that lab/stack/build-sid.sh built (never built here: that takes minutes).
 if [ "$stack" = sid ]; then
   stackdir=$("$LAB_DIR/stack/build-sid.sh" --path) ||
-    fail "the Debian sid root is missing: build it (as root, ~10 min) with lab/stack/build-sid.sh"
+    fail "the Debian sid root is missing: build it (as root, about 2 minutes) with lab/stack/build-sid.sh"
   groot=$stackdir/root
   manifest=$stackdir/manifest.txt
 else
