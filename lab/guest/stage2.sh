@@ -127,9 +127,21 @@ done
 
 # --- I_T nexuses ------------------------------------------------------------------
 hexid() { printf '%08x' "$1"; }
+# Relative target port identifiers. Linux 6.1 numbers each device's target ports 1, 2, ...
+# in the order they export it. Newer kernels (sid's 7.x) give each target portal group an
+# "rtpi" attribute, assigned when the group is enabled; tcm_loop groups are never enabled,
+# so every tcm_loop port reports 0 (reserved in SPC; REGISTER AND MOVE cannot name it, and
+# LIO mixes up registrations of different nexuses). The lab sets it as 6.1 numbers it.
+loop_rtpi=0
+set_rtpi() { # set_rtpi TPG N: when the kernel has the attribute
+  [ -e "$1/rtpi" ] || return 0
+  echo "$2" >"$1/rtpi" || return 1
+}
 loop_add_nexus() { # loop_add_nexus NODE INDEX LUN... : one tcm_loop target + nexus
   local tpg=$CFG/loopback/naa.5001405$1$(hexid "$2")/tpgt_1 l
-  mkdir -p "$tpg" && echo "naa.500140a$1$(hexid "$2")" >"$tpg/nexus" || return 1
+  loop_rtpi=$((loop_rtpi + 1))
+  mkdir -p "$tpg" && set_rtpi "$tpg" "$loop_rtpi" &&
+    echo "naa.500140a$1$(hexid "$2")" >"$tpg/nexus" || return 1
   for l in "${@:3}"; do
     mkdir "$tpg/lun/lun_$l" && ln -s "$CFG/core/fileio_$l/lun$l" "$tpg/lun/lun_$l/lun" || return 1
   done
