@@ -67,14 +67,18 @@ lab_wait_path_state() {
 }
 
 lab_add_path() {
-  local lun=${1-} n before d tpg ini iface
+  local lun=${1-} n before d tpg ini iface rtpi
   [[ $lun =~ ^[0-9]+$ ]] && ((lun < LAB_LUNS)) || { echo "lab_add_path: bad LUN '$lun'" >&2; return 1; }
   n=$(cat /run/lab/added 2>/dev/null || echo 0); echo $((n + 1)) >/run/lab/added
   before=" $(cd /sys/block && echo sd*) "
   case $LAB_TRANSPORT in
     loop)
       tpg=$_lab_cfg/loopback/naa.50014053$(printf %08x "$n")/tpgt_1
-      mkdir -p "$tpg" && echo "naa.500140a3$(printf %08x "$n")" >"$tpg/nexus" &&
+      # relative target port: the next one of this LUN's device, as Linux 6.1 numbers it;
+      # newer kernels leave tcm_loop's at 0 unless set (see lab/guest/stage2.sh)
+      rtpi=$(($(ls -d "$_lab_cfg"/loopback/*/tpgt_1/lun/lun_"$lun" 2>/dev/null | wc -l) + 1))
+      mkdir -p "$tpg" && { [ ! -e "$tpg/rtpi" ] || echo "$rtpi" >"$tpg/rtpi"; } &&
+        echo "naa.500140a3$(printf %08x "$n")" >"$tpg/nexus" &&
         mkdir "$tpg/lun/lun_$lun" &&
         ln -s "$_lab_cfg/core/fileio_$lun/lun$lun" "$tpg/lun/lun_$lun/lun" ||
         { echo "lab_add_path: tcm_loop setup failed" >&2; return 1; } ;;

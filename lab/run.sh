@@ -24,14 +24,21 @@
 #       --lun-size MIB    size of each LUN (default 64)
 #       --topology FILE   copy the guest's topology file to FILE on the host
 #   -v, --verbose         stream the guest console to stderr too
+#   -S, --stack NAME      the guest's software (default: LAB_STACK, else debian12):
+#                         debian12 : this machine's own root (Debian 12) and its kernel
+#                         sid      : the Debian sid root of lab/stack/build-sid.sh and
+#                                    the kernel in it (build it first; exit 125 if missing)
+#       --manifest FILE   copy the stack's package manifest ("package version" lines) to FILE
 #   -k, --keep            keep the run directory (console log, outputs) for debugging
 #   -h, --help
-# Environment: LAB_ACCEL=auto|kvm|tcg, LAB_KVM_PROBE_SECS (30), LAB_MEM (MiB, 2048),
-#   LAB_CPUS (2), LAB_KERNEL=/boot/vmlinuz-VERSION (default: newest with modules),
-#   LAB_FAIL_SETUP=1 (make the guest setup fail on purpose, to test the 125 path).
+# Environment: LAB_STACK (as --stack), LAB_ACCEL=auto|kvm|tcg, LAB_KVM_PROBE_SECS (30),
+#   LAB_MEM (MiB, 2048), LAB_CPUS (2), LAB_KERNEL=/boot/vmlinuz-VERSION (default: the
+#   newest with modules; for sid a path inside the sid root), LAB_CACHE (where the sid
+#   root is, see lab/stack/build-sid.sh), LAB_FAIL_SETUP=1 (make the guest setup fail on
+#   purpose, to test the 125 path).
 #
-# CMD runs with stdin /dev/null; its stdout/stderr stream here live. It sees LAB_LUNS,
-# LAB_NPATHS, LAB_NODE2_NPATHS, LAB_TRANSPORT, LAB_TOPOLOGY (the file with all of
+# CMD runs with stdin /dev/null; its stdout/stderr stream here live. It sees LAB_STACK,
+# LAB_LUNS, LAB_NPATHS, LAB_NODE2_NPATHS, LAB_TRANSPORT, LAB_TOPOLOGY (the file with all of
 # these), and per LUN i: LAB_MPATH_i, LAB_WWID_i, LAB_PATHS_i, LAB_SG_i,
 # LAB_NODE2_PATHS_i, LAB_NODE2_SG_i; LAB_INITIATORS, LAB_NODE2_INITIATORS; and
 # LAB_GUEST_TOOLS (source it for lab_add_path, lab_del_path, lab_fail_path, ...).
@@ -46,7 +53,7 @@ fail() { echo "lab/run.sh: $*" >&2; exit 125; }
 bad() { echo "lab/run.sh: $*" >&2; exit 2; }
 
 luns=1 paths=2 node2=0 transport=loop tmo=600 share="" state="" lun_mb=64 topo_out=""
-verbose=0 keep=0 envs=()
+verbose=0 keep=0 envs=() stack=${LAB_STACK:-debian12} manifest_out=
 while (($#)); do
   case $1 in
     -l|--luns) luns=${2-}; shift 2 ;;
@@ -59,6 +66,8 @@ while (($#)); do
     -s|--state) state=${2-}; shift 2 ;;
     --lun-size) lun_mb=${2-}; shift 2 ;;
     --topology) topo_out=${2-}; shift 2 ;;
+    -S|--stack) stack=${2-}; shift 2 ;;
+    --manifest) manifest_out=${2-}; shift 2 ;;
     -v|--verbose) verbose=1; shift ;;
     -k|--keep) keep=1; shift ;;
     -h|--help) usage ;;
@@ -72,22 +81,57 @@ num() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3)) || bad "$1 must be an integer >= $3
 num --luns "$luns" 1; num --paths "$paths" 1; num --node2-paths "$node2" 0
 num --timeout "$tmo" 1; num --lun-size "$lun_mb" 1
 [[ $transport == loop || $transport == iscsi ]] || bad "--transport must be loop or iscsi"
+[[ $stack == debian12 || $stack == sid ]] || bad "--stack must be debian12 or sid (got '$stack')"
 share=$(cd "${share:-$LAB_DIR/..}" 2>/dev/null && pwd) || bad "bad --dir"
 if [ -n "$state" ]; then mkdir -p "$state" && state=$(cd "$state" && pwd) || bad "bad --state"; fi
 for e in ${envs[@]+"${envs[@]}"}; do
   [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || bad "--env wants NAME=VALUE (got '$e')"
 done
 
-# --- guest kernel ------------------------------------------------------------------
+# --- guest stack: root file system, kernel, manifest --------------------------------
+# debian12: this machine's root (/), shared read-only, and its newest kernel with modules.
+# sid: the root that lab/stack/build-sid.sh built (never built here: that takes minutes).
+if [ "$stack" = sid ]; then
+  stackdir=$("$LAB_DIR/stack/build-sid.sh" --path) ||
+    fail "the Debian sid root is missing: build it (as root, about 2 minutes) with lab/stack/build-sid.sh"
+  groot=$stackdir/root
+  manifest=$stackdir/manifest.txt
+else
+  groot=/ stackdir="" manifest=""
+fi
+# in_root PATH: PATH inside the guest root, with its symbolic links resolved inside that
+# root (sid's /lib is a link to usr/lib; an absolute link must not lead to the host's)
+in_root() {
+  local rest=${1#/} out="" comp t n=0
+  while [ -n "$rest" ]; do
+    comp=${rest%%/*}; [ "$comp" = "$rest" ] && rest="" || rest=${rest#*/}
+    case $comp in
+      ""|.) continue ;;
+      ..) out=${out%/*}; continue ;;
+    esac
+    if [ -L "${groot%/}$out/$comp" ]; then
+      ((++n < 40)) || return 1
+      t=$(readlink "${groot%/}$out/$comp")
+      case $t in /*) out="" rest=${t#/}${rest:+/$rest} ;; *) rest=$t${rest:+/$rest} ;; esac
+    else
+      out=$out/$comp
+    fi
+  done
+  echo "${groot%/}${out:-/}"
+}
 kernel=${LAB_KERNEL:-}
 if [ -z "$kernel" ]; then
-  for k in $(ls -v /boot/vmlinuz-* 2>/dev/null); do
-    [ -d "/lib/modules/${k#/boot/vmlinuz-}/kernel" ] && kernel=$k
-  done
+  while read -r v; do # versions in ascending order: the newest with modules wins
+    [ -n "$v" ] && [ -d "$(in_root "/lib/modules/$v/kernel")" ] && kernel=/boot/vmlinuz-$v
+  done < <(for k in "$(in_root /boot)"/vmlinuz-*; do
+             [ -e "$k" ] && echo "${k##*/vmlinuz-}"; done | sort -V)
 fi
-[ -n "$kernel" ] && [ -r "$kernel" ] ||
-  fail "no readable guest kernel with modules in /boot (run lab/setup.sh as root)"
-kver=${kernel#/boot/vmlinuz-}
+[ -n "$kernel" ] && [ -r "$(in_root "$kernel")" ] ||
+  fail "no readable guest kernel with modules in $(in_root /boot) (stack $stack;" \
+    "$([ "$stack" = sid ] && echo "rebuild it with lab/stack/build-sid.sh --force" ||
+      echo "run lab/setup.sh as root"))"
+kver=${kernel##*/vmlinuz-}
+kernel=$(in_root "$kernel")
 for tool in qemu-system-x86_64 busybox cpio modprobe timeout; do
   command -v $tool >/dev/null || fail "$tool is missing (run lab/setup.sh as root)"
 done
@@ -115,6 +159,28 @@ finish() {
 trap finish EXIT
 trap 'echo "lab: interrupted" >&2; exit 130' INT TERM HUP
 
+# --- the stack's manifest ("package version" lines), printed by every run -------------
+if [ -z "$manifest" ]; then # debian12: this machine's packages
+  manifest=$run/manifest.txt
+  dpkg-query -W -f='${Package} ${Version}\n' >"$manifest" 2>/dev/null ||
+    fail "dpkg-query cannot list this machine's packages"
+fi
+[ -s "$manifest" ] || fail "the manifest $manifest of stack $stack is missing or empty"
+pkgver() { awk -v p="$1" '$1 == p {print $2; f = 1} END {if (!f) print "none"}' "$2"; }
+fa=fence-agents
+[ "$(pkgver "$fa" "$manifest")" = none ] && fa=fence-agents-scsi
+echo "lab: stack $stack: root $groot, kernel $kver (linux-image-$kver $(pkgver "linux-image-$kver" "$manifest"))" >&2
+mname=$manifest
+[ "$stack" = debian12 ] && mname="(this machine's dpkg database)"
+echo "lab: stack $stack: manifest $mname (sha256 $(sha256sum "$manifest" | cut -c1-16)," \
+  "$(wc -l <"$manifest") packages): multipath-tools $(pkgver multipath-tools "$manifest")," \
+  "sg3-utils $(pkgver sg3-utils "$manifest"), open-iscsi $(pkgver open-iscsi "$manifest")," \
+  "$fa $(pkgver $fa "$manifest"), python3 $(pkgver python3 "$manifest");" \
+  "qemu (host) $(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || echo unknown)" >&2
+if [ -n "$manifest_out" ]; then
+  cp "$manifest" "$manifest_out" || fail "cannot copy the manifest to $manifest_out"
+fi
+
 cwd=$PWD
 case $cwd/ in "$share"/*) ;; *) cwd=$share ;; esac
 {
@@ -124,6 +190,7 @@ case $cwd/ in "$share"/*) ;; *) cwd=$share ;; esac
     "$share" "$cwd" "$LAB_DIR" "$PATH"
   printf 'LAB_STATE=%q\nLAB_LUN_MB=%q\n' "$([ -n "$state" ] && echo 1 || echo 0)" "$lun_mb"
   printf 'LAB_FAIL_SETUP=%q\n' "${LAB_FAIL_SETUP:-}"
+  printf 'LAB_STACK=%q\n' "$stack"
 } >"$run/params"
 for e in ${envs[@]+"${envs[@]}"}; do printf '%s=%q\n' "${e%%=*}" "${e#*=}"; done >"$run/env"
 printf '%q ' "$@" >"$run/cmd"
@@ -134,8 +201,16 @@ ird=$run/initramfs
 mkdir -p "$ird/bin" "$ird/modules"
 cp "$(command -v busybox)" "$ird/bin/busybox"
 cp "$LAB_DIR/guest/initramfs-init.sh" "$ird/init"
-chmod 0755 "$ird/init" "$ird/bin/busybox"
-mods=$(modprobe -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p overlay 2>&1 |
+cp "$LAB_DIR/guest/stage2.sh" "$ird/stage2.sh"
+chmod 0755 "$ird/init" "$ird/bin/busybox" "$ird/stage2.sh"
+moddirs=()
+if [ "$groot" != / ]; then
+  # modprobe -d DIR reads DIR/lib/modules/KVER: give it a view of the root whose
+  # lib/modules is the resolved one (sid's /lib is a link to usr/lib)
+  mkdir -p "$run/modroot/lib" && ln -s "$(in_root /lib/modules)" "$run/modroot/lib/modules"
+  moddirs=(-d "$run/modroot")
+fi
+mods=$(modprobe ${moddirs[@]+"${moddirs[@]}"} -S "$kver" --show-depends -a virtio_pci 9pnet_virtio 9p overlay 2>&1 |
   awk '$1 == "insmod" && !seen[$2]++ {print $2}') || true
 [ -n "$mods" ] || fail "modprobe cannot resolve the 9p/overlay modules of $kver"
 n=0
@@ -175,7 +250,7 @@ start_qemu() { # start_qemu kvm|tcg [LIMIT]: QEMU in the background, sets qpid
     -kernel "$kernel" -initrd "$run/initrd.cpio" \
     -append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init labstage2=$LAB_DIR/guest/stage2.sh" \
     -serial "file:$run/console.log" \
-    -fsdev local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap \
+    -fsdev local,id=fsroot,path="$groot",security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot \
     -fsdev local,id=fsshare,path="$share",security_model=none,multidevs=remap \
     -device virtio-9p-pci,fsdev=fsshare,mount_tag=labshare \
@@ -210,15 +285,33 @@ echo "lab: accelerator $accel ($why); kernel $kver; $transport, $luns LUN(s) x $
   "+ $node2 node-2 path(s); limit ${tmo}s" >&2
 
 # stream CMD's output (and with -v the console) while QEMU runs
-tail -s 0.2 -c +1 -f --pid="$qpid" "$run/stdout" & tails+=($!)
-tail -s 0.2 -c +1 -f --pid="$qpid" "$run/stderr" >&2 & tails+=($!)
-if ((verbose)); then tail -s 0.2 -c +1 -f --pid="$qpid" "$run/console.log" >&2 & tails+=($!); fi
-set +e
-wait "$qpid"; qrc=$?
-qpid=""
-for t in "${tails[@]}"; do wait "$t"; done
-tails=()
-set -e
+boots=1
+while :; do
+  tail -s 0.2 -c +1 -f --pid="$qpid" "$run/stdout" & tails+=($!)
+  tail -s 0.2 -c +1 -f --pid="$qpid" "$run/stderr" >&2 & tails+=($!)
+  if ((verbose)); then tail -s 0.2 -c +1 -f --pid="$qpid" "$run/console.log" >&2 & tails+=($!); fi
+  set +e
+  wait "$qpid"; qrc=$?
+  qpid=""
+  for t in "${tails[@]}"; do wait "$t"; done
+  tails=()
+  set -e
+  # The guest kernel died before stage 1 reported (seen once with sid's 7.2 kernel under
+  # TCG: an oops in the timer interrupt during early boot): nothing of the lab ran yet,
+  # so boot once more, and say so.
+  if ((boots == 1)) && ((qrc != 124 && qrc != 137)) && [ ! -s "$run/rc" ] &&
+     ! grep -q 'lab-init: root ready' "$run/console.log" &&
+     grep -q 'Kernel panic' "$run/console.log"; then
+    cp "$run/console.log" "$run/console-boot1.log"
+    echo "lab: the guest kernel crashed before stage 1 ($(grep -m 1 -E 'BUG:|Oops|invalid opcode|general protection|Kernel panic' \
+      "$run/console.log" | sed 's/^\[ *[0-9.]*\] //')); booting once more" >&2
+    boots=2
+    left=$(awk -v t="$tmo" -v e="$(elapsed)" 'BEGIN {l = int(t - e); print (l < 1 ? 1 : l)}')
+    start_qemu "$accel" "$left"
+    continue
+  fi
+  break
+done
 
 [ -n "$topo_out" ] && [ -s "$run/topology.sh" ] && cp "$run/topology.sh" "$topo_out"
 console_tail() { echo "--- guest console (last ${1} lines) ---" >&2; tail -n "$1" "$run/console.log" >&2; }

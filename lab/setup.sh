@@ -16,6 +16,9 @@
 #   fence-agents        Debian's fence_scsi, which the Python lab tests compare against
 #   gcc g++ valgrind pkg-config   pr-c/test.sh: C tests under ASan and
 #                       valgrind, the header as C and C++, the pkg-config build of libpr_sdk
+#   mmdebstrap          builds the Debian sid guest root of the lab's second stack
+#                       (lab/stack/build-sid.sh; the packages in it come from sid, not
+#                       from this machine)
 #
 # Note: on images that carry qemu-utils from bookworm-backports without that suite
 # configured, apt removes it to install bookworm's qemu-system-common (the backports
@@ -25,7 +28,8 @@ set -euo pipefail
 pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
       udev multipath-tools sg3-utils open-iscsi iproute2
       python3-venv fence-agents
-      gcc g++ valgrind pkg-config)
+      gcc g++ valgrind pkg-config
+      mmdebstrap)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

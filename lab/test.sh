@@ -5,13 +5,17 @@
 #   1. builds the workspace's test binaries on the host
 #      (cargo test --workspace --no-run --message-format=json; the guest compiles slowly)
 #      and lists each one's #[ignore] tests (the tests that need real devices);
-#   2. boots the lab once per topology and runs, inside: lab/selftest.sh, then every
-#      binary that has ignored tests, with --ignored --test-threads=1;
-#      then the Python lab tests (pr-python: `pytest -m lab`, from the venv
-#      pr-python/test.sh installs into target/py-venv on the host);
+#   2. boots the lab once per stack and topology and runs, inside: lab/selftest.sh, then
+#      every binary that has ignored tests, with --ignored --test-threads=1;
+#      then the Python lab tests (pr-python: `pytest -m lab`; debian12: from the venv
+#      pr-python/test.sh installs into target/py-venv on the host; sid: from the venv
+#      in the sid root, into which the guest installs the abi3 wheel built here);
 #   3. prints a summary with the time each lab run took; exits non-zero on any failure.
 #
 # Usage: lab/test.sh [options] [-- TEST-ARGS...]
+#   --stack NAME        debian12 (default: this machine's root and kernel), sid (the
+#                         Debian sid root of lab/stack/build-sid.sh, built first when
+#                         missing: needs root) or all (both, debian12 first)
 #   --topology NAME     run only this topology (repeatable); default: all of
 #                         loop : -T loop  -l 2 -p 3 --node2-paths 1
 #                         iscsi: -T iscsi -l 2 -p 2 --node2-paths 1
@@ -19,7 +23,8 @@
 #   -t, --timeout SECS  limit of each lab run (default 900)
 #   TEST-ARGS           extra arguments for every test binary (e.g. a name filter)
 # Tests whose name contains "iscsi_only" (e.g. PREEMPT AND ABORT, which deadlocks LIO
-# over tcm_loop) are skipped on the loop topology. Logs: target/lab-test/.
+# over tcm_loop) are skipped on the loop topology. Logs: target/lab-test/STACK/
+# (log-TOPOLOGY.txt, results-TOPOLOGY.txt, manifest.txt: the stack's package versions).
 set -uo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,9 +36,12 @@ declare -A TOPO_OPTS=(
 declare -A TOPO_ARGS=([loop]="--skip iscsi_only" [iscsi]="")
 ALL_TOPOS=(loop iscsi)
 
-topos=() selftest_only=0 tmo=900 test_args=()
+topos=() selftest_only=0 tmo=900 test_args=() stack_arg=debian12
 while (($#)); do
   case $1 in
+    --stack) case ${2-} in debian12|sid|all) stack_arg=$2 ;;
+               *) echo "lab/test.sh: unknown stack '${2-}' (debian12, sid, all)" >&2; exit 2 ;; esac
+             shift 2 ;;
     --topology) [ -n "${TOPO_OPTS[${2-}]+x}" ] || { echo "lab/test.sh: unknown topology '${2-}' (loop, iscsi)" >&2; exit 2; }
                 topos+=("$2"); shift 2 ;;
     --selftest-only) selftest_only=1; shift ;;
@@ -44,6 +52,7 @@ while (($#)); do
   esac
 done
 ((${#topos[@]})) || topos=("${ALL_TOPOS[@]}")
+if [ "$stack_arg" = all ]; then stacks=(debian12 sid); else stacks=("$stack_arg"); fi
 
 out=$ROOT/target/lab-test
 rm -rf "$out" && mkdir -p "$out/bin" || { echo "lab/test.sh: cannot create $out" >&2; exit 1; }
@@ -108,48 +117,87 @@ if ((!selftest_only)); then
     echo "lab/test.sh: FAILED: pr-python/test.sh (log above, full: $out/python-build.log)" >&2
     exit 1
   fi
+  # sid's Python is not the host's: the guest installs the abi3 wheel into the sid root's
+  # venv (lab/guest/run-tests.sh). Built by the same maturin, cargo finds it up to date.
+  if [[ " ${stacks[*]} " == *" sid "* ]]; then
+    echo "lab/test.sh: building the pr-sdk wheel for the sid guest (pip wheel) ..."
+    if ! "$ROOT/target/py-venv/bin/python" -m pip wheel --disable-pip-version-check --no-deps \
+         -w "$out/wheel" "$ROOT/pr-python" >>"$out/python-build.log" 2>&1 ||
+       ! ls "$out"/wheel/pr_sdk-*.whl >/dev/null 2>&1; then
+      tail -n 40 "$out/python-build.log" >&2
+      echo "lab/test.sh: FAILED: pip wheel ./pr-python (log above, full: $out/python-build.log)" >&2
+      exit 1
+    fi
+  fi
 fi
 # --- end of pr-python block ------------------------------------------------------
 
-# --- 2. one lab run per topology ----------------------------------------------------
-declare -A RUN_RC RUN_SECS
-for topo in "${topos[@]}"; do
-  results=$out/results-$topo.txt
-  : >"$results"
-  # shellcheck disable=SC2206
-  opts=(${TOPO_OPTS[$topo]}) targs=(${TOPO_ARGS[$topo]})
-  echo
-  echo "lab/test.sh: ===== topology $topo: lab/run.sh ${opts[*]} (limit ${tmo}s)"
-  t0=$(now)
-  "$LAB_DIR/run.sh" "${opts[@]}" -t "$tmo" -C "$ROOT" -- \
-    "$LAB_DIR/guest/run-tests.sh" "$list" "$results" ${targs[@]+"${targs[@]}"} \
-    ${test_args[@]+"${test_args[@]}"} 2>&1 | tee "$out/log-$topo.txt"
-  RUN_RC[$topo]=${PIPESTATUS[0]}
-  RUN_SECS[$topo]=$(secs "$t0" "$(now)")
-  echo "lab/test.sh: topology $topo took ${RUN_SECS[$topo]}s (exit ${RUN_RC[$topo]})"
+# --- 2. one lab run per stack and topology --------------------------------------------
+declare -A RUN_RC RUN_SECS RUN_READY RUN_VM
+for stack in "${stacks[@]}"; do
+  sout=$out/$stack
+  mkdir -p "$sout"
+  if [ "$stack" = sid ] && ! "$LAB_DIR/stack/build-sid.sh" --path >/dev/null 2>&1; then
+    echo "lab/test.sh: building the Debian sid guest root (lab/stack/build-sid.sh) ..."
+    t0=$(now)
+    if ! "$LAB_DIR/stack/build-sid.sh" >"$sout/build-root.log" 2>&1; then
+      cat "$sout/build-root.log" >&2
+      echo "lab/test.sh: FAILED: lab/stack/build-sid.sh (log above)" >&2
+      exit 1
+    fi
+    echo "lab/test.sh: sid root built in $(secs "$t0" "$(now)")s"
+  fi
+  wheels=("$out"/wheel/pr_sdk-*.whl)
+  [ -f "${wheels[0]}" ] || wheels=("")
+  envs=(-e "LAB_PY_WHEEL=${wheels[0]}")
+  for topo in "${topos[@]}"; do
+    id=$stack/$topo
+    results=$sout/results-$topo.txt
+    : >"$results"
+    # shellcheck disable=SC2206
+    opts=(${TOPO_OPTS[$topo]}) targs=(${TOPO_ARGS[$topo]})
+    echo
+    echo "lab/test.sh: ===== stack $stack, topology $topo: lab/run.sh --stack $stack ${opts[*]} (limit ${tmo}s)"
+    t0=$(now)
+    "$LAB_DIR/run.sh" --stack "$stack" --manifest "$sout/manifest.txt" "${opts[@]}" -t "$tmo" \
+      -C "$ROOT" "${envs[@]}" -- \
+      "$LAB_DIR/guest/run-tests.sh" "$list" "$results" ${targs[@]+"${targs[@]}"} \
+      ${test_args[@]+"${test_args[@]}"} 2>&1 | tee "$sout/log-$topo.txt"
+    RUN_RC[$id]=${PIPESTATUS[0]}
+    RUN_SECS[$id]=$(secs "$t0" "$(now)")
+    # run.sh's last line: "...; T s in all, lab ready after R s of guest uptime" (T: from
+    # QEMU's start, so without the wait for the lab lock that RUN_SECS includes)
+    RUN_READY[$id]=$(sed -n 's/.*lab ready after \([0-9.]*\)s.*/\1/p' "$sout/log-$topo.txt" | tail -n 1)
+    RUN_VM[$id]=$(sed -n 's/.*; \([0-9.]*\)s in all, lab ready.*/\1/p' "$sout/log-$topo.txt" | tail -n 1)
+    echo "lab/test.sh: stack $stack, topology $topo took ${RUN_SECS[$id]}s (exit ${RUN_RC[$id]})"
+  done
 done
 
 # --- 3. summary -----------------------------------------------------------------------
 echo
 echo "================ lab test summary ================"
 failed=0
-for topo in "${topos[@]}"; do
-  rc=${RUN_RC[$topo]}
-  case $rc in
-    0) what="ok" ;;
-    124) what="TIMEOUT (limit ${tmo}s)"; failed=1 ;;
-    125) what="LAB FAILURE (see $out/log-$topo.txt)"; failed=1 ;;
-    *) what="FAILED (exit $rc)"; failed=1 ;;
-  esac
-  echo "topology $topo [${TOPO_OPTS[$topo]}]: $what, ${RUN_SECS[$topo]}s"
-  if [ -s "$out/results-$topo.txt" ]; then
-    while IFS=$'\t' read -r st name detail; do
-      printf '  %-4s %-40s %s\n' "$st" "$name" "$detail"
-      [ "$st" = PASS ] || failed=1
-    done <"$out/results-$topo.txt"
-  else
-    echo "  (no results: the lab did not get to run the tests)"
-  fi
+for stack in "${stacks[@]}"; do
+  for topo in "${topos[@]}"; do
+    id=$stack/$topo
+    rc=${RUN_RC[$id]}
+    case $rc in
+      0) what="ok" ;;
+      124) what="TIMEOUT (limit ${tmo}s)"; failed=1 ;;
+      125) what="LAB FAILURE (see $out/$stack/log-$topo.txt)"; failed=1 ;;
+      *) what="FAILED (exit $rc)"; failed=1 ;;
+    esac
+    echo "stack $stack, topology $topo [${TOPO_OPTS[$topo]}]: $what, ${RUN_SECS[$id]}s" \
+      "(VM ${RUN_VM[$id]:-?}s, lab ready after ${RUN_READY[$id]:-?}s)"
+    if [ -s "$out/$stack/results-$topo.txt" ]; then
+      while IFS=$'\t' read -r st name detail; do
+        printf '  %-4s %-40s %s\n' "$st" "$name" "$detail"
+        [ "$st" = PASS ] || failed=1
+      done <"$out/$stack/results-$topo.txt"
+    else
+      echo "  (no results: the lab did not get to run the tests)"
+    fi
+  done
 done
 if ((failed)); then echo "RESULT: FAILED"; exit 1; fi
 echo "RESULT: all passed"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 # Runs every test of the project, installing what a fresh Debian 12 machine lacks:
 #   formatting, clippy (warnings denied), unit/integration/doc tests, rustdoc (warnings
-#   denied), the fuzz targets' build, and the lab tests on real LIO devices in a QEMU guest.
+#   denied), the fuzz targets' build, and the lab tests on real LIO devices in a QEMU guest,
+#   on both lab stacks (Debian 12 and Debian sid).
 # Usage: scripts/test-all.sh            (PR_SKIP_LAB=1 skips the lab and says so, exit 3)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -65,8 +66,11 @@ if [ -n "${PR_SKIP_LAB:-}" ]; then
   exit 3
 fi
 if [ -x lab/test.sh ]; then
-  step "lab tests (QEMU guest, LIO over tcm_loop and iSCSI, dm-multipath)"
-  bash lab/test.sh
+  # Both stacks: Debian 12 (this machine's root and kernel) and Debian sid (a root built
+  # from the package registry by lab/stack/build-sid.sh, cached in /var/cache/pr-sdk-lab:
+  # about 2 minutes when missing or when lab/stack/sid.packages changed).
+  step "lab tests, stacks debian12 and sid (QEMU guest, LIO over tcm_loop and iSCSI, dm-multipath)"
+  bash lab/test.sh --stack all
 else
   echo "lab/test.sh missing: the lab tests cannot run" >&2
   exit 1

@@ -1,9 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
-# Stage 2 of the lab guest: PID 1 on the overlay root (the host's root, read-only,
-# under tmpfs; nothing written here reaches the host except the shared directory,
-# the run directory /run/lab and an optional state directory).
+# Stage 2 of the lab guest: PID 1 on the overlay root (the stack's root, read-only,
+# under tmpfs: the host's own root for the debian12 stack, the Debian sid root of
+# lab/stack/build-sid.sh for sid; nothing written here reaches the host except the
+# shared directory, the run directory /run/lab and an optional state directory).
+# Where the stacks differ (systemd-udevd's path, open-iscsi's database directory), it
+# looks at what the root holds; LAB_STACK (from /run/lab/params) is exported to the
+# command so tests can say which behaviour they expect on which stack.
 #
 # It builds the SCSI Persistent Reservation topology that lab/run.sh asked for in
 # /run/lab/params, runs the command, writes its exit status to /run/lab/rc and
@@ -53,6 +57,7 @@ opt9p=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o $opt9p labrun $RUN || die "cannot mount the run directory"
 # shellcheck source=/dev/null
 . $RUN/params
+: "${LAB_STACK:=debian12}"
 mkdir -p "$LAB_SHARE" && mount -t 9p -o $opt9p labshare "$LAB_SHARE" ||
   die "cannot mount the shared directory at $LAB_SHARE"
 mkdir -p /etc/target
@@ -71,7 +76,14 @@ ip link set lo up
 say "mounts done"
 
 # --- udev (multipathd only accepts paths known to the udev database) --------------
-/lib/systemd/systemd-udevd --daemon --resolve-names=never || die "systemd-udevd"
+# Debian 12: /lib/systemd/systemd-udevd; sid: /usr/lib/systemd/systemd-udevd (a link to
+# udevadm; /lib is a link to usr/lib there)
+udevd=""
+for u in /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd /sbin/udevd; do
+  [ -x "$u" ] && { udevd=$u; break; }
+done
+[ -n "$udevd" ] || die "systemd-udevd not found in the $LAB_STACK root"
+"$udevd" --daemon --resolve-names=never || die "systemd-udevd ($udevd)"
 
 modprobe -a sd_mod sg scsi_dh_alua target_core_mod target_core_file dm_multipath \
   dm_round_robin || die "modprobe (core modules)"
@@ -115,9 +127,21 @@ done
 
 # --- I_T nexuses ------------------------------------------------------------------
 hexid() { printf '%08x' "$1"; }
+# Relative target port identifiers. Linux 6.1 numbers each device's target ports 1, 2, ...
+# in the order they export it. Newer kernels (sid's 7.x) give each target portal group an
+# "rtpi" attribute, assigned when the group is enabled; tcm_loop groups are never enabled,
+# so every tcm_loop port reports 0 (reserved in SPC; REGISTER AND MOVE cannot name it, and
+# LIO mixes up registrations of different nexuses). The lab sets it as 6.1 numbers it.
+loop_rtpi=0
+set_rtpi() { # set_rtpi TPG N: when the kernel has the attribute
+  [ -e "$1/rtpi" ] || return 0
+  echo "$2" >"$1/rtpi" || return 1
+}
 loop_add_nexus() { # loop_add_nexus NODE INDEX LUN... : one tcm_loop target + nexus
   local tpg=$CFG/loopback/naa.5001405$1$(hexid "$2")/tpgt_1 l
-  mkdir -p "$tpg" && echo "naa.500140a$1$(hexid "$2")" >"$tpg/nexus" || return 1
+  loop_rtpi=$((loop_rtpi + 1))
+  mkdir -p "$tpg" && set_rtpi "$tpg" "$loop_rtpi" &&
+    echo "naa.500140a$1$(hexid "$2")" >"$tpg/nexus" || return 1
   for l in "${@:3}"; do
     mkdir "$tpg/lun/lun_$l" && ln -s "$CFG/core/fileio_$l/lun$l" "$tpg/lun/lun_$l/lun" || return 1
   done
@@ -134,14 +158,18 @@ iscsi_target_up() {
   done
   echo 1 >"$tpg/enable" || return 1
   echo "InitiatorName=$ISCSI_INI_PREFIX:default" >/etc/iscsi/initiatorname.iscsi
-  rm -rf /etc/iscsi/nodes /etc/iscsi/send_targets /etc/iscsi/ifaces
-  mkdir -p /etc/iscsi/ifaces /run/lock/iscsi
+  rm -rf "$ISCSI_DB/nodes" "$ISCSI_DB/send_targets" "$ISCSI_DB/ifaces"
+  mkdir -p "$ISCSI_DB/ifaces" /run/lock/iscsi
   iscsid || return 1
 }
+# open-iscsi's database (nodes, ifaces, send_targets): /etc/iscsi up to Debian 12,
+# /var/lib/iscsi in sid (2.1.10 and later); the iscsiadm binary names the one it uses
+ISCSI_DB=/etc/iscsi
+grep -qa /var/lib/iscsi/ifaces "$(command -v iscsiadm)" 2>/dev/null && ISCSI_DB=/var/lib/iscsi
 iscsi_iface() { # iscsi_iface NAME INITIATOR: an iface record (what "iscsiadm -m iface
   # -o new" + "-o update" write, without two slow iscsiadm runs per iface)
   printf '%s\n' "# BEGIN RECORD (lab)" "iface.iscsi_ifacename = $1" "iface.transport_name = tcp" \
-    "iface.initiatorname = $2" "# END RECORD" >"/etc/iscsi/ifaces/$1"
+    "iface.initiatorname = $2" "# END RECORD" >"$ISCSI_DB/ifaces/$1"
 }
 iscsi_login() { # iscsi_login IFACE...
   local f
@@ -222,7 +250,9 @@ say "node 2 nexuses up"
 node2_devs=$(awk '$1 == 2 {print $4}' $RUN/devices | tr '\n' ' ')
 
 # --- dm-multipath over node 1 only --------------------------------------------------
-rm -rf /etc/multipath /etc/multipath.conf && mkdir -p /etc/multipath/conf.d
+# (/run/multipath: systemd-tmpfiles makes it on a systemd boot; multipathd 0.15 keeps
+# its failed-WWID records there)
+rm -rf /etc/multipath /etc/multipath.conf && mkdir -p /etc/multipath/conf.d /run/multipath
 {
   echo "# written by lab/guest/stage2.sh"
   echo "defaults {"
@@ -274,7 +304,7 @@ q() { printf "%s='%s'\n" "$1" "$2"; }
 {
   echo "# lab topology (written by lab/guest/stage2.sh)"
   q LAB_LUNS "$LAB_LUNS"; q LAB_NPATHS "$LAB_NPATHS"; q LAB_NODE2_NPATHS "$LAB_NODE2"
-  q LAB_TRANSPORT "$LAB_TRANSPORT"
+  q LAB_TRANSPORT "$LAB_TRANSPORT"; q LAB_STACK "$LAB_STACK"
   q LAB_INITIATORS "$INITIATORS_1"; q LAB_NODE2_INITIATORS "$INITIATORS_2"
   [ "$LAB_TRANSPORT" = iscsi ] && q LAB_ISCSI_TARGET "$ISCSI_TARGET"
   for ((i = 0; i < LAB_LUNS; i++)); do
