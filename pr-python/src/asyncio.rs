@@ -126,25 +126,31 @@ pub(crate) fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     py.import("asyncio")?.call_method0("get_running_loop")
 }
 
-/// Schedules `value` (a result when `ok`, else an exception) on `future` in `event_loop`;
-/// a closed loop is ignored (nobody waits any more).
-pub(crate) fn complete_later(
+/// `event_loop.call_soon_threadsafe(*args)` for a call built here, with the GIL: a failure
+/// to build it, or a closed loop (nobody waits any more), goes nowhere else; any other
+/// error is reported as unraisable.
+pub(crate) fn call_soon<'py, A>(py: Python<'py>, event_loop: &Py<PyAny>, args: PyResult<A>)
+where
+    A: pyo3::call::PyCallArgs<'py>,
+{
+    let done = args.and_then(|a| event_loop.bind(py).call_method1("call_soon_threadsafe", a));
+    if let Err(e) = done
+        && !e.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py)
+    {
+        e.write_unraisable(py, None);
+    }
+}
+
+/// Schedules `value` (a result when `ok`, else an exception) on `future` in `event_loop`.
+fn complete_later(
     py: Python<'_>,
     event_loop: &Py<PyAny>,
     future: &Py<PyAny>,
     ok: bool,
     value: Py<PyAny>,
 ) {
-    let done = wrap_pyfunction!(_complete, py).and_then(|complete| {
-        event_loop
-            .bind(py)
-            .call_method1("call_soon_threadsafe", (complete, future, ok, value))
-    });
-    if let Err(e) = done
-        && !e.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py)
-    {
-        e.write_unraisable(py, None);
-    }
+    let args = wrap_pyfunction!(_complete, py).map(|complete| (complete, future, ok, value));
+    call_soon(py, event_loop, args);
 }
 
 /// Runs `fut` on pr-multipath's runtime thread and returns an asyncio future of the

@@ -277,16 +277,9 @@ fn run_async(py: Python<'_>, c: Checked) -> PyResult<Bound<'_, PyAny>> {
                     while let Some(p) = rx.recv().await {
                         let (event_loop, cb) = (Arc::clone(&event_loop), Arc::clone(&cb));
                         let sent = crate::asyncio::run_with_gil(Box::new(move |py| {
-                            let call = crate::convert::progress(py, &p).and_then(|obj| {
-                                event_loop
-                                    .bind(py)
-                                    .call_method1("call_soon_threadsafe", (cb.clone_ref(py), obj))
-                            });
-                            if let Err(e) = call
-                                && !e.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py)
-                            {
-                                e.write_unraisable(py, None);
-                            }
+                            let args =
+                                crate::convert::progress(py, &p).map(|obj| (cb.clone_ref(py), obj));
+                            crate::asyncio::call_soon(py, &event_loop, args);
                         }));
                         if !sent {
                             break;
