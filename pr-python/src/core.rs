@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pr_core::types::PrInAction;
-use pr_multipath::blocking::{self, BridgeError, Pending};
+use pr_multipath::blocking::{self, Pending};
 use pr_multipath::{InResult, Lun, OutRequest, Report};
 use pyo3::prelude::*;
 
@@ -228,14 +228,7 @@ where
 {
     crate::asyncio::awaitable(
         py,
-        async move {
-            tokio::task::spawn_blocking(f)
-                .await
-                .map_err(|e| match e.try_into_panic() {
-                    Ok(p) => BridgeError::Panicked(blocking::runtime::panic_message(p.as_ref())),
-                    Err(_) => BridgeError::Lost,
-                })
-        },
+        blocking::runtime::on_blocking_pool(f),
         move |py, r| match r {
             Ok(v) => convert(py, v),
             Err(e) => Err(bridge_error(py, &e)),

@@ -280,13 +280,23 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match block_on(async move { tokio::task::spawn_blocking(f).await })? {
-        Ok(v) => Ok(v),
-        Err(e) => match e.try_into_panic() {
-            Ok(p) => Err(BridgeError::Panicked(panic_message(p.as_ref()))),
-            Err(_) => Err(BridgeError::Lost),
-        },
-    }
+    block_on(on_blocking_pool(f))?
+}
+
+/// Runs blocking work on the blocking pool of the runtime this future is polled in (the
+/// bridge's, through [`spawn`] or [`block_on`]); a panic of `f` is
+/// [`BridgeError::Panicked`].
+pub async fn on_blocking_pool<R, F>(f: F) -> Result<R, BridgeError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| match e.try_into_panic() {
+            Ok(p) => BridgeError::Panicked(panic_message(p.as_ref())),
+            Err(_) => BridgeError::Lost,
+        })
 }
 
 /// The text of a panic payload.
