@@ -4,6 +4,9 @@
  * on many multipath maps, through the two API families (init_vecs + __mpath_* as
  * mpathpersist uses it, and the self-contained mpath_persistent_reserve_in/out).
  *   bench ITER KEY MAP...
+ * BENCH_PHASES (optional, comma-separated: vecs-register, vecs-read-keys,
+ * oneshot-register, oneshot-read-keys, or "none") runs only those phases, so a profiler
+ * can subtract a run of "none" (set-up and clean-up only) from a run of one phase.
  * Built once against include/mpath_persist.h and linked with -lmpathpersist (the
  * LIBMPATHPERSIST_2.1.0 names only, which Debian's 0.9.4 library has too); run it with
  * Debian's library and with ours (LD_LIBRARY_PATH). Prints which library it loaded and
@@ -57,9 +60,25 @@ static int read_keys(int fd, int oneshot, struct prin_resp *resp)
 	return rc;
 }
 
+static int selected(const char *api, const char *op)
+{
+	const char *want = getenv("BENCH_PHASES");
+	if (!want)
+		return 1;
+	char name[64];
+	snprintf(name, sizeof(name), "%s-%s", api, op);
+	size_t len = strlen(name);
+	for (const char *p = want; (p = strstr(p, name)); p += len)
+		if ((p == want || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
+			return 1;
+	return 0;
+}
+
 static void phase(const char *api, const char *op, int oneshot, int is_reg, int iter,
 		  uint64_t key, int *fds, int n)
 {
+	if (!selected(api, op))
+		return;
 	struct prin_resp *resp = calloc(1, sizeof(*resp));
 	int calls = 0, errors = 0;
 	double t0 = now();

@@ -142,6 +142,19 @@ impl MultipathLun<AnyPath> {
         })
     }
 
+    /// As [`map_name_of`](Self::map_name_of), for the block device numbered `major:minor`
+    /// (from `fstat` of a descriptor the caller holds): `Ok(None)` for a SCSI disk,
+    /// [`Error::NotFound`] when no block device has that number, [`Error::NotScsi`] for
+    /// anything that is neither a map nor a SCSI disk. Reads three sysfs attributes of a
+    /// map and nothing else, for callers that identify their device on every call.
+    pub fn map_name_of_dev_t(major: u32, minor: u32) -> Result<Option<String>> {
+        let c = pr_sgio::classify_dev_t(major, minor).map_err(classify_error)?;
+        Ok(match target_of(c) {
+            Target::Map(name) => Some(name),
+            Target::Device(..) => None,
+        })
+    }
+
     /// A LUN named `name` over the given path devices (SCSI disks or sg nodes of one
     /// logical unit, each a path; a map is opened as one device), in one path group,
     /// all usable, without multipathd or multipath.conf: for paths that no dm map
@@ -268,6 +281,13 @@ mod tests {
             e.to_string().starts_with("/nonexistent/sdz: no such"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_device_number_no_block_device_has_is_not_found() {
+        let e = Lun::map_name_of_dev_t(4095, 1_048_575).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert!(e.to_string().contains("4095:1048575"), "{e}");
     }
 
     #[test]

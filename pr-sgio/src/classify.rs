@@ -194,13 +194,17 @@ impl Classifier {
     pub fn classify_dev_t(&self, major: u32, minor: u32) -> Result<Classified> {
         let dev = DevT::new(major, minor);
         let given = format!("block device {dev}");
-        if !self.sys.dev_block(dev).exists() {
-            return Err(Error::NotFound {
-                path: PathBuf::from(given),
-            });
-        }
-        let kind = sysfs::identify(&self.sys, NodeType::Block, dev)
-            .map_err(|r| Error::rejected(Path::new(&given), r))?;
+        // Identified first, the existence checked only on failure: this runs once per call
+        // in the drop-in libmpathpersist.
+        let kind = sysfs::identify(&self.sys, NodeType::Block, dev).map_err(|r| {
+            if self.sys.dev_block(dev).exists() {
+                Error::rejected(Path::new(&given), r)
+            } else {
+                Error::NotFound {
+                    path: PathBuf::from(&given),
+                }
+            }
+        })?;
         let node = self.node_of(&kind);
         Ok(Classified {
             given,

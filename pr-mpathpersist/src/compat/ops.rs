@@ -1,5 +1,5 @@
 //! The operations behind the C entry points, in safe Rust, on pr-multipath's front door:
-//! which multipath map a file descriptor is ([`pr_multipath::Lun::map_name_of`]), its LUN
+//! which multipath map a file descriptor is ([`pr_multipath::Lun::map_name_of_dev_t`]), its LUN
 //! ([`pr_multipath::Lun::from_map_with`], cached within an `init_vecs` session), one PR IN
 //! or PR OUT on it (on the caller's thread, or on pr-multipath's runtime thread through
 //! [`pr_multipath::blocking`]), and every outcome as a `MPATH_PR_*` code.
@@ -53,8 +53,8 @@ pub(crate) fn map_of_fd(fd: c_int) -> Result<Target, c_int> {
         }
         FdKind::Block { major, minor } => (major, minor),
     };
-    // The front door decides from the node the descriptor is open on.
-    match Lun::map_name_of(&format!("/proc/self/fd/{fd}")) {
+    // The front door decides from the device number the descriptor is open on.
+    match Lun::map_name_of_dev_t(major, minor) {
         Ok(Some(name)) => {
             log::msg(4, format_args!("{major}:{minor} is map {name}"));
             Ok(Target::Map {
