@@ -148,11 +148,12 @@ impl MultipathLun<AnyPath> {
     /// anything that is neither a map nor a SCSI disk. Reads three sysfs attributes of a
     /// map and nothing else, for callers that identify their device on every call.
     pub fn map_name_of_dev_t(major: u32, minor: u32) -> Result<Option<String>> {
-        let c = pr_sgio::classify_dev_t(major, minor).map_err(classify_error)?;
-        Ok(match target_of(c) {
-            Target::Map(name) => Some(name),
-            Target::Device(..) => None,
-        })
+        Ok(
+            match pr_sgio::identify_dev_t(major, minor).map_err(classify_error)? {
+                DeviceKind::Multipath { map, .. } => Some(map),
+                _ => None,
+            },
+        )
     }
 
     /// A LUN named `name` over the given path devices (SCSI disks or sg nodes of one

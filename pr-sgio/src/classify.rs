@@ -72,6 +72,11 @@ pub fn classify_dev_t(major: u32, minor: u32) -> Result<Classified> {
     Classifier::default().classify_dev_t(major, minor)
 }
 
+/// [`Classifier::identify_dev_t`] of `/sys`.
+pub fn identify_dev_t(major: u32, minor: u32) -> Result<DeviceKind> {
+    Classifier::default().identify_dev_t(major, minor)
+}
+
 /// What [`Classifier::resolve`] made of what was given.
 #[derive(Debug)]
 pub(crate) enum Resolved {
@@ -193,24 +198,31 @@ impl Classifier {
     /// Classifies the block device `major:minor` (`given` is `block device MAJ:MIN`).
     pub fn classify_dev_t(&self, major: u32, minor: u32) -> Result<Classified> {
         let dev = DevT::new(major, minor);
-        let given = format!("block device {dev}");
-        // Identified first, the existence checked only on failure: this runs once per call
-        // in the drop-in libmpathpersist.
-        let kind = sysfs::identify(&self.sys, NodeType::Block, dev).map_err(|r| {
+        let kind = self.identify_dev_t(major, minor)?;
+        let node = self.node_of(&kind);
+        Ok(Classified {
+            given: format!("block device {dev}"),
+            node,
+            dev,
+            kind,
+        })
+    }
+
+    /// What the block device `major:minor` is, as [`classify_dev_t`](Self::classify_dev_t)
+    /// decides, without looking for its node in `/dev`: sysfs only (three reads for a
+    /// multipath map), for callers that identify a descriptor's device on every call.
+    pub fn identify_dev_t(&self, major: u32, minor: u32) -> Result<DeviceKind> {
+        let dev = DevT::new(major, minor);
+        // Identified first, the existence checked only on failure.
+        sysfs::identify(&self.sys, NodeType::Block, dev).map_err(|r| {
+            let given = format!("block device {dev}");
             if self.sys.dev_block(dev).exists() {
                 Error::rejected(Path::new(&given), r)
             } else {
                 Error::NotFound {
-                    path: PathBuf::from(&given),
+                    path: PathBuf::from(given),
                 }
             }
-        })?;
-        let node = self.node_of(&kind);
-        Ok(Classified {
-            given,
-            node,
-            dev,
-            kind,
         })
     }
 
