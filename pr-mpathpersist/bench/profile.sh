@@ -3,9 +3,13 @@
 # pr-mpathpersist/bench/profile.sh OUTDIR ITER PHASE - inside the lab guest (bench.sh
 # --profile runs it): the cost of one call of PHASE (see bench.c's BENCH_PHASES) with
 # Debian's libmpathpersist and with ours, counted rather than timed, so that the TCG
-# guest's noise does not enter: user-space instructions (callgrind, every thread) and
-# system calls (strace -f -c). Each is measured twice per library, with PHASE and with
-# "none" (set-up and clean-up only); the difference divided by the calls is per call.
+# guest's noise does not enter:
+# - user-space instructions on the calling thread inside the bench's call wrapper
+#   (callgrind --toggle-collect on read_keys/reg: the library's whole call, nothing of
+#   set-up), divided by the calls;
+# - system calls of the calling thread (strace without -f), and of every thread (-f),
+#   each measured with PHASE and with "none" (set-up and clean-up only): the difference
+#   divided by the calls. Other threads' counts move with timing; the caller's do not.
 set -euo pipefail
 out=$1 iter=$2 phase=$3
 maps=()
@@ -27,21 +31,24 @@ syscalls() { # FILE: total calls of an strace -c summary
   awk '$NF == "total" { print $4; exit }' "$1"
 }
 for lib in debian ours; do
-  declare -A ir sc
+  declare -A sc scf
   for p in none "$phase"; do
     f=$out/profile-$lib-$p
-    run "$lib" "$p" valgrind --tool=callgrind --callgrind-out-file="$f.callgrind" \
-      >"$f.out" 2>"$f.valgrind"
-    run "$lib" "$p" strace -f -qq -c -o "$f.strace" >/dev/null
-    ir[$p]=$(instructions "$f.callgrind") sc[$p]=$(syscalls "$f.strace")
+    run "$lib" "$p" strace -qq -c -o "$f.strace" >"$f.out"
+    run "$lib" "$p" strace -f -qq -c -o "$f.strace-f" >/dev/null
+    sc[$p]=$(syscalls "$f.strace") scf[$p]=$(syscalls "$f.strace-f")
   done
-  echo "$lib: instructions ${ir[none]} / ${ir[$phase]}, syscalls ${sc[none]} / ${sc[$phase]} (none / $phase)"
-  awk -v lib="$lib" -v c="$calls" -v a="${ir[none]}" -v b="${ir[$phase]}" -v s="${sc[none]}" -v t="${sc[$phase]}" \
-    'BEGIN { printf "PER_CALL %s instructions=%.0f syscalls=%.1f\n", lib, (b - a) / c, (t - s) / c }'
+  f=$out/profile-$lib-$phase
+  run "$lib" "$phase" valgrind --tool=callgrind --callgrind-out-file="$f.callgrind" \
+    --toggle-collect=read_keys --toggle-collect=reg >/dev/null 2>"$f.valgrind"
+  ir=$(instructions "$f.callgrind")
+  echo "$lib: calling thread's syscalls ${sc[none]} / ${sc[$phase]}, all threads' ${scf[none]} / ${scf[$phase]} (none / $phase)"
+  awk -v lib="$lib" -v c="$calls" -v ir="$ir" -v s="${sc[none]}" -v t="${sc[$phase]}" -v sf="${scf[none]}" -v tf="${scf[$phase]}" \
+    'BEGIN { printf "PER_CALL %s instructions=%.0f syscalls=%.1f all_threads_syscalls=%.1f\n", lib, ir / c, (t - s) / c, (tf - sf) / c }'
   grep -h '^library:' "$out/profile-$lib-$phase.out" || true
-  unset ir sc
+  unset sc scf
 done
 for lib in debian ours; do
-  echo "--- $lib: system calls of $phase (strace -c)"
+  echo "--- $lib: system calls of the calling thread, $phase (strace -c)"
   cat "$out/profile-$lib-$phase.strace"
 done
