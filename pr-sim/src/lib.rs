@@ -21,10 +21,10 @@
 //!   [`timer::precise_sleep`] (one background thread, sub-millisecond, real clock).
 //! - [`sequence`]: reproducible random PR command sequences and a runner that records what any
 //!   set of transports answered, for differential tests (sim against sim, LIO against the
-//!   [`Personality::Lio`] simulator).
+//!   [`Personality::Lio`] or [`Personality::Lio7_1`] simulator).
 //!
-//! Every departure of the LIO personality from SPC-5 is listed, with its source and its
-//! tests, in the crate's `DEPARTURES.md`; `BENCHMARKS.md` gives commands per second and
+//! Every departure of the LIO personalities from SPC-5 is listed, with its source and its
+//! tests, in the crate's `DEPARTURES.md` (Linux 6.1's LIO, and what 7.1 changed); `BENCHMARKS.md` gives commands per second and
 //! memory per LUN (about 1 KiB: 100,000 LUNs in about 100-200 MiB).
 //!
 //! # Example

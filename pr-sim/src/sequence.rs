@@ -10,8 +10,8 @@
 //! [`run`] executes a sequence on a set of paths (index = nexus) and, after each step, issues
 //! the four PR IN service actions from an observer path, re-issuing each while it returns a
 //! UNIT ATTENTION (the consumed conditions are recorded). Two runs compare with
-//! [`first_divergence`]: sim against sim, or (in the lab) LIO against a
-//! [`Personality::Lio`](crate::Personality::Lio) simulator.
+//! [`first_divergence`]: sim against sim, or (in the lab) LIO against a simulator with the
+//! LIO personality of its kernel ([`Personality::lio_for_kernel`](crate::Personality::lio_for_kernel)).
 //!
 //! ```
 //! use pr_sim::sequence::{self as seq, GenConfig};

@@ -1,8 +1,17 @@
 //! The differential test (issue 4, "Proof: the simulator agrees with LIO"): random PR command
 //! sequences run on a real LIO LUN in the project's QEMU lab (through pr-sgio) and on a fresh
-//! `pr-sim` LUN with the [`Personality::Lio`](pr_sim::Personality::Lio) personality, in lock
-//! step; after every step the status, the sense key/ASC/ASCQ, the step's own PR IN data and
-//! the bytes of all four PR IN responses (read by an observer nexus) must be identical.
+//! `pr-sim` LUN with the LIO personality of the guest's kernel, in lock step; after every
+//! step the status, the sense key/ASC/ASCQ, the step's own PR IN data and the bytes of all
+//! four PR IN responses (read by an observer nexus) must be identical.
+//!
+//! The personality comes from the running kernel's release
+//! (`/proc/sys/kernel/osrelease`, through
+//! [`Personality::lio_for_kernel`](pr_sim::Personality::lio_for_kernel)):
+//! [`Personality::Lio`](pr_sim::Personality::Lio) on Debian 12's 6.1,
+//! [`Personality::Lio7_1`](pr_sim::Personality::Lio7_1) on 7.1 and later (the sid stack's
+//! 7.2). If the release cannot be read or parsed, `LAB_STACK` (which `lab/run.sh` exports)
+//! decides: `debian12` gives `Lio`, `sid` gives `Lio7_1`; with neither the test fails. The
+//! test prints which personality it uses and why.
 //!
 //! It lives in `pr-tests` (the top-level `tests/` crate) because it spans crates: `pr-sim`
 //! does not depend on `pr-sgio`, not even for its tests.
@@ -35,6 +44,8 @@
 //! - `PR_DIFF_VERBOSE`: how many divergences are printed with their whole sequence (5).
 //! - `PR_DIFF_REPORT`: a file to append the summary and the divergence table to (Markdown).
 //! - `PR_DIFF_LUN`: the LUN to use, without the SPEC_I_PT probe.
+//! - `PR_DIFF_PERSONALITY`: `lio6.1` or `lio7.1`, to compare with that personality whatever
+//!   the kernel (for example to see the 6.1 model diverge from LIO 7.x).
 //!
 //! The one allowance, PRgeneration (rule `G0`, see `DIFFERENTIAL.md`): LIO's PRgeneration is
 //! per device, survives CLEAR and was advanced by earlier tests and by the reset before each
@@ -56,7 +67,7 @@ use pr_core::types::{PrInAction, PrOutAction, ReservationType};
 use pr_lab_support::{LabLun, need};
 use pr_sgio::Device;
 use pr_sim::sequence::{self, GenConfig, Outcome, Step, StepRecord};
-use pr_sim::{LunConfig, Sim, lab_iscsi_topology, lab_loop_topology};
+use pr_sim::{LunConfig, Personality, Sim, lab_iscsi_topology, lab_loop_topology};
 
 type Nexuses = Vec<(TransportId<'static>, u16)>;
 
@@ -85,6 +96,44 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
         _ => default,
     }
+}
+
+/// The LIO personality to compare with, and why: `PR_DIFF_PERSONALITY`, else the running
+/// kernel's release, else `LAB_STACK`. Panics (the test fails) when none of them decides.
+fn lio_personality() -> (Personality, String) {
+    let stack = std::env::var("LAB_STACK").unwrap_or_default();
+    if let Ok(v) = std::env::var("PR_DIFF_PERSONALITY")
+        && !v.trim().is_empty()
+    {
+        let p = match v.trim() {
+            "lio6.1" => Personality::Lio,
+            "lio7.1" => Personality::Lio7_1,
+            other => panic!("PR_DIFF_PERSONALITY={other:?}: expected lio6.1 or lio7.1"),
+        };
+        return (p, format!("PR_DIFF_PERSONALITY={v} (LAB_STACK={stack:?})"));
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease");
+    if let Ok(r) = &release
+        && let Some(p) = Personality::lio_for_kernel(r)
+    {
+        return (
+            p,
+            format!("the running kernel {} (LAB_STACK={stack:?})", r.trim()),
+        );
+    }
+    let p = match stack.as_str() {
+        "debian12" => Personality::Lio,
+        "sid" => Personality::Lio7_1,
+        _ => panic!(
+            "cannot tell which LIO personality to compare with: kernel release {release:?} \
+             not understood and LAB_STACK={stack:?} is neither debian12 nor sid \
+             (set PR_DIFF_PERSONALITY=lio6.1 or lio7.1)"
+        ),
+    };
+    (
+        p,
+        format!("LAB_STACK={stack} (kernel release {release:?} not understood)"),
+    )
 }
 
 /// LUN `lun` of the lab and the devices of its nexuses: the sg nodes of node 1's paths,
@@ -572,6 +621,8 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
     let max_secs: u64 = env_num("PR_DIFF_MAX_SECS", 240);
     let verbose: usize = env_num("PR_DIFF_VERBOSE", 5);
 
+    let (personality, why) = lio_personality();
+    eprintln!("pr-sim personality: {personality} ({personality:?}), chosen from {why}");
     let _mp = MultipathdPaused::new();
     let started = Instant::now();
     // The LUN: PR_DIFF_LUN, else the first one where SPEC_I_PT registrations land on the
@@ -644,7 +695,8 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
 
         let base = reset_real(&devs).await;
         lio_commands += 2 + devs.len() * 2 + 3;
-        let (sim, spaths) = Sim::single_lun(LunConfig::lio(), &nexuses);
+        let (sim, spaths) =
+            Sim::single_lun(LunConfig::lio().with_personality(personality), &nexuses);
         for p in &spaths {
             let n = p.it_nexus().expect("sim nexus");
             sim.with_lun(p.lun(), |lu| lu.add_nexus(n));
@@ -726,7 +778,7 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
         report,
         "\n## {transport}, LUN {lun} of {luns}, {} nexuses: {steps_run} steps in {sequences} sequences (seeds {first_seed}..{}), \
          {lio_commands} commands to LIO, {:.1} s ({:.0} steps/s); {} divergence(s), {unexplained} \
-         unexplained; PREEMPT AND ABORT {}\n",
+         unexplained; PREEMPT AND ABORT {}; pr-sim personality {personality:?} ({why})\n",
         devs.len(),
         seed.saturating_sub(1),
         elapsed.as_secs_f64(),
@@ -765,8 +817,8 @@ async fn run_diff_async(transport: &str, iscsi: bool) {
     }
     assert_eq!(
         unexplained, 0,
-        "{unexplained} divergence(s) between LIO and pr-sim's Lio personality not covered by a \
-         documented exception (table above)"
+        "{unexplained} divergence(s) between LIO and pr-sim's {personality:?} personality not \
+         covered by a documented exception (table above)"
     );
 }
 

@@ -1,6 +1,6 @@
-//! The LIO personality's PERSISTENT RESERVE OUT: a model of LIO's registration list
-//! (drivers/target/target_core_pr.c, Linux 6.1; behaviour only, no code taken) and its
-//! service action dispatch.
+//! The LIO personalities' PERSISTENT RESERVE OUT: a model of LIO's registration list
+//! (drivers/target/target_core_pr.c, Linux 6.1, and 7.1's change to PREEMPT; behaviour only,
+//! no code taken) and its service action dispatch.
 
 use pr_core::cdb::PrOutCdb;
 use pr_core::types::{PrOutAction, ReservationKey, ReservationType};
@@ -148,8 +148,11 @@ impl LogicalUnit {
             Some(PrOutAction::Release) => self.lio_release_sa(nexus, c.type_code, c.scope, res_key),
             Some(PrOutAction::Clear) => self.lio_clear(nexus, res_key),
             Some(PrOutAction::Preempt | PrOutAction::PreemptAndAbort) => {
-                let ty = valid_type.ok_or(invalid_cdb(2, None))?;
-                self.lio_preempt(nexus, ty, c.scope, res_key, sa_key)
+                // 6.1 checks TYPE before anything else; 7.1 only where it is used (inside).
+                if !self.lio7_1() && valid_type.is_none() {
+                    return Err(invalid_cdb(2, None));
+                }
+                self.lio_preempt(nexus, c.type_code, c.scope, res_key, sa_key)
             }
             Some(PrOutAction::RegisterAndMove) => {
                 self.lio_register_and_move(nexus, res_key, sa_key, aptpl, unreg, p)

@@ -405,7 +405,12 @@ impl LogicalUnit {
     }
 
     fn lio(&self) -> bool {
-        self.config.personality == Personality::Lio
+        self.config.personality.is_lio()
+    }
+
+    /// LIO of Linux 7.1 and later: PREEMPT checks TYPE and SCOPE only when it uses them.
+    fn lio7_1(&self) -> bool {
+        self.config.personality == Personality::Lio7_1
     }
 
     fn caps(&self) -> Capabilities {

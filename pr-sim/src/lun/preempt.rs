@@ -1,8 +1,8 @@
-//! PREEMPT and PREEMPT AND ABORT, for both personalities.
+//! PREEMPT and PREEMPT AND ABORT, for every personality.
 
 use pr_core::types::{ReservationKey, ReservationType};
 
-use super::{Fail, ItNexus, LogicalUnit, R, Reg, Resv, invalid_param, ua};
+use super::{Fail, ItNexus, LogicalUnit, R, Reg, Resv, invalid_cdb, invalid_param, ua};
 
 impl LogicalUnit {
     /// PREEMPT "removing registrations" (SPC-4 r36f 5.13.11.2.5; SPC-5 keeps it): every
@@ -125,10 +125,15 @@ impl LogicalUnit {
         Ok(())
     }
 
+    /// LIO's PREEMPT and PREEMPT AND ABORT. `type_code` is the CDB's TYPE: the 6.1
+    /// personality has validated it already (before everything else, `lio_pr_out`); 7.1
+    /// validates TYPE and then SCOPE here, after the registration, key and SA key checks,
+    /// and only when the command preempts the reservation (the SA key is the holder's, or
+    /// it is zero under an all-registrants reservation); removing registrations ignores both.
     pub(super) fn lio_preempt(
         &mut self,
         nexus: &ItNexus,
-        ty: ReservationType,
+        type_code: u8,
         scope: u8,
         res_key: ReservationKey,
         sa_key: ReservationKey,
@@ -140,7 +145,8 @@ impl LogicalUnit {
         if me.key != res_key {
             return Err(Fail::Conflict);
         }
-        if scope != 0 {
+        let lio7_1 = self.lio7_1();
+        if !lio7_1 && scope != 0 {
             return Err(invalid_param(0, None));
         }
         let all_reg = self
@@ -152,6 +158,19 @@ impl LogicalUnit {
         }
         let holder = self.lio_holder();
         let holder_key = holder.and_then(|h| self.regs.get(h)).map(|r| r.key);
+        // The TYPE (and SCOPE) matter only when a reservation is preempted or, under an
+        // all-registrants reservation, replaced (SA key 0). 6.1 checked both before this.
+        let uses_type =
+            self.resv.is_some() && (holder_key == Some(sa_key) || (all_reg && sa_key.is_zero()));
+        let new_ty = if uses_type {
+            let ty = ReservationType::from_code(type_code).ok_or(invalid_cdb(2, None))?;
+            if lio7_1 && scope != 0 {
+                return Err(invalid_param(0, None));
+            }
+            Some(ty)
+        } else {
+            None
+        };
         let snapshot: Vec<Reg> = self.regs.clone();
         if self.resv.is_none() || holder_key != Some(sa_key) {
             // Removing registrations (no reservation, or SA key not the holder's).
@@ -182,13 +201,14 @@ impl LogicalUnit {
             if unmatched {
                 return Err(Fail::Conflict);
             }
-            if all_reg && sa_key.is_zero() {
+            if let Some(ty) = new_ty.filter(|_| all_reg && sa_key.is_zero()) {
                 self.lio_set_reservation(ty, me.id);
             }
             self.bump();
             return Ok(());
         }
         // The SA key is the holder's: preempt the reservation.
+        let ty = new_ty.ok_or(invalid_cdb(2, None))?;
         let old_ty = self.resv.as_ref().map(|r| r.ty);
         if holder != Some(i) {
             self.resv = None;

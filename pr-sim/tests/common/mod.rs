@@ -52,6 +52,10 @@ impl H {
         H::new(LunConfig::lio(), nexuses)
     }
 
+    pub fn lio7_1(nexuses: usize) -> H {
+        H::new(LunConfig::lio7_1(), nexuses)
+    }
+
     pub fn alt(&self, i: usize) -> ItNexus {
         ItNexus::new(self.n[i].initiator.clone(), 2)
     }
