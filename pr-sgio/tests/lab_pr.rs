@@ -650,6 +650,9 @@ async fn block_pr_sequence(abort: bool) {
     block_reads_match_sg_io(&bm, &sg0, "the dm-multipath map").await;
     // preempt from node 2's nexus
     prout(&bn, &PrOut::register_ignore(c).with_aptpl()).await;
+    // two keys now (two nexuses), the reservation still with `a`
+    block_reads_match_sg_io(&b0, &sg0, "the path device").await;
+    block_reads_match_sg_io(&bm, &sg0, "the dm-multipath map").await;
     let req = if abort {
         PrOut::preempt_and_abort(c, a, ty)
     } else {
