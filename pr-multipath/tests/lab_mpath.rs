@@ -725,8 +725,15 @@ async fn register_and_move_through_the_map_to_node2() {
 async fn multipathd_client_against_real_multipathd() {
     let lab = Lab::get(LUN);
     let stack = Stack::get();
-    reset(&lab).await;
     let m = &lab.map_name;
+    // for the record: the map's flags before any test unset them (a map multipathd never
+    // checked says `unknown` on 0.13+)
+    eprintln!(
+        "RESULT multipathd ({stack:?}) before reset: getprstatus {:?}, getprhold {:?}",
+        run("multipathd", &["getprstatus", "map", m]).1.trim(),
+        run("multipathd", &["getprhold", "map", m]).1.trim()
+    );
+    reset(&lab).await;
     let d = Multipathd::socket();
     let caps = d.probe(m).await.expect("multipathd answers on its socket");
     assert!(caps.prstatus, "getprstatus known: {caps:?}");
