@@ -237,6 +237,8 @@ struct Run {
     /// The node-1 path failed during the run (label), if any.
     failed: Option<String>,
     secs: f64,
+    /// multipathd's bookkeeping of the map after the run.
+    bk: Bookkeeping,
 }
 
 async fn holder_label(lab: &Lab) -> String {
@@ -332,12 +334,24 @@ async fn run_with(lab: &Lab, s: Scenario, d: Driver) -> Run {
     let (steps, failed) = run_scenario(s, &n).await;
     let secs = t.elapsed().as_secs_f64();
     let state = lun_state(lab).await;
-    eprintln!("  {s:?} with {d:?}: {state} ({secs:.2}s)");
+    let stack = Stack::get();
+    let bk = bookkeeping(lab, stack);
+    let hold = n.lun.as_ref().and_then(|l| l.hold()).map(|h| h.key);
+    eprintln!("  {s:?} with {d:?}: {state}; {bk} ({secs:.2}s)");
+    if stack == Stack::Sid && d == Driver::Ours {
+        // multipathd 0.15's prhold must agree with pr-multipath's own record of the hold
+        assert_eq!(
+            bk.prhold.as_deref() == Some("set"),
+            hold.is_some(),
+            "{s:?}: multipathd prhold vs pr-multipath's hold record {hold:?}: {bk}"
+        );
+    }
     Run {
         steps,
         state,
         failed,
         secs,
+        bk,
     }
 }
 
@@ -380,13 +394,18 @@ async fn same(s: Scenario) -> (Lab, LunState) {
     let (ours, mp) = both(&lab, s).await;
     all_ok(&ours, "pr-multipath");
     all_ok(&mp, "mpathpersist");
+    let v = Stack::get().mpath_version();
     assert_eq!(
         ours.state, mp.state,
-        "{s:?}: pr-multipath and mpathpersist end in different states"
+        "{s:?}: pr-multipath and mpathpersist {v} end in different states"
+    );
+    assert_eq!(
+        ours.bk, mp.bk,
+        "{s:?}: multipathd's bookkeeping after pr-multipath and after mpathpersist {v} differ"
     );
     eprintln!(
-        "RESULT {s:?}: same state ({}); pr-multipath {:.2}s, mpathpersist {:.2}s",
-        ours.state, ours.secs, mp.secs
+        "RESULT {s:?}: same state ({}) and multipathd bookkeeping ({}) as mpathpersist {v}; pr-multipath {:.2}s, mpathpersist {:.2}s",
+        ours.state, ours.bk, ours.secs, mp.secs
     );
     (lab, ours.state)
 }
@@ -476,22 +495,47 @@ async fn unregister_while_holding_like_mpathpersist() {
     // the holder of a registrants-only reservation unregisters: no reservation.
     assert_eq!(ours.state.registered(), vec!["n2p0"], "{}", ours.state);
     assert_eq!(ours.state.reservation, None, "{}", ours.state);
-    report_difference(Scenario::UnregisterHolding, &ours, &mp);
+    vs_upstream(Scenario::UnregisterHolding, &ours, &mp);
 }
 
-fn report_difference(s: Scenario, ours: &Run, mp: &Run) {
+/// Prints both end states (and multipathd's bookkeeping after each); returns whether the
+/// LUN states are the same.
+fn report_difference(s: Scenario, ours: &Run, mp: &Run) -> bool {
+    let v = Stack::get().mpath_version();
     let verdict = if ours.state == mp.state {
-        "same state".to_owned()
+        format!("same state as mpathpersist {v} ({})", mp.bk)
     } else {
         format!(
-            "DIFFERENT: mpathpersist 0.9.4 ends in {} (steps {:?})",
-            mp.state, mp.steps
+            "DIFFERENT: mpathpersist {v} ends in {}; {} (steps {:?})",
+            mp.state, mp.bk, mp.steps
         )
     };
     eprintln!(
-        "RESULT {s:?}: pr-multipath {} ({:.2}s, failed path {:?}); {verdict}",
-        ours.state, ours.secs, ours.failed
+        "RESULT {s:?}: pr-multipath {}; {} ({:.2}s, failed path {:?}); {verdict}",
+        ours.state, ours.bk, ours.secs, ours.failed
     );
+    ours.state == mp.state
+}
+
+/// The scenarios where 0.9.4 is wrong or cannot (LAB.md cases 1, 2, 6, 7, unregister while
+/// holding, the all-registrants preempts): per stack.
+/// - debian12: pr-multipath's state is asserted by the caller; 0.9.4's is printed;
+/// - sid: multipath-tools 0.15.1 has the same workarounds (the 0.13 rework): both its end
+///   state and multipathd's bookkeeping after it must equal pr-multipath's.
+fn vs_upstream(s: Scenario, ours: &Run, mp: &Run) {
+    let same = report_difference(s, ours, mp);
+    if Stack::get() == Stack::Sid {
+        all_ok(mp, "mpathpersist 0.15.1");
+        assert!(
+            same,
+            "{s:?}: sid: mpathpersist 0.15.1 ends in {}, pr-multipath in {}",
+            mp.state, ours.state
+        );
+        assert_eq!(
+            ours.bk, mp.bk,
+            "{s:?}: multipathd's bookkeeping after pr-multipath and after mpathpersist 0.15.1"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,7 +564,7 @@ async fn release_with_holder_path_failed_leaves_no_reservation() {
     );
     assert_n1_keys(&lab, st, K1, Some(&failed));
     assert_eq!(st.key_of(&failed), None, "{st}");
-    report_difference(Scenario::FailedHolderRelease, &ours, &mp);
+    vs_upstream(Scenario::FailedHolderRelease, &ours, &mp);
     assert_eq!(
         mp.state.reservation, None,
         "mpathpersist's RELEASE fallback also ends unreserved: {}",
@@ -551,7 +595,7 @@ async fn key_change_with_holder_path_failed_moves_reservation() {
         "no registration with the old key survives: {st}"
     );
     assert_eq!(st.keys.get("n2p0"), Some(&vec![K2.0]), "{st}");
-    report_difference(Scenario::FailedHolderKeyChange, &ours, &mp);
+    vs_upstream(Scenario::FailedHolderKeyChange, &ours, &mp);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -668,32 +712,73 @@ async fn register_and_move_through_the_map_to_node2() {
 // multipathd
 // ---------------------------------------------------------------------------------------
 
+/// pr-multipath's socket client against the lab's real multipathd. Per stack:
+/// - debian12 (0.9.4): no prhold (the client degrades: `get_prhold` = None, `set_prhold`
+///   sends nothing), `setprstatus` without a path list, and it only stores the flag;
+/// - sid (0.15.1): prhold set/get/unset (and `unsetprstatus` clears it), `setprstatus ...
+///   pathlist`, and `setprstatus` makes multipathd check the registrations against its own
+///   key at once: with its key registered on every path it keeps them, without a key it
+///   unsets prstatus again and unregisters the first usable path (why pr-multipath sets
+///   prstatus only when multipathd's key is the registered one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the QEMU lab (lab/test.sh)"]
 async fn multipathd_client_against_real_multipathd() {
     let lab = Lab::get(LUN);
-    reset(&lab).await;
+    let stack = Stack::get();
     let m = &lab.map_name;
+    // for the record: the map's flags before any test unset them (a map multipathd never
+    // checked says `unknown` on 0.13+)
+    eprintln!(
+        "RESULT multipathd ({stack:?}) before reset: getprstatus {:?}, getprhold {:?}",
+        run("multipathd", &["getprstatus", "map", m]).1.trim(),
+        run("multipathd", &["getprhold", "map", m]).1.trim()
+    );
+    reset(&lab).await;
     let d = Multipathd::socket();
     let caps = d.probe(m).await.expect("multipathd answers on its socket");
     assert!(caps.prstatus, "getprstatus known: {caps:?}");
-    assert!(
-        !caps.prhold,
-        "Debian 12's multipathd 0.9.4 has no prhold: {caps:?}"
-    );
-    assert_eq!(
-        d.get_prhold(m).await.unwrap(),
-        None,
-        "prhold degrades to None"
-    );
-    assert!(!d.set_prhold(m).await.unwrap(), "setprhold is not sent");
-    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Unset);
-    d.set_prstatus(m, &[]).await.unwrap();
-    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Set);
-    // multipathd 0.9.4 prints the flag as a number ("1"), 0.13+ as "set".
-    let cli = multipathd_cli(&format!("getprstatus map {m}"));
-    assert!(cli == "1" || cli == "set", "multipathd getprstatus: {cli}");
-    d.unset_prstatus(m).await.unwrap();
+    let set_word = match stack {
+        Stack::Debian12 => {
+            assert!(
+                !caps.prhold && !caps.pathlist,
+                "debian12: multipathd 0.9.4 has no prhold and no setprstatus pathlist: {caps:?}"
+            );
+            assert_eq!(
+                d.get_prhold(m).await.unwrap(),
+                None,
+                "prhold degrades to None"
+            );
+            assert!(!d.set_prhold(m).await.unwrap(), "setprhold is not sent");
+            assert!(!d.unset_prhold(m).await.unwrap(), "unsetprhold is not sent");
+            // 0.9.4 prints the flag as a number
+            "1"
+        }
+        Stack::Sid => {
+            assert!(
+                caps.prhold && caps.pathlist,
+                "sid: multipathd 0.15.1 has prhold and setprstatus pathlist: {caps:?}"
+            );
+            // reset's unsetprstatus cleared prhold
+            assert_eq!(d.get_prhold(m).await.unwrap(), Some(PrFlag::Unset));
+            assert!(d.set_prhold(m).await.unwrap(), "setprhold sent");
+            assert_eq!(d.get_prhold(m).await.unwrap(), Some(PrFlag::Set));
+            assert_eq!(multipathd_cli(&format!("getprhold map {m}")), "set");
+            assert!(d.unset_prhold(m).await.unwrap(), "unsetprhold sent");
+            assert_eq!(d.get_prhold(m).await.unwrap(), Some(PrFlag::Unset));
+            assert_eq!(multipathd_cli(&format!("getprhold map {m}")), "unset");
+            // unsetprstatus clears prhold only when prstatus is set (multipathd's
+            // cli_unsetprstatus resets both only then): here it is not
+            assert!(d.set_prhold(m).await.unwrap());
+            d.unset_prstatus(m).await.unwrap();
+            assert_eq!(
+                d.get_prhold(m).await.unwrap(),
+                Some(PrFlag::Set),
+                "unsetprstatus with prstatus unset leaves prhold"
+            );
+            assert!(d.unset_prhold(m).await.unwrap());
+            "set"
+        }
+    };
     assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Unset);
     assert_eq!(d.get_prkey(m).await.unwrap(), None);
     d.set_prkey(m, K1, false).await.unwrap();
@@ -704,13 +789,78 @@ async fn multipathd_client_against_real_multipathd() {
         prkeys.contains(&format!("0x{:016x} {}", K1.0, lab.wwid)),
         "prkeys file has the key: {prkeys}"
     );
+    // prstatus with multipathd's key registered on every node-1 path (as after a REGISTER
+    // through the map): both versions keep every registration.
+    let req = PrOut::register_ignore(K1);
+    for p in &lab.paths {
+        let dev = Device::open(p).expect("path device");
+        retry_ua(|| raw::pr_out(&dev, &req, Some(Duration::from_secs(30))))
+            .await
+            .unwrap_or_else(|e| panic!("REGISTER AND IGNORE K1 on {}: {e}", p.display()));
+    }
+    let list = pathlist(&lab);
+    d.set_prstatus(m, &list).await.unwrap();
+    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Set);
+    assert_eq!(multipathd_cli(&format!("getprstatus map {m}")), set_word);
+    let st = lun_state(&lab).await;
+    assert_n1_keys(&lab, &st, K1, None);
+    eprintln!(
+        "RESULT multipathd setprstatus (key {K1} registered): {st}; {}",
+        bookkeeping(&lab, stack)
+    );
+    if stack == Stack::Sid {
+        // with prstatus set, unsetprstatus clears prhold too
+        assert!(d.set_prhold(m).await.unwrap());
+        assert_eq!(d.get_prhold(m).await.unwrap(), Some(PrFlag::Set));
+    }
+    d.unset_prstatus(m).await.unwrap();
+    assert_eq!(d.get_prstatus(m).await.unwrap(), PrFlag::Unset);
+    if stack == Stack::Sid {
+        assert_eq!(
+            d.get_prhold(m).await.unwrap(),
+            Some(PrFlag::Unset),
+            "unsetprstatus (prstatus set) clears prhold"
+        );
+    }
     d.unset_prkey(m).await.unwrap();
     assert_eq!(d.get_prkey(m).await.unwrap(), None);
+    // prstatus while multipathd has no key for the map (K1 still registered everywhere).
+    d.set_prstatus(m, &list).await.unwrap();
+    let flag = d.get_prstatus(m).await.unwrap();
+    let st = lun_state(&lab).await;
+    eprintln!(
+        "RESULT multipathd setprstatus (no key in multipathd, {K1} registered): prstatus {flag:?}; {st}"
+    );
+    match stack {
+        Stack::Debian12 => {
+            assert_eq!(flag, PrFlag::Set, "0.9.4 only stores the flag");
+            assert_n1_keys(&lab, &st, K1, None);
+        }
+        Stack::Sid => {
+            assert_eq!(
+                flag,
+                PrFlag::Unset,
+                "0.15.1 finds none of its (missing) key and unsets prstatus"
+            );
+            let gone: Vec<String> = n1_labels(&lab)
+                .into_iter()
+                .filter(|l| st.key_of(l).is_none())
+                .collect();
+            assert_eq!(
+                gone.len(),
+                1,
+                "0.15.1 unregisters exactly one path (REGISTER AND IGNORE 0 on the first \
+                 usable one): {st}"
+            );
+        }
+    }
+    d.unset_prstatus(m).await.unwrap();
     // An unknown map is not conclusive.
     let other = Multipathd::socket();
     let c = other.probe("no-such-map").await.unwrap();
     assert!(!c.prstatus && other.capabilities().is_none(), "{c:?}");
-    eprintln!("RESULT multipathd: {caps:?}");
+    reset(&lab).await;
+    eprintln!("RESULT multipathd ({stack:?}): {caps:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -783,7 +933,7 @@ async fn self_preempt_keeps_reservation_and_every_path_registered() {
         Some(&vec![K2.0]),
         "node 2 untouched: {st}"
     );
-    report_difference(Scenario::SelfPreempt, &ours, &mp);
+    vs_upstream(Scenario::SelfPreempt, &ours, &mp);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -800,7 +950,7 @@ async fn preempt_all_registrants_with_sa_key_0() {
     assert!(st.holder_is_node1() && st.holders.len() == 1, "{st}");
     assert_n1_keys(&lab, st, K1, None);
     assert_eq!(st.key_of("n2p0"), None, "node 2 preempted: {st}");
-    report_difference(Scenario::PreemptAllRegistrantsSaKey0, &ours, &mp);
+    vs_upstream(Scenario::PreemptAllRegistrantsSaKey0, &ours, &mp);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -816,7 +966,7 @@ async fn preempt_all_registrants_with_node2_key() {
     assert_n1_keys(&lab, st, K1, None);
     assert_eq!(st.key_of("n2p0"), None, "node 2 unregistered: {st}");
     assert_eq!(st.holders, n1_labels(&lab), "every registrant holds: {st}");
-    report_difference(Scenario::PreemptAllRegistrantsNode2Key, &ours, &mp);
+    vs_upstream(Scenario::PreemptAllRegistrantsNode2Key, &ours, &mp);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -842,7 +992,7 @@ async fn preempt_all_registrants_with_a_failed_path() {
         "the failed path was preempted: {st}"
     );
     assert_eq!(st.key_of("n2p0"), None, "node 2 preempted: {st}");
-    report_difference(Scenario::PreemptAllRegistrantsFailedPath, &ours, &mp);
+    vs_upstream(Scenario::PreemptAllRegistrantsFailedPath, &ours, &mp);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -879,66 +1029,142 @@ fn reg_of(rep: &pr_multipath::Report, name: &str) -> PathRegistration {
         .unwrap_or_else(|| panic!("no registration for {name}: {:?}", rep.registrations))
 }
 
+/// REGISTER 0 -> K1 through the map with a real conflict on n1p1, compared with the stack's
+/// mpathpersist:
+/// - debian12: 0.9.4 rolls back (REGISTER K1 -> 0 on the paths that succeeded) and exits
+///   with RESERVATION CONFLICT; pr-multipath's `ConflictPolicy::Rollback` must end in the
+///   same state (the caller exactly as before);
+/// - sid: 0.15.1 (upstream 0.13+, `3bd41572`) retries the conflicting path with REGISTER
+///   AND IGNORE and exits 0 with K1 on every path; pr-multipath's default policy
+///   (`RetryWithIgnore`) must end in the same state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the QEMU lab (lab/test.sh)"]
-async fn register_conflict_rollback_leaves_caller_as_before_like_mpathpersist() {
+async fn register_conflict_on_one_path_like_mpathpersist() {
     let lab = Lab::get(LUN);
+    let stack = Stack::get();
     let before = conflict_setup(&lab).await;
     let lun = MultipathLun::from_map(&lab.map.to_string_lossy()).unwrap();
     let t = Instant::now();
-    let r = lun
-        .register(RegisterRequest::register(ReservationKey(0), K1).policy(ConflictPolicy::Rollback))
-        .await;
-    let secs = t.elapsed().as_secs_f64();
-    let e = match r {
-        Ok(rep) => panic!("REGISTER must fail on the conflicting path: {rep:?}"),
-        Err(e) => e,
+    let (policy, r) = match stack {
+        Stack::Debian12 => (
+            "Rollback",
+            lun.register(
+                RegisterRequest::register(ReservationKey(0), K1).policy(ConflictPolicy::Rollback),
+            )
+            .await,
+        ),
+        Stack::Sid => (
+            "default (RetryWithIgnore)",
+            lun.register(RegisterRequest::register(ReservationKey(0), K1))
+                .await,
+        ),
     };
-    assert!(e.is_reservation_conflict(), "{e}");
-    let rep = e.report().expect("per-path report");
-    eprintln!(
-        "    pr-multipath REGISTER (Rollback): {e}; {:?}",
-        rep.registrations
-    );
-    for i in 0..lab.paths.len() {
-        let name = path_name(&lab, i);
-        let want = if i == 1 {
-            PathRegistration::Unchanged
-        } else {
-            PathRegistration::RolledBack
-        };
-        assert_eq!(
-            reg_of(rep, &name),
-            want,
-            "n1p{i} ({name}): {:?}",
-            rep.registrations
-        );
-        if i != 1 {
-            assert!(
-                rep.steps_of(&name)
-                    .any(|s| s.phase == Phase::Rollback && s.is_ok()),
-                "n1p{i} rolled back: {:?}",
-                rep.steps
+    let secs = t.elapsed().as_secs_f64();
+    match stack {
+        Stack::Debian12 => {
+            let e = match r {
+                Ok(rep) => panic!("REGISTER must fail on the conflicting path: {rep:?}"),
+                Err(e) => e,
+            };
+            assert!(e.is_reservation_conflict(), "{e}");
+            let rep = e.report().expect("per-path report");
+            eprintln!(
+                "    pr-multipath REGISTER ({policy}): {e}; {:?}",
+                rep.registrations
             );
+            for i in 0..lab.paths.len() {
+                let name = path_name(&lab, i);
+                let want = if i == 1 {
+                    PathRegistration::Unchanged
+                } else {
+                    PathRegistration::RolledBack
+                };
+                assert_eq!(
+                    reg_of(rep, &name),
+                    want,
+                    "n1p{i} ({name}): {:?}",
+                    rep.registrations
+                );
+                if i != 1 {
+                    assert!(
+                        rep.steps_of(&name)
+                            .any(|s| s.phase == Phase::Rollback && s.is_ok()),
+                        "n1p{i} rolled back: {:?}",
+                        rep.steps
+                    );
+                }
+            }
+        }
+        Stack::Sid => {
+            let rep = r.unwrap_or_else(|e| panic!("REGISTER ({policy}): {e} {:?}", e.report()));
+            eprintln!("    pr-multipath REGISTER ({policy}): ok{}", notes(&rep));
+            for i in 0..lab.paths.len() {
+                let name = path_name(&lab, i);
+                assert_eq!(
+                    reg_of(&rep, &name),
+                    PathRegistration::Changed,
+                    "n1p{i}: {:?}",
+                    rep.registrations
+                );
+                assert_eq!(
+                    rep.steps_of(&name)
+                        .any(|s| s.phase == Phase::IgnoreRetry && s.is_ok()),
+                    i == 1,
+                    "only n1p1 retried with REGISTER AND IGNORE: {:?}",
+                    rep.steps
+                );
+            }
         }
     }
     let ours = lun_state(&lab).await;
-    assert_eq!(ours, before, "the caller is left exactly as before");
-    // mpathpersist 0.9.4 rolls back too (mpath_prout_reg: REGISTER new -> old on the paths
-    // that succeeded).
+    let ours_bk = bookkeeping(&lab, stack);
+    match stack {
+        Stack::Debian12 => assert_eq!(ours, before, "the caller is left exactly as before"),
+        Stack::Sid => {
+            assert_n1_keys(&lab, &ours, K1, None);
+            assert_eq!(ours.keys.len(), lab.paths.len(), "{ours}");
+        }
+    }
     conflict_setup(&lab).await;
     let n = Node1::new(&lab, Driver::Mpathpersist);
     let t = Instant::now();
     let step = n.register(ReservationKey(0), K1).await;
     let mp_secs = t.elapsed().as_secs_f64();
     let mp = lun_state(&lab).await;
+    let mp_bk = bookkeeping(&lab, stack);
     reset(&lab).await;
     eprintln!(
-        "RESULT RegisterConflictRollback: pr-multipath {ours} ({secs:.2}s); mpathpersist {:?}, {mp} ({mp_secs:.2}s)",
-        step
+        "RESULT RegisterConflict ({stack:?}): pr-multipath {policy}: {ours}, {ours_bk} ({secs:.2}s); \
+         mpathpersist {}: {step:?}, {mp}, {mp_bk} ({mp_secs:.2}s)",
+        stack.mpath_version()
     );
-    assert!(step.is_err(), "mpathpersist reports the conflict");
-    assert_eq!(ours, mp, "same end state as mpathpersist 0.9.4");
+    match stack {
+        Stack::Debian12 => assert!(step.is_err(), "mpathpersist 0.9.4 reports the conflict"),
+        Stack::Sid => assert!(
+            step.is_ok(),
+            "mpathpersist 0.15.1 retries with REGISTER AND IGNORE and succeeds: {step:?}"
+        ),
+    }
+    assert_eq!(
+        ours,
+        mp,
+        "same end state as mpathpersist {}",
+        stack.mpath_version()
+    );
+    match stack {
+        Stack::Sid => assert_eq!(
+            ours_bk, mp_bk,
+            "same multipathd bookkeeping as after mpathpersist 0.15.1"
+        ),
+        Stack::Debian12 => {
+            // 0.9.4 sets multipathd's key before the REGISTER and keeps it after rolling the
+            // registration back (a key registered nowhere); pr-multipath restores the key it
+            // replaced, as 0.13+ does (LAB.md case 8)
+            assert_eq!(mp_bk.prkey, hex(K1), "0.9.4 keeps the key: {mp_bk}");
+            assert_eq!(ours_bk.prkey, "none", "pr-multipath restores it: {ours_bk}");
+            assert_eq!(ours_bk.prstatus, mp_bk.prstatus, "{ours_bk} vs {mp_bk}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -760,6 +760,8 @@ async fn multipathd_bookkeeping_modern_and_old() {
     for modern in [true, false] {
         let (_c, lun) = setup(2);
         let d = FakeDaemon::new(modern);
+        // multipathd's key for the map (no configured key on the LUN: asked with getprkey)
+        d.set("prkey", "aaaa");
         let lun = lun.with_multipathd(Multipathd::new(d.clone()));
         lun.register(RegisterRequest::register(K(0), KA))
             .await
@@ -781,6 +783,47 @@ async fn multipathd_bookkeeping_modern_and_old() {
         assert_eq!(d.get("prstatus").as_deref(), Some("set"));
         let caps = Multipathd::new(d.clone()).probe("mpath0l0").await.unwrap();
         assert_eq!(caps.prhold, modern);
+    }
+}
+
+/// A key registered without the configured-key check (no multipath.conf read) that
+/// multipathd does not know: prstatus is unset, not set. multipathd 0.13+ answers
+/// setprstatus by checking the registrations against its own key and unregisters a path
+/// when that key is missing (lab, sid: multipath-tools 0.15.1).
+#[tokio::test]
+async fn register_with_a_key_multipathd_does_not_know_leaves_prstatus_unset() {
+    for (theirs, modern) in [(None, true), (Some("bbbb"), true), (None, false)] {
+        let (_c, lun) = setup(2);
+        let d = FakeDaemon::new(modern);
+        d.set("prstatus", "set");
+        if let Some(k) = theirs {
+            d.set("prkey", k);
+        }
+        let lun = lun.with_multipathd(Multipathd::new(d.clone()));
+        let rep = lun
+            .register(RegisterRequest::register_ignore(KA))
+            .await
+            .unwrap();
+        let log = d.log();
+        assert!(
+            !log.iter().any(|l| l.starts_with("setprstatus")),
+            "{theirs:?}: {log:?}"
+        );
+        assert_eq!(d.get("prstatus").as_deref(), Some("unset"), "{log:?}");
+        assert!(
+            rep.notes.iter().any(|n| n.contains(&format!(
+                "is {}, not",
+                theirs.map_or("none".to_owned(), |k| format!("0x{k}"))
+            ))),
+            "{:?}",
+            rep.notes
+        );
+        // Once multipathd has the key, prstatus is set again.
+        d.set("prkey", "aaaa");
+        lun.register(RegisterRequest::register_ignore(KA))
+            .await
+            .unwrap();
+        assert_eq!(d.get("prstatus").as_deref(), Some("set"), "{:?}", d.log());
     }
 }
 

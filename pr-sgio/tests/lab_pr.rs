@@ -547,7 +547,8 @@ async fn command_timeout_is_transport_timeout_iscsi_only() {
 
 /// The block-layer PR ioctl transport on path devices: register (APTPL, as sd always
 /// does), reserve, preempt (by node 2) and clear; the state is checked with SG_IO reads
-/// (Linux 6.1 has no READ KEYS / READ RESERVATION ioctls: the transport says so).
+/// (per stack: Linux 6.1 has no READ KEYS / READ RESERVATION ioctls and the transport says
+/// so; on Linux 7.x they answer as SG_IO does, on the path and on the dm map).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the QEMU lab (lab/test.sh)"]
 async fn block_pr_ioctls_register_reserve_preempt_clear() {
@@ -563,6 +564,50 @@ async fn block_pr_ioctls_preempt_abort_iscsi_only() {
         "PREEMPT AND ABORT deadlocks LIO over tcm_loop: run this test on the iSCSI topology only"
     );
     block_pr_sequence(true).await;
+}
+
+/// `IOC_PR_READ_KEYS` and `IOC_PR_READ_RESERVATION` through `b` (a path device or the
+/// map) against SG_IO READ KEYS and READ RESERVATION through `sg` (a path of the same
+/// LUN), per stack: debian12 (Linux 6.1) has neither ioctl and the transport must say so;
+/// sid (Linux 7.x) must answer both, with the same generation, keys and reservation.
+async fn block_reads_match_sg_io(b: &BlockPrDevice, sg: &Device, on: &str) {
+    let has = stack_has_block_pr_reads();
+    let kernel = kernel_release();
+    for (what, res) in [
+        ("READ KEYS", retry_ua(|| raw::read_keys(b)).await),
+        (
+            "READ RESERVATION",
+            retry_ua(|| raw::read_reservation(b)).await,
+        ),
+    ] {
+        match (has, res) {
+            (true, Ok(d)) => {
+                let via_sg = prin(sg, d.action).await;
+                let (x, y) = (d.decode().unwrap(), via_sg.decode().unwrap());
+                assert_eq!(
+                    format!("{x:?}"),
+                    format!("{y:?}"),
+                    "{what}: the block ioctl on {on} vs SG_IO (Linux {kernel})"
+                );
+                eprintln!("  {what} via the block ioctl on {on} (Linux {kernel}) = SG_IO: {x:?}");
+            }
+            (true, Err(e)) => panic!(
+                "sid (Linux {kernel}): {what} via the block ioctl on {on} must answer like SG_IO: {e}"
+            ),
+            (false, Err(Error::Transport(TransportError::Unsupported { reason, .. }))) => {
+                assert!(
+                    reason.contains("not supported by this kernel"),
+                    "{what} on {on}: {reason}"
+                );
+                eprintln!("  {what} via the block ioctl on {on} (Linux {kernel}): {reason}");
+            }
+            (false, Ok(d)) => panic!(
+                "debian12 (Linux {kernel}) has no {what} ioctl, yet {on} answered: {:?}",
+                d.decode()
+            ),
+            (false, Err(e)) => panic!("{what} via the block ioctl on {on} (Linux {kernel}): {e}"),
+        }
+    }
 }
 
 async fn block_pr_sequence(abort: bool) {
@@ -598,30 +643,16 @@ async fn block_pr_sequence(abort: bool) {
         .reservation()
         .expect("reserved");
     assert_eq!((r.key, r.type_code), (a, 5));
-    // reads are not there on 6.1: a clear error, not a wrong answer
-    for (what, res) in [
-        ("READ KEYS", raw::read_keys(&b0).await),
-        ("READ RESERVATION", raw::read_reservation(&b0).await),
-    ] {
-        match res {
-            Ok(d) => {
-                // A 6.19+ guest kernel: the ioctl answer must match SG_IO's.
-                let sg = prin(&sg0, d.action).await;
-                let (x, y) = (d.decode().unwrap(), sg.decode().unwrap());
-                assert_eq!(format!("{x:?}"), format!("{y:?}"), "{what}");
-            }
-            Err(Error::Transport(TransportError::Unsupported { reason, .. })) => {
-                assert!(
-                    reason.contains("not supported by this kernel"),
-                    "{what}: {reason}"
-                );
-                eprintln!("  {what} via block ioctl: {reason}");
-            }
-            Err(e) => panic!("{what} via block ioctl: {e}"),
-        }
-    }
+    // the block read ioctls: missing on 6.1 (a clear error, not a wrong answer), on 7.x
+    // the same answer as SG_IO, through the path device and through the dm map
+    block_reads_match_sg_io(&b0, &sg0, "the path device").await;
+    let bm = BlockPrDevice::open(&lun.map).unwrap_or_else(|e| panic!("{e}"));
+    block_reads_match_sg_io(&bm, &sg0, "the dm-multipath map").await;
     // preempt from node 2's nexus
     prout(&bn, &PrOut::register_ignore(c).with_aptpl()).await;
+    // two keys now (two nexuses), the reservation still with `a`
+    block_reads_match_sg_io(&b0, &sg0, "the path device").await;
+    block_reads_match_sg_io(&bm, &sg0, "the dm-multipath map").await;
     let req = if abort {
         PrOut::preempt_and_abort(c, a, ty)
     } else {

@@ -130,8 +130,42 @@ impl<T: Transport> MultipathLun<T> {
         );
     }
 
+    /// Tells multipathd about the registration: `unsetprstatus` after unregistering;
+    /// `setprstatus` (with the path list) only when multipathd's key for the map is the key
+    /// just registered. multipathd takes prstatus to mean "registered with my key": 0.13+
+    /// checks it at once (READ KEYS, then REGISTER AND IGNORE 0 on the first usable path
+    /// when its own key is missing: seen with 0.15.1 in the lab), and every version
+    /// registers returning paths with its key. So a key registered without the configured
+    /// key check (no multipath.conf read) that multipathd does not know unsets prstatus
+    /// instead, with a note.
     pub(super) async fn after_register(&self, req: &RegisterRequest, report: &mut Report) {
         let Some(d) = &self.daemon else { return };
+        if !req.new_key.is_zero() && self.configured_key().is_none_or(|c| c.key != req.new_key) {
+            let theirs = match d.get_prkey(&self.name).await {
+                Ok(k) => k.map(|k| k.key),
+                Err(e) => {
+                    report.notes.push(format!(
+                        "multipathd getprkey failed ({e}): prstatus left as it was"
+                    ));
+                    return;
+                }
+            };
+            if theirs != Some(req.new_key) {
+                let theirs = theirs.map_or_else(|| "none".to_owned(), |k| k.to_string());
+                let r = d.unset_prstatus(&self.name).await;
+                report.notes.push(format!(
+                    "multipathd's key for the map is {theirs}, not {}: prstatus {} \
+                     (setprstatus would make multipathd 0.13+ unregister a path, and \
+                     multipathd registers returning paths with its own key)",
+                    req.new_key,
+                    match r {
+                        Ok(()) => "unset".to_owned(),
+                        Err(e) => format!("not set (unsetprstatus failed: {e})"),
+                    }
+                ));
+                return;
+            }
+        }
         let r = if req.new_key.is_zero() {
             d.unset_prstatus(&self.name).await
         } else {

@@ -302,3 +302,109 @@ pub fn fail_path(p: &std::path::Path) {
         t.elapsed().as_secs_f64()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The stack (Debian 12 or Debian sid) and multipathd's bookkeeping
+// ---------------------------------------------------------------------------------------
+
+/// The lab's software stack (`LAB_STACK`, exported by `lab/run.sh`): what the test expects
+/// of multipathd and mpathpersist depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// Debian 12: Linux 6.1, multipath-tools 0.9.4 (no prhold, REGISTER rollback).
+    Debian12,
+    /// Debian sid: Linux 7.x, multipath-tools 0.15.1 (the 0.13 rework: prhold, REGISTER
+    /// AND IGNORE retry, the failed-path workarounds).
+    Sid,
+}
+
+impl Stack {
+    /// From `LAB_STACK`; an unknown value fails the test (its expectations would be a guess).
+    pub fn get() -> Stack {
+        match need("LAB_STACK").as_str() {
+            "debian12" => Stack::Debian12,
+            "sid" => Stack::Sid,
+            other => panic!(
+                "LAB_STACK={other}: these tests know the expectations of debian12 \
+                 (multipath-tools 0.9.4) and sid (0.15.1) only"
+            ),
+        }
+    }
+
+    /// The multipath-tools version of the stack, for messages.
+    pub fn mpath_version(self) -> &'static str {
+        match self {
+            Stack::Debian12 => "0.9.4",
+            Stack::Sid => "0.15.1",
+        }
+    }
+}
+
+/// multipathd's PR bookkeeping of a map, as its CLI prints it: `getprkey`, `getprstatus`
+/// (0.9.4 prints `1`/`0`, 0.13+ `set`/`unset`: normalized to `set`/`unset`), `getprhold`
+/// (`None` on 0.9.4, which has no prhold) and the map's line in `/etc/multipath/prkeys`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bookkeeping {
+    pub prkey: String,
+    pub prstatus: String,
+    pub prhold: Option<String>,
+    pub prkeys_line: Option<String>,
+}
+
+impl fmt::Display for Bookkeeping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "multipathd prkey {}, prstatus {}, prhold {}, prkeys file {}",
+            self.prkey,
+            self.prstatus,
+            self.prhold.as_deref().unwrap_or("(none: 0.9.4)"),
+            self.prkeys_line.as_deref().unwrap_or("(no line)")
+        )
+    }
+}
+
+/// Reads multipathd's bookkeeping of the lab map.
+pub fn bookkeeping(lab: &Lab, stack: Stack) -> Bookkeeping {
+    let m = &lab.map_name;
+    let prstatus = match multipathd_cli(&format!("getprstatus map {m}")).as_str() {
+        "1" | "set" => "set".to_owned(),
+        "0" | "unset" => "unset".to_owned(),
+        other => other.to_owned(),
+    };
+    let prhold = match stack {
+        Stack::Debian12 => None,
+        Stack::Sid => Some(multipathd_cli(&format!("getprhold map {m}"))),
+    };
+    let prkeys = std::fs::read_to_string("/etc/multipath/prkeys").unwrap_or_default();
+    let prkeys_line = prkeys
+        .lines()
+        .find(|l| !l.starts_with('#') && l.ends_with(&format!(" {}", lab.wwid)))
+        .map(str::to_owned);
+    Bookkeeping {
+        prkey: multipathd_cli(&format!("getprkey map {m}")),
+        prstatus,
+        prhold,
+        prkeys_line,
+    }
+}
+
+/// The path list libmpathpersist 0.13+ sends with `setprstatus` (the first path by name,
+/// the others by `maj:min`).
+pub fn pathlist(lab: &Lab) -> Vec<String> {
+    lab.paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if i == 0 {
+                name
+            } else {
+                std::fs::read_to_string(format!("/sys/block/{name}/dev"))
+                    .unwrap_or_else(|e| panic!("/sys/block/{name}/dev: {e}"))
+                    .trim()
+                    .to_owned()
+            }
+        })
+        .collect()
+}

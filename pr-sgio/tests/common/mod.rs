@@ -459,3 +459,25 @@ pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     }
     assert!(f(), "timed out after {secs}s waiting for {what}");
 }
+
+/// Whether the lab stack's guest kernel has the block-layer PR read ioctls
+/// (`IOC_PR_READ_KEYS`, `IOC_PR_READ_RESERVATION`, Linux 6.19+): debian12 boots Linux 6.1
+/// (no), sid boots Linux 7.x (yes). From `LAB_STACK` (exported by `lab/run.sh`); another
+/// value fails the test, whose expectation would otherwise be a guess.
+pub fn stack_has_block_pr_reads() -> bool {
+    match need("LAB_STACK").as_str() {
+        "debian12" => false,
+        "sid" => true,
+        other => panic!(
+            "LAB_STACK={other}: the block PR read ioctls are expected missing on debian12 \
+             (Linux 6.1) and present on sid (Linux 7.x); nothing is known of this stack"
+        ),
+    }
+}
+
+/// The guest kernel's release (`uname -r`), for messages.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|e| format!("(osrelease: {e})"))
+}
