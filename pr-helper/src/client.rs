@@ -187,7 +187,12 @@ impl BlockingClient {
         Ok(sys::send_with_fds(self.stream.as_fd(), bytes, fds, false)?)
     }
 
-    /// The underlying stream.
+    /// The underlying stream (timeouts, ...).
+    pub fn stream(&self) -> &StdUnixStream {
+        &self.stream
+    }
+
+    /// The underlying stream, to read and write on it directly.
     pub fn stream_mut(&mut self) -> &mut StdUnixStream {
         &mut self.stream
     }

@@ -104,3 +104,21 @@ pub fn settle_fds(n: usize) -> usize {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The descriptors of this process and what they are.
+pub fn fd_list() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let target = std::fs::read_link(e.path()).map(|p| p.display().to_string());
+            format!(
+                "{} -> {}",
+                e.file_name().to_string_lossy(),
+                target.unwrap_or_default()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
