@@ -1,8 +1,10 @@
 //! Which LUN a request's file descriptor reaches: [`LunSource`]. The daemon's source,
-//! [`DeviceLuns`], asks pr-multipath ([`Lun::from_fd`]): a multipath map becomes the LUN
-//! of its paths (every PR OUT with multipath semantics), a SCSI disk or sg node a LUN of one
-//! path (commands passed through unchanged). LUNs are kept for a while per device number,
-//! so that a guest's commands do not rediscover the map each time.
+//! [`DeviceLuns`], asks pr-multipath ([`Lun::from_owned_fd`], on a duplicate of the
+//! descriptor): a multipath map becomes the LUN of its paths (every PR OUT with multipath
+//! semantics), a SCSI disk or sg node a LUN of one path whose commands go through the
+//! client's descriptor itself, unchanged, as qemu-pr-helper sends them. LUNs of maps are
+//! kept for a while per device number, so that a guest's commands do not rediscover the
+//! map each time; a single device's LUN lives for one request.
 //!
 //! Tests implement [`LunSource`] themselves to put a simulated LUN behind any descriptor;
 //! the daemon only ever uses [`DeviceLuns`].
@@ -30,7 +32,7 @@ pub struct DeviceOptions {
     pub open: OpenOptions,
     /// Timeout of each SCSI command (qemu-pr-helper asks SG_IO for 1 ms).
     pub command_timeout: Duration,
-    /// How long an opened LUN is reused for descriptors of the same device.
+    /// How long the LUN of a map is reused for descriptors of the same device.
     pub keep_for: Duration,
 }
 
@@ -44,8 +46,8 @@ impl Default for DeviceOptions {
     }
 }
 
-/// The daemon's [`LunSource`]: [`Lun::from_fd`], with LUNs kept per device number for
-/// [`DeviceOptions::keep_for`].
+/// The daemon's [`LunSource`]: [`Lun::from_owned_fd`], with the LUNs of maps kept per
+/// device number for [`DeviceOptions::keep_for`].
 #[derive(Debug)]
 pub struct DeviceLuns {
     options: DeviceOptions,
@@ -75,7 +77,14 @@ impl LunSource for DeviceLuns {
                 return Ok(Arc::clone(lun));
             }
         }
-        let lun = Lun::from_fd(fd, &self.options.open)?;
+        let owned = fd
+            .try_clone_to_owned()
+            .map_err(|e| Error::InvalidArgument {
+                what: "the client's descriptor".into(),
+                reason: format!("cannot duplicate it: {e}"),
+            })?;
+        let lun = Lun::from_owned_fd(owned, &self.options.open)?;
+        let is_map = lun.paths().len() != 1 || lun.wwid().is_some();
         let options = LunOptions {
             retry: RetryPolicy {
                 command_timeout: self.options.command_timeout,
@@ -84,7 +93,7 @@ impl LunSource for DeviceLuns {
             ..*lun.options()
         };
         let lun = Arc::new(lun.with_options(options));
-        if let Some(rdev) = device {
+        if let Some(rdev) = device.filter(|_| is_map) {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.insert(rdev, (now, Arc::clone(&lun)));
         }
