@@ -43,6 +43,9 @@ pub struct Options {
     /// `--map-as-device`: send commands on a multipath map's node (down its current
     /// path) instead of through its paths, as qemu-pr-helper without multipath does.
     pub map_as_device: bool,
+    /// `--control=PATH`: the tracker's control socket ([`crate::control`]); implies
+    /// `--track`.
+    pub control: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             timeout: Duration::from_secs(30),
             track: false,
             map_as_device: false,
+            control: None,
         }
     }
 }
@@ -104,7 +108,8 @@ pub fn usage(program: &str) -> String {
          \n\
          \x20     --timeout=SECONDS     timeout of each SCSI command (default 30)\n\
          \x20     --track               track guests' reservations for live migration\n\
-         \x20     --map-as-device       send a multipath map's commands down its current path\n"
+         \x20     --map-as-device       send a multipath map's commands down its current path\n\
+         \x20     --control=PATH        the tracker's control socket (implies --track)\n"
     )
 }
 
@@ -155,7 +160,7 @@ where
                 "group" => "g",
                 "verbose" => "v",
                 "quiet" => "q",
-                "timeout" | "track" | "map-as-device" => name.as_str(),
+                "timeout" | "track" | "map-as-device" | "control" => name.as_str(),
                 _ => return Err(UsageError(format!("unrecognized option '--{name}'"))),
             };
             opts.push((short.to_owned(), value));
@@ -176,7 +181,10 @@ where
             return Err(UsageError(format!("unexpected argument '{arg}'")));
         }
         for (name, inline) in opts {
-            let takes_value = matches!(name.as_str(), "k" | "f" | "T" | "u" | "g" | "timeout");
+            let takes_value = matches!(
+                name.as_str(),
+                "k" | "f" | "T" | "u" | "g" | "timeout" | "control"
+            );
             let value = if takes_value {
                 match inline {
                     Some(v) => Some(v),
@@ -215,6 +223,13 @@ where
                 "timeout" => o.timeout = parse_timeout(&value)?,
                 "track" => o.track = true,
                 "map-as-device" => o.map_as_device = true,
+                "control" => {
+                    if !value.starts_with('/') {
+                        return Err(UsageError("control socket path must be absolute".into()));
+                    }
+                    o.control = Some(PathBuf::from(value));
+                    o.track = true;
+                }
                 _ => return Err(UsageError(format!("invalid option '{name}'"))),
             }
         }
@@ -299,6 +314,9 @@ mod tests {
         assert_eq!(parse(["-h"]), Ok(Command::Help));
         assert_eq!(parse(["--version"]), Ok(Command::Version));
         assert!(run(&["--track", "--map-as-device"]).track);
+        let o = run(&["--control=/run/c.sock"]);
+        assert!(o.track);
+        assert_eq!(o.control, Some(PathBuf::from("/run/c.sock")));
     }
 
     #[test]
@@ -312,6 +330,7 @@ mod tests {
             &["extra"],
             &["--timeout=0"],
             &["--timeout=abc"],
+            &["--control=rel.sock"],
         ] {
             assert!(parse(bad.iter().copied()).is_err(), "{bad:?}");
         }

@@ -3,7 +3,8 @@
 //! (with `-d` or `-f`), dropping privileges (after the socket is open: only CAP_SYS_RAWIO
 //! is kept, plus CAP_SYS_ADMIN for device-mapper when multipath maps are served through
 //! their paths; `-u`/`-g` change the user and group and drop supplementary groups), then
-//! the server until SIGTERM, SIGINT or SIGHUP. The socket file is removed on exit when
+//! the server (and the control socket of `--control`, bound with the main socket) until
+//! SIGTERM, SIGINT or SIGHUP. The socket file is removed on exit when
 //! pr-helper created it; the pidfile stays, as qemu-pr-helper leaves it.
 
 use std::io;
@@ -119,6 +120,12 @@ pub fn run(o: Options) -> Result<(), StartError> {
         Some(fd) => (StdUnixListener::from(fd), false),
         None => (bind(&o.socket)?, true),
     };
+    let control = match &o.control {
+        Some(path) => {
+            Some(crate::control::bind(path).map_err(|e| fail(format!("{}: {e}", path.display())))?)
+        }
+        None => None,
+    };
     if o.daemon {
         sys::daemonize().map_err(|e| fail(format!("Failed to daemonize: {e}")))?;
     }
@@ -175,12 +182,22 @@ pub fn run(o: Options) -> Result<(), StartError> {
             futures_select_any(waits).await;
             signals.cancel();
         });
+        if let Some(c) = control {
+            c.set_nonblocking(true).map_err(fail)?;
+            let c = tokio::net::UnixListener::from_std(c).map_err(fail)?;
+            let s = server.clone();
+            let token = shutdown.clone();
+            tokio::spawn(async move { s.serve_control(c, token).await });
+        }
         tracing::info!(target: "pr_helper::daemon", "serving {}", o.socket.display());
         server.serve(listener, shutdown).await;
         Ok::<(), StartError>(())
     });
     if created {
         let _ = std::fs::remove_file(&o.socket);
+    }
+    if let Some(path) = &o.control {
+        let _ = std::fs::remove_file(path);
     }
     result
 }

@@ -18,6 +18,7 @@
 //! | [`luns`] | which LUN a client's descriptor reaches |
 //! | [`client`] | the protocol's client, async and blocking |
 //! | [`tracker`] | guests' keys and reservation types for migration, sans IO |
+//! | [`control`] | the tracker's control socket: export, import, hand-over, failback |
 //! | [`cli`] | qemu-pr-helper's command line |
 //! | [`daemon`] | start-up: socket or systemd activation, pidfile, privileges, signals |
 //!
@@ -26,6 +27,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod control;
 pub mod daemon;
 pub mod luns;
 pub mod server;

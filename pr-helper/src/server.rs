@@ -109,6 +109,14 @@ impl Server {
         self
     }
 
+    pub(crate) fn tracker_handle(&self) -> Option<Arc<Mutex<Tracker>>> {
+        self.tracker.clone()
+    }
+
+    pub(crate) fn lun_source(&self) -> Arc<dyn LunSource> {
+        Arc::clone(&self.luns)
+    }
+
     /// A copy of the tracker's state, when tracking is on.
     pub fn tracker(&self) -> Option<Tracker> {
         self.tracker
