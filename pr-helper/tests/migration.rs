@@ -103,7 +103,7 @@ fn a_reservation_follows_the_guest_and_fails_back() {
         let source = host(p[..1].to_vec(), "src");
         let dest = host(p[1..].to_vec(), "dst");
         let mut guest = BlockingClient::connect(&source.run.socket).unwrap();
-        let key = 0x6b65_79u64;
+        let key = 0x006b_6579_u64;
         assert_eq!(
             call(&mut guest, pr_out_cdb(6, 0, 24), &basic_params(0, key, 0)).status(),
             0
