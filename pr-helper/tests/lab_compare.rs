@@ -361,3 +361,54 @@ fn same_replies_as_debian_qemu_pr_helper_on_a_path_device() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+#[test]
+#[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn a_map_through_our_daemon_reaches_every_path() {
+    let lun = LabLun::get(0);
+    let dir = PathBuf::from("/run/pr-helper-lab-map");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
+    let map = rw(&lun.map);
+    let node2 = rw(&lun.node2[0]);
+    let mut c = BlockingClient::connect(&ours.socket).unwrap();
+    reset(&mut c, &node2, &rw(&lun.paths[0]));
+    let n = lun.paths.len();
+    // REGISTER AND IGNORE through the map: one registration per path.
+    let r = c
+        .call(&map, &pr_out_cdb(6, 0, 24), &basic_params(0, 0x1a, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0, "{:?}", r.sense_key_asc_ascq());
+    let r = c.call(&map, &pr_in_cdb(0, 8192), &[]).unwrap();
+    let keys = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize / 8;
+    assert_eq!(keys, n, "one key per path of the map");
+    // READ FULL STATUS through a map (qemu-pr-helper's multipath build refuses it).
+    let r = c.call(&map, &pr_in_cdb(3, 8192), &[]).unwrap();
+    assert_eq!(r.status(), 0);
+    let len = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize;
+    assert!(len >= 24 * n, "{len} bytes of descriptors for {n} paths");
+    // RESERVE, then a second node conflicts with the array's own status.
+    let r = c
+        .call(&map, &pr_out_cdb(1, 5, 24), &basic_params(0x1a, 0, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0);
+    let r = c
+        .call(&node2, &pr_out_cdb(6, 0, 24), &basic_params(0, 0x2b, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0);
+    let r = c
+        .call(&node2, &pr_out_cdb(1, 5, 24), &basic_params(0x2b, 0, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0x18);
+    // The second node preempts the map's key: every path of the map loses it.
+    let r = c
+        .call(&node2, &pr_out_cdb(4, 5, 24), &basic_params(0x2b, 0x1a, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0);
+    // The map's next PR IN is retried past the unit attention by pr-multipath.
+    let r = c.call(&map, &pr_in_cdb(0, 8192), &[]).unwrap();
+    assert_eq!(r.status(), 0, "{:?}", r.sense_key_asc_ascq());
+    let keys = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize / 8;
+    assert_eq!(keys, 1, "only the second node's key is left");
+    reset(&mut c, &node2, &rw(&lun.paths[0]));
+}
