@@ -191,6 +191,18 @@ fn sequence() -> Vec<Step> {
             &[],
         ),
         step(
+            "REPLACE LOST RESERVATION",
+            Tested,
+            pr_out_cdb(8, 1, 24),
+            &p(0, 0xc, 0),
+        ),
+        step(
+            "RELEASE by a non-holder",
+            Tested,
+            pr_out_cdb(2, 6, 24),
+            &p(0xc, 0, 0),
+        ),
+        step(
             "PR OUT on O_RDONLY",
             TestedReadOnly,
             pr_out_cdb(6, 0, 24),
