@@ -89,7 +89,8 @@
 //! ([`MultipathLun::pr_in`]); [`fleet`] runs fence and unfence over many LUNs;
 //! [`blocking`] offers all of it to callers that block, on the project's one runtime
 //! thread; [`Error::kind`] sorts every error for faces that map errors to their own
-//! vocabulary. Every command is logged with `tracing` (path, action, outcome, duration,
+//! vocabulary; [`passthrough`] runs a raw PR CDB and parameter list that another
+//! initiator sent ([`MultipathLun::pass_through`], for the pr-helper daemon). Every command is logged with `tracing` (path, action, outcome, duration,
 //! retries), and every LUN operation in a span.
 //!
 //! # Cargo features
@@ -155,6 +156,7 @@ pub mod map_control;
 pub mod multipathd;
 mod on_thread;
 pub mod open;
+pub mod passthrough;
 pub mod path;
 pub mod report;
 pub mod request;
@@ -171,6 +173,7 @@ pub use lun::{
 };
 pub use map_control::{DmMapControl, MapControl};
 pub use open::{Lun, OpenOptions};
+pub use passthrough::RawReply;
 pub use path::{Path, PathRefresher, PathState};
 pub use report::{Command, MapEvent, OutCommand, PathRegistration, Phase, Report, Step};
 pub use request::{InResult, OutRequest};

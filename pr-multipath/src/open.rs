@@ -4,7 +4,7 @@
 //! all its paths (see [`crate::sgio`]); a single device is a LUN of one path, so one
 //! engine serves both.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
@@ -131,6 +131,29 @@ impl MultipathLun<AnyPath> {
             .map(target_of)
             .map_err(classify_error)?;
         Self::open_target(target, options)
+    }
+
+    /// The LUN behind a descriptor received from someone else (a map, a SCSI disk or an sg
+    /// node), for daemons that serve other processes' descriptors (pr-helper): a single
+    /// device becomes a LUN of one path whose commands go through **this descriptor**
+    /// (with its access mode; no node is opened, so no permission to open one is needed),
+    /// as qemu-pr-helper uses the descriptor it receives. A multipath map (unless
+    /// [`OpenOptions::map_as_device`]) becomes the LUN of its paths as
+    /// [`from_fd`](Self::from_fd) builds it, the descriptor unused; so does a single
+    /// device with [`OpenOptions::block_ioctls`].
+    pub fn from_owned_fd(fd: OwnedFd, options: &OpenOptions) -> Result<Self> {
+        let c = pr_sgio::classify_fd(fd.as_fd()).map_err(classify_error)?;
+        let single = !c.is_multipath() || options.map_as_device;
+        if !single || options.block_ioctls {
+            return Self::open_target(target_of(c), options);
+        }
+        let name = match &c.kind {
+            DeviceKind::Multipath { map, .. } => map.clone(),
+            other => other.kernel_name().to_owned(),
+        };
+        let open = pr_sgio::OpenOptions::new().read_only(options.read_only);
+        let device = Device::from_owned_fd(fd, &open)?;
+        Ok(Self::of_one_path(name, device))
     }
 
     /// The multipath map whose dm name or node `what` gives, or `None` when `what` is a
@@ -296,6 +319,11 @@ mod tests {
         let f = tempfile::tempfile().unwrap();
         use std::os::fd::AsFd;
         let e = Lun::from_fd(f.as_fd(), &OpenOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+        let e = Lun::from_owned_fd(f.into(), &OpenOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let e = Lun::from_owned_fd(null.into(), &OpenOptions::default()).unwrap_err();
         assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
     }
 }

@@ -303,6 +303,31 @@ impl Device {
         })
     }
 
+    /// A device over a descriptor the caller already holds (a SCSI disk, an sg node or a
+    /// dm-multipath map, opened by someone else, for example received from another process
+    /// by `SCM_RIGHTS`), which the device then owns: commands go through this descriptor,
+    /// with its access mode, and no node is opened. [`Device::path`] is the node the
+    /// descriptor's device has under `/dev`. The sg v3 engine is not available (it needs an
+    /// sg node of its own): the blocking-pool engine is used instead. Errors as
+    /// [`crate::classify_fd`].
+    pub fn from_owned_fd(fd: OwnedFd, options: &OpenOptions) -> Result<Device> {
+        let c = Classifier::with(options.sysfs.clone(), "/dev").classify_fd(fd.as_fd())?;
+        let fd = Arc::new(fd);
+        let limiter = options.limiter.clone().unwrap_or_else(Limiter::global);
+        let exec = match options.engine {
+            Engine::InPlace => Exec::InPlace { fd, limiter },
+            Engine::BlockingPool | Engine::SgV3Async => Exec::Pool { fd, limiter },
+        };
+        Ok(Device {
+            name: Arc::from(c.node.to_string_lossy().as_ref()),
+            path: c.node,
+            kind: c.kind,
+            dev: c.dev,
+            read_only: options.read_only,
+            exec,
+        })
+    }
+
     /// The path it was opened with (for a name, the node it resolved to).
     pub fn path(&self) -> &Path {
         &self.path

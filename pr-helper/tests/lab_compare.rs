@@ -1,0 +1,426 @@
+//! Lab test (`#[ignore]`, run by `lab/test.sh` or `lab/run.sh -l 1 -p 2 -n 1 -- <binary>
+//! --ignored`): our daemon and Debian's `/usr/bin/qemu-pr-helper` serve the same LIO path
+//! devices, and the same request sequence, sent with our client, gets the same replies
+//! (result, sz, data, sense), except where the crate's README lists a difference by
+//! design. The device under test is LUN 0's node-2 path (in no map, so multipathd's path
+//! checker consumes no unit attention on it); a second initiator's commands go through
+//! node-1 path 0, through the same helper.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pr_helper::client::{basic_params, pr_in_cdb, pr_out_cdb};
+use pr_helper::{BlockingClient, Reply};
+use pr_lab_support::LabLun;
+
+const QEMU_PR_HELPER: &str = "/usr/bin/qemu-pr-helper";
+const OURS: &str = env!("CARGO_BIN_EXE_pr-helper");
+
+struct Helper {
+    name: &'static str,
+    socket: PathBuf,
+    child: Child,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+fn start(name: &'static str, program: &str, socket: &Path) -> Helper {
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new(program)
+        .arg("-k")
+        .arg(socket)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let mut h = Helper {
+        name,
+        socket: socket.to_path_buf(),
+        child,
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        if let Ok(Some(s)) = h.child.try_wait() {
+            panic!("{name} exited at start: {s}");
+        }
+        assert!(Instant::now() < until, "{name}: no socket after 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    h
+}
+
+fn rw(path: &Path) -> File {
+    File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// One step of the sequence.
+enum Dev {
+    /// The device under test, read-write.
+    Tested,
+    /// The same, `O_RDONLY`.
+    TestedReadOnly,
+    /// The second initiator.
+    Other,
+    /// /dev/null.
+    Null,
+}
+
+struct Step {
+    label: &'static str,
+    dev: Dev,
+    cdb: [u8; 16],
+    data: Vec<u8>,
+    /// Why the replies may differ (the README's list), or `None`: they must be equal.
+    differs: Option<&'static str>,
+}
+
+fn step(label: &'static str, dev: Dev, cdb: [u8; 16], data: &[u8]) -> Step {
+    Step {
+        label,
+        dev,
+        cdb,
+        data: data.to_vec(),
+        differs: None,
+    }
+}
+
+fn steps_in() -> Vec<Step> {
+    sequence()
+}
+
+fn sequence() -> Vec<Step> {
+    use Dev::*;
+    let p = basic_params;
+    let v = vec![
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER AND IGNORE A",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xa, 0),
+        ),
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step("READ KEYS 12", Tested, pr_in_cdb(0, 12), &[]),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("REPORT CAPABILITIES 8", Tested, pr_in_cdb(2, 8), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("RESERVE 5", Tested, pr_out_cdb(1, 5, 24), &p(0xa, 0, 0)),
+        step(
+            "other: REGISTER AND IGNORE B",
+            Other,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xb, 0),
+        ),
+        step(
+            "other: RESERVE 5 (conflict)",
+            Other,
+            pr_out_cdb(1, 5, 24),
+            &p(0xb, 0, 0),
+        ),
+        step(
+            "RESERVE 3 by the holder",
+            Tested,
+            pr_out_cdb(1, 3, 24),
+            &p(0xa, 0, 0),
+        ),
+        step(
+            "RELEASE 3 by the holder of 5",
+            Tested,
+            pr_out_cdb(2, 3, 24),
+            &p(0xa, 0, 0),
+        ),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step(
+            "other: PREEMPT A type 6",
+            Other,
+            pr_out_cdb(4, 6, 24),
+            &p(0xb, 0xa, 0),
+        ),
+        step(
+            "READ KEYS (unit attention)",
+            Tested,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step("READ KEYS", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER 0 -> C",
+            Tested,
+            pr_out_cdb(0, 0, 24),
+            &p(0, 0xc, 0),
+        ),
+        step(
+            "REGISTER wrong key (conflict)",
+            Tested,
+            pr_out_cdb(0, 0, 24),
+            &p(0x99, 0xd, 0),
+        ),
+        step(
+            "PR OUT service action 1Fh",
+            Tested,
+            pr_out_cdb(0x1f, 0, 24),
+            &p(0xc, 0, 0),
+        ),
+        step(
+            "RESERVE type Fh",
+            Tested,
+            pr_out_cdb(1, 0x0f, 24),
+            &p(0xc, 0, 0),
+        ),
+        step(
+            "REGISTER AND IGNORE, 16 bytes",
+            Tested,
+            pr_out_cdb(6, 0, 16),
+            &p(0, 0xc, 0)[..16],
+        ),
+        step(
+            "PR IN service action 1Fh",
+            Tested,
+            pr_in_cdb(0x1f, 8192),
+            &[],
+        ),
+        step(
+            "REPLACE LOST RESERVATION",
+            Tested,
+            pr_out_cdb(8, 1, 24),
+            &p(0, 0xc, 0),
+        ),
+        step(
+            "RELEASE by a non-holder",
+            Tested,
+            pr_out_cdb(2, 6, 24),
+            &p(0xc, 0, 0),
+        ),
+        step(
+            "PR OUT on O_RDONLY",
+            TestedReadOnly,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xc, 0),
+        ),
+        step("PR IN on O_RDONLY", TestedReadOnly, pr_in_cdb(0, 8192), &[]),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("READ FULL STATUS 30", Tested, pr_in_cdb(3, 30), &[]),
+        step("READ KEYS 4", Tested, pr_in_cdb(0, 4), &[]),
+        step("PR IN on /dev/null", Null, pr_in_cdb(0, 8192), &[]),
+        step(
+            "PR OUT on /dev/null",
+            Null,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 1, 0),
+        ),
+        step("other: CLEAR", Other, pr_out_cdb(3, 0, 24), &p(0xb, 0, 0)),
+        step(
+            "READ KEYS (unit attention)",
+            Tested,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step("READ KEYS", Tested, pr_in_cdb(0, 8192), &[]),
+    ];
+    v
+}
+
+/// Brings the LUN to no registration and no reservation through `helper`, and clears the
+/// unit attentions that leaves on both nexuses.
+fn reset(c: &mut BlockingClient, tested: &File, other: &File) {
+    for _ in 0..3 {
+        c.call(other, &pr_out_cdb(6, 0, 24), &basic_params(0, 0xe, 0))
+            .unwrap();
+    }
+    c.call(other, &pr_out_cdb(3, 0, 24), &basic_params(0xe, 0, 0))
+        .unwrap();
+    for dev in [tested, other] {
+        for _ in 0..4 {
+            let r = c.call(dev, &pr_in_cdb(0, 8192), &[]).unwrap();
+            if r.status() == 0 {
+                break;
+            }
+        }
+    }
+    let r = c.call(tested, &pr_in_cdb(0, 8192), &[]).unwrap();
+    assert_eq!(
+        (r.status(), &r.data[4..8]),
+        (0, &[0u8; 4][..]),
+        "reset left keys"
+    );
+}
+
+fn run_sequence(helper: &Helper, lun: &LabLun) -> Vec<Reply> {
+    let tested_path = &lun.node2[0];
+    let tested = rw(tested_path);
+    let tested_ro = File::open(tested_path).unwrap();
+    let other = rw(&lun.paths[0]);
+    let null = rw(Path::new("/dev/null"));
+    let mut c = BlockingClient::connect(&helper.socket).unwrap();
+    reset(&mut c, &tested, &other);
+    sequence()
+        .iter()
+        .map(|s| {
+            let dev = match s.dev {
+                Dev::Tested => &tested,
+                Dev::TestedReadOnly => &tested_ro,
+                Dev::Other => &other,
+                Dev::Null => &null,
+            };
+            c.call(dev, &s.cdb, &s.data)
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", helper.name, s.label))
+        })
+        .collect()
+}
+
+fn show(r: &Reply) -> String {
+    let sense = r
+        .sense_key_asc_ascq()
+        .map_or_else(String::new, |(k, a, q)| format!(" {k:x}/{a:02x}/{q:02x}"));
+    format!("{:02x}{sense} sz {}", r.status(), r.data.len())
+}
+
+/// Whether the helper closed the connection on `bytes` sent with `fds` descriptors.
+fn closes(helper: &Helper, bytes: &[u8], fds: usize) -> bool {
+    use std::io::Read;
+    let dev = rw(Path::new("/dev/null"));
+    let mut c = BlockingClient::connect(&helper.socket).unwrap();
+    c.stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let fd = std::os::fd::AsFd::as_fd(&dev);
+    let fds = vec![fd; fds];
+    c.send_raw(bytes, &fds).unwrap();
+    let mut b = [0u8; 1];
+    matches!(c.stream_mut().read(&mut b), Ok(0) | Err(_))
+}
+
+#[test]
+#[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn same_replies_as_debian_qemu_pr_helper_on_a_path_device() {
+    let lun = LabLun::get(0);
+    assert!(
+        Path::new(QEMU_PR_HELPER).exists(),
+        "{QEMU_PR_HELPER} is missing (Debian package qemu-system-common): cannot compare"
+    );
+    let dir = PathBuf::from("/run/pr-helper-lab");
+    std::fs::create_dir_all(&dir).unwrap();
+    let theirs = start("qemu-pr-helper", QEMU_PR_HELPER, &dir.join("qemu.sock"));
+    let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
+
+    let t = Instant::now();
+    let a = run_sequence(&theirs, &lun);
+    let ta = t.elapsed();
+    let t = Instant::now();
+    let mut b = run_sequence(&ours, &lun);
+    let tb = t.elapsed();
+    // PRGENERATION runs on from one sequence to the next: compare it relative to the
+    // first READ KEYS of each run.
+    let base = |r: &[Reply]| u32::from_be_bytes(r[0].data[..4].try_into().unwrap());
+    let shift = base(&b).wrapping_sub(base(&a));
+    for (s, r) in steps_in().iter().zip(b.iter_mut()) {
+        if s.cdb[0] == 0x5e && r.status() == 0 && r.data.len() >= 4 && s.cdb[1] != 2 {
+            let g = u32::from_be_bytes(r.data[..4].try_into().unwrap()).wrapping_sub(shift);
+            r.data[..4].copy_from_slice(&g.to_be_bytes());
+        }
+    }
+    let steps = sequence();
+    let mut mismatches = Vec::new();
+    eprintln!(
+        "{:<34} {:<24} {:<24}",
+        "step", "qemu-pr-helper", "pr-helper"
+    );
+    for ((s, x), y) in steps.iter().zip(&a).zip(&b) {
+        let same = x == y;
+        eprintln!(
+            "{:<34} {:<24} {:<24} {}",
+            s.label,
+            show(x),
+            show(y),
+            match (same, s.differs) {
+                (true, _) => "same",
+                (false, Some(_)) => "differs by design",
+                (false, None) => "DIFFERENT",
+            }
+        );
+        if !same && s.differs.is_none() {
+            mismatches.push(format!("{}: {x:?}\n vs {y:?}", s.label));
+        }
+    }
+    eprintln!("sequence: qemu-pr-helper {ta:?}, pr-helper {tb:?}");
+
+    // Frames both refuse by closing the connection.
+    let mut inquiry = [0u8; 16];
+    inquiry[0] = 0x12;
+    for (what, bytes, fds) in [
+        ("no descriptor", pr_in_cdb(0, 8).to_vec(), 0),
+        ("two descriptors", pr_in_cdb(0, 8).to_vec(), 2),
+        ("INQUIRY", inquiry.to_vec(), 1),
+        ("allocation 8193", pr_in_cdb(0, 8193).to_vec(), 1),
+    ] {
+        let (x, y) = (closes(&theirs, &bytes, fds), closes(&ours, &bytes, fds));
+        eprintln!("{what:<34} closes: {x} / {y}");
+        if !(x && y) {
+            mismatches.push(format!("{what}: qemu-pr-helper closes {x}, pr-helper {y}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+#[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn a_map_through_our_daemon_reaches_every_path() {
+    let lun = LabLun::get(0);
+    let dir = PathBuf::from("/run/pr-helper-lab-map");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
+    let map = rw(&lun.map);
+    let node2 = rw(&lun.node2[0]);
+    let mut c = BlockingClient::connect(&ours.socket).unwrap();
+    reset(&mut c, &node2, &rw(&lun.paths[0]));
+    let n = lun.paths.len();
+    // REGISTER AND IGNORE through the map: one registration per path.
+    let r = c
+        .call(&map, &pr_out_cdb(6, 0, 24), &basic_params(0, 0x1a, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0, "{:?}", r.sense_key_asc_ascq());
+    let r = c.call(&map, &pr_in_cdb(0, 8192), &[]).unwrap();
+    let keys = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize / 8;
+    assert_eq!(keys, n, "one key per path of the map");
+    // READ FULL STATUS through a map (qemu-pr-helper's multipath build refuses it).
+    let r = c.call(&map, &pr_in_cdb(3, 8192), &[]).unwrap();
+    assert_eq!(r.status(), 0);
+    let len = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize;
+    assert!(len >= 24 * n, "{len} bytes of descriptors for {n} paths");
+    // RESERVE, then a second node conflicts with the array's own status.
+    let r = c
+        .call(&map, &pr_out_cdb(1, 5, 24), &basic_params(0x1a, 0, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0);
+    let r = c
+        .call(&node2, &pr_out_cdb(6, 0, 24), &basic_params(0, 0x2b, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0);
+    let r = c
+        .call(&node2, &pr_out_cdb(1, 5, 24), &basic_params(0x2b, 0, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0x18);
+    // The second node preempts the map's key: every path of the map loses it.
+    let r = c
+        .call(&node2, &pr_out_cdb(4, 5, 24), &basic_params(0x2b, 0x1a, 0))
+        .unwrap();
+    assert_eq!(r.status(), 0);
+    // The map's next PR IN is retried past the unit attention by pr-multipath.
+    let r = c.call(&map, &pr_in_cdb(0, 8192), &[]).unwrap();
+    assert_eq!(r.status(), 0, "{:?}", r.sense_key_asc_ascq());
+    let keys = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize / 8;
+    assert_eq!(keys, 1, "only the second node's key is left");
+    reset(&mut c, &node2, &rw(&lun.paths[0]));
+}
