@@ -16,6 +16,8 @@
 #   fence-agents        Debian's fence_scsi, which the Python lab tests compare against
 #   gcc g++ valgrind pkg-config   pr-c/test.sh: C tests under ASan and
 #                       valgrind, the header as C and C++, the pkg-config build of libpr_sdk
+#   systemd strace      pr-helper's socket-activation test (systemd-socket-activate);
+#                       pr-mpathpersist/bench.sh --profile (system calls per call)
 #   mmdebstrap          builds the Debian sid guest root of the lab's second stack
 #                       (lab/stack/build-sid.sh; the packages in it come from sid, not
 #                       from this machine)
@@ -29,6 +31,7 @@ pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
       udev multipath-tools sg3-utils open-iscsi iproute2
       python3-venv fence-agents
       gcc g++ valgrind pkg-config
+      systemd strace
       mmdebstrap)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
