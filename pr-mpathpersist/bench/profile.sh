@@ -4,8 +4,8 @@
 # --profile runs it): the cost of one call of PHASE (see bench.c's BENCH_PHASES) with
 # Debian's libmpathpersist and with ours, counted rather than timed, so that the TCG
 # guest's noise does not enter:
-# - user-space instructions on the calling thread inside the bench's call wrapper
-#   (callgrind --toggle-collect on read_keys/reg: the library's whole call, nothing of
+# - user-space instructions on the calling thread inside the bench's timed calls
+#   (callgrind --toggle-collect on read_keys/timed_reg: the library's whole call, nothing of
 #   set-up), divided by the calls;
 # - system calls of the calling thread (strace without -f), and of every thread (-f),
 #   each measured with PHASE and with "none" (set-up and clean-up only): the difference
@@ -40,7 +40,7 @@ for lib in debian ours; do
   done
   f=$out/profile-$lib-$phase
   run "$lib" "$phase" valgrind --tool=callgrind --callgrind-out-file="$f.callgrind" \
-    --toggle-collect=read_keys --toggle-collect=reg >/dev/null 2>"$f.valgrind"
+    --toggle-collect=read_keys --toggle-collect=timed_reg >/dev/null 2>"$f.valgrind"
   ir=$(instructions "$f.callgrind")
   echo "$lib: calling thread's syscalls ${sc[none]} / ${sc[$phase]}, all threads' ${scf[none]} / ${scf[$phase]} (none / $phase)"
   awk -v lib="$lib" -v c="$calls" -v ir="$ir" -v s="${sc[none]}" -v t="${sc[$phase]}" -v sf="${scf[none]}" -v tf="${scf[$phase]}" \
