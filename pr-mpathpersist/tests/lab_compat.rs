@@ -150,6 +150,31 @@ fn sequence(abort: bool) -> Vec<Step> {
     ]
 }
 
+/// Checks that `/sbin/mpathpersist` (Debian 12's 0.9.4 or sid's 0.15.1, whose imports
+/// include `LIBMPATHPERSIST_2.2.0` and `__LIBMPATHPERSIST_INT_2.1.0` names) resolves
+/// `libmpathpersist.so.0` to the library in `dir` under `LD_LIBRARY_PATH`, with every
+/// symbol version it needs found (`ldd -r` reports a missing one).
+fn assert_loads_ours(dir: &Path) {
+    let o = Command::new("ldd")
+        .args(["-r", MPATHPERSIST])
+        .env("LD_LIBRARY_PATH", dir)
+        .output()
+        .expect("run ldd");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ours = dir.join("libmpathpersist.so.0").display().to_string();
+    assert!(
+        o.status.success()
+            && text.contains(&ours)
+            && !text.contains("not found")
+            && !text.contains("undefined symbol"),
+        "{MPATHPERSIST} does not load {ours} with all its symbol versions:\n{text}"
+    );
+}
+
 /// One run of the sequence; per mpathpersist step: (command line, exit status, stdout,
 /// stderr).
 fn run_sequence(
@@ -158,6 +183,9 @@ fn run_sequence(
     steps: &[Step],
 ) -> Vec<(String, i32, String, String)> {
     reset(lun);
+    if let Some(dir) = lib {
+        assert_loads_ours(dir);
+    }
     let map = lun.map.display().to_string();
     let node2 = lun.node2[0].display().to_string();
     let mut out = Vec::new();
