@@ -32,13 +32,18 @@
 
 use std::collections::BTreeMap;
 
-use pr_core::types::ReservationKey;
+use pr_core::cdb::{PERSISTENT_RESERVE_IN, PrInCdb, PrOutCdb};
+use pr_core::prin::{CapabilityFlags, ReadReservation};
+use pr_core::prout::BasicParams;
+use pr_core::types::{PrInAction, PrOutAction, ReservationKey};
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{CDB_SIZE, PERSISTENT_RESERVE_IN, PERSISTENT_RESERVE_OUT};
+use crate::wire::CDB_SIZE;
 
-/// SIP_C (bit 3) and ATP_C (bit 2) of REPORT CAPABILITIES byte 2.
-pub const SIP_C_ATP_C: u8 = 0x0c;
+/// SIP_C (bit 3) and ATP_C (bit 2) of REPORT CAPABILITIES byte 2 (pr-core's
+/// [`CapabilityFlags`] hold bytes 2-3).
+pub const SIP_C_ATP_C: u8 =
+    ((CapabilityFlags::SIP_C.bits() | CapabilityFlags::ATP_C.bits()) >> 8) as u8;
 
 /// What is known of one guest's registration and reservation on one LUN.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,9 +85,7 @@ pub struct Tracker {
 /// of allocation, as QEMU).
 pub fn read_reservation_cdb() -> [u8; CDB_SIZE] {
     let mut c = [0u8; CDB_SIZE];
-    c[0] = PERSISTENT_RESERVE_IN;
-    c[1] = 0x01;
-    c[8] = 24;
+    c[..10].copy_from_slice(&PrInCdb::new(PrInAction::ReadReservation, 24).to_bytes());
     c
 }
 
@@ -95,12 +98,9 @@ pub fn mask_capabilities(data: &mut [u8]) {
 
 /// Whether `cdb` is PR IN REPORT CAPABILITIES.
 pub fn is_report_capabilities(cdb: &[u8]) -> bool {
-    cdb.first() == Some(&PERSISTENT_RESERVE_IN) && cdb.get(1).map(|b| b & 0x1f) == Some(0x02)
-}
-
-fn key_at(params: &[u8], at: usize) -> Option<ReservationKey> {
-    let b: [u8; 8] = params.get(at..at + 8)?.try_into().ok()?;
-    Some(ReservationKey(u64::from_be_bytes(b)))
+    cdb.first() == Some(&PERSISTENT_RESERVE_IN)
+        && cdb.get(1).and_then(|b| PrInAction::from_code(b & 0x1f))
+            == Some(PrInAction::ReportCapabilities)
 }
 
 impl Tracker {
@@ -164,27 +164,19 @@ impl Tracker {
         params: &[u8],
         status: u8,
     ) -> Observation {
-        if status != 0 || cdb.first() != Some(&PERSISTENT_RESERVE_OUT) {
-            return Observation::Done;
-        }
-        let (Some(&sa), Some(&scope_type)) = (cdb.get(1), cdb.get(2)) else {
+        let Ok(c) = PrOutCdb::decode(cdb) else {
             return Observation::Done;
         };
-        let ty = scope_type & 0x0f;
         // A device completes no PR OUT with a shorter list GOOD; nothing to learn from it.
-        if params.len() < 24 {
-            return Observation::Done;
-        }
-        let Some(old_key) = key_at(params, 0) else {
+        let (true, Ok(p)) = (status == 0, BasicParams::decode(params)) else {
             return Observation::Done;
         };
-        let new_key = key_at(params, 8).unwrap_or_default();
+        let (ty, old_key, new_key) = (c.type_code, p.key, p.sa_key);
         let id = (lun.to_owned(), client.to_owned());
         let mut s = self.entries.get(&id).copied().unwrap_or_default();
-        match sa & 0x1f {
-            // REGISTER, REGISTER AND IGNORE EXISTING KEY.
-            0x00 | 0x06 => {
-                if sa & 0x1f == 0x00 && old_key.0 == 0 && new_key.0 == 0 {
+        match PrOutAction::from_code(c.service_action) {
+            Some(a @ (PrOutAction::Register | PrOutAction::RegisterAndIgnoreExistingKey)) => {
+                if a == PrOutAction::Register && old_key.0 == 0 && new_key.0 == 0 {
                     return Observation::Done;
                 }
                 s.key = new_key;
@@ -192,18 +184,18 @@ impl Tracker {
                     s.reservation_type = 0;
                 }
             }
-            0x01 => s.reservation_type = ty,
-            0x02 => s.reservation_type = 0,
-            0x03 => s = GuestState::default(),
-            0x04 | 0x05 => {
+            Some(PrOutAction::Reserve) => s.reservation_type = ty,
+            Some(PrOutAction::Release) => s.reservation_type = 0,
+            Some(PrOutAction::Clear) => s = GuestState::default(),
+            Some(PrOutAction::Preempt | PrOutAction::PreemptAndAbort) => {
                 self.entries.insert(id, s);
                 return Observation::ReadReservation;
             }
-            0x08 => {
+            Some(PrOutAction::ReplaceLostReservation) => {
                 s.key = new_key;
                 s.reservation_type = ty;
             }
-            _ => return Observation::Done,
+            Some(PrOutAction::RegisterAndMove) | None => return Observation::Done,
         }
         self.entries.insert(id, s);
         Observation::Done
@@ -212,25 +204,21 @@ impl Tracker {
     /// Learns from the READ RESERVATION answer (`status`, `data`) sent after a PREEMPT of
     /// `client` on `lun`. A failed or short answer leaves the state as it was.
     pub fn observe_reservation(&mut self, lun: &str, client: &str, status: u8, data: &[u8]) {
-        if status != 0 || data.len() < 8 {
+        let (true, Ok(answer)) = (status == 0, ReadReservation::decode(data)) else {
             return;
-        }
+        };
         let id = (lun.to_owned(), client.to_owned());
         let Some(s) = self.entries.get_mut(&id) else {
             return;
         };
-        let additional = data
-            .get(4..8)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map_or(0, u32::from_be_bytes);
-        if additional < 16 {
+        if answer.additional_length() < 16 {
             s.reservation_type = 0;
             return;
         }
-        let (Some(holder), Some(&scope_type)) = (key_at(data, 8), data.get(21)) else {
+        let Some(r) = answer.reservation() else {
             return;
         };
-        let ty = scope_type & 0x0f;
+        let (holder, ty) = (r.key, r.type_code);
         let all_registrants = matches!(ty, 0x07 | 0x08);
         s.reservation_type = if holder == s.key || (all_registrants && s.key.0 != 0) {
             ty
@@ -252,10 +240,14 @@ pub struct OutCommand {
 impl OutCommand {
     fn new(service_action: u8, ty: u8, key: ReservationKey, sa_key: ReservationKey) -> Self {
         let mut cdb = [0u8; CDB_SIZE];
-        cdb[0] = PERSISTENT_RESERVE_OUT;
-        cdb[1] = service_action;
-        cdb[2] = ty & 0x0f;
-        cdb[8] = 24;
+        let pr_out = PrOutCdb {
+            service_action,
+            scope: 0,
+            type_code: ty & 0x0f,
+            parameter_list_length: 24,
+            control: 0,
+        };
+        cdb[..10].copy_from_slice(&pr_out.to_bytes());
         let mut params = [0u8; 24];
         params[..8].copy_from_slice(&key.0.to_be_bytes());
         params[8..16].copy_from_slice(&sa_key.0.to_be_bytes());

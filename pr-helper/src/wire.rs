@@ -33,10 +33,8 @@ pub const DATA_SIZE: usize = 8192;
 pub const FEATURES_SIZE: usize = 4;
 /// Bytes of a reply before its data.
 pub const RESPONSE_HEADER_SIZE: usize = 8 + SENSE_SIZE;
-/// Operation code of PERSISTENT RESERVE IN.
-pub const PERSISTENT_RESERVE_IN: u8 = 0x5e;
-/// Operation code of PERSISTENT RESERVE OUT.
-pub const PERSISTENT_RESERVE_OUT: u8 = 0x5f;
+/// The two operation codes the protocol carries (pr-core's).
+pub use pr_core::cdb::{PERSISTENT_RESERVE_IN, PERSISTENT_RESERVE_OUT};
 
 /// The feature word this implementation sends and accepts: none is defined.
 pub const FEATURES: u32 = 0;

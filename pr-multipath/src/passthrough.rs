@@ -36,12 +36,8 @@ use crate::lun::{MultipathLun, RegisterRequest};
 use crate::report::Report;
 use crate::request::OutRequest;
 
-/// Operation code of PERSISTENT RESERVE IN.
-pub const PERSISTENT_RESERVE_IN: u8 = 0x5e;
-/// Operation code of PERSISTENT RESERVE OUT.
-pub const PERSISTENT_RESERVE_OUT: u8 = 0x5f;
-/// Length of a PERSISTENT RESERVE IN/OUT CDB.
-pub const PR_CDB_LEN: usize = 10;
+/// The operation codes and CDB length of PERSISTENT RESERVE IN/OUT (pr-core's).
+pub use pr_core::cdb::{CDB_LEN as PR_CDB_LEN, PERSISTENT_RESERVE_IN, PERSISTENT_RESERVE_OUT};
 
 /// A device server's answer to one command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,10 +243,8 @@ impl<T: Transport> MultipathLun<T> {
             return Ok(RawReply::check_condition(SenseKey::IllegalRequest, 0x20, 0));
         };
         let request = if cdb.first() == Some(&PERSISTENT_RESERVE_IN) {
-            let alloc = cdb
-                .get(7..9)
-                .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
-            Request::data_in(c, alloc)
+            let alloc = PrInCdb::decode(cdb).map_or(0, |c| c.allocation_length);
+            Request::data_in(c, usize::from(alloc))
         } else {
             Request::data_out(c, params.to_vec())
         }
