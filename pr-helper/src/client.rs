@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+use pr_core::cdb::{PrInCdb, PrOutCdb};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
@@ -43,11 +44,12 @@ pub enum ClientError {
 /// A PR IN CDB (16 bytes, as the protocol carries it) of `service_action` and
 /// `allocation_length`.
 pub fn pr_in_cdb(service_action: u8, allocation_length: u16) -> [u8; CDB_SIZE] {
-    let mut c = [0u8; CDB_SIZE];
-    c[0] = wire::PERSISTENT_RESERVE_IN;
-    c[1] = service_action & 0x1f;
-    c[7..9].copy_from_slice(&allocation_length.to_be_bytes());
-    c
+    let cdb = PrInCdb {
+        service_action: service_action & 0x1f,
+        allocation_length,
+        control: 0,
+    };
+    padded(cdb.to_bytes())
 }
 
 /// A PR OUT CDB of `service_action`, `scope_type` (scope in bits 7:4, type in 3:0) and
@@ -57,11 +59,20 @@ pub fn pr_out_cdb(
     scope_type: u8,
     parameter_list_length: u16,
 ) -> [u8; CDB_SIZE] {
+    let cdb = PrOutCdb {
+        service_action: service_action & 0x1f,
+        scope: scope_type >> 4,
+        type_code: scope_type & 0x0f,
+        parameter_list_length: u32::from(parameter_list_length),
+        control: 0,
+    };
+    padded(cdb.to_bytes())
+}
+
+/// A 10-byte PR CDB in the protocol's 16 bytes.
+fn padded(cdb: [u8; pr_core::cdb::CDB_LEN]) -> [u8; CDB_SIZE] {
     let mut c = [0u8; CDB_SIZE];
-    c[0] = wire::PERSISTENT_RESERVE_OUT;
-    c[1] = service_action & 0x1f;
-    c[2] = scope_type;
-    c[7..9].copy_from_slice(&parameter_list_length.to_be_bytes());
+    c[..cdb.len()].copy_from_slice(&cdb);
     c
 }
 

@@ -32,12 +32,13 @@
 
 use std::collections::BTreeMap;
 
-use pr_core::cdb::{PERSISTENT_RESERVE_IN, PrInCdb, PrOutCdb};
+use pr_core::cdb::{PERSISTENT_RESERVE_IN, PrOutCdb};
 use pr_core::prin::{CapabilityFlags, ReadReservation};
 use pr_core::prout::BasicParams;
 use pr_core::types::{PrInAction, PrOutAction, ReservationKey};
 use serde::{Deserialize, Serialize};
 
+use crate::client;
 use crate::wire::CDB_SIZE;
 
 /// SIP_C (bit 3) and ATP_C (bit 2) of REPORT CAPABILITIES byte 2 (pr-core's
@@ -84,9 +85,7 @@ pub struct Tracker {
 /// The READ RESERVATION CDB the caller sends on [`Observation::ReadReservation`] (24 bytes
 /// of allocation, as QEMU).
 pub fn read_reservation_cdb() -> [u8; CDB_SIZE] {
-    let mut c = [0u8; CDB_SIZE];
-    c[..10].copy_from_slice(&PrInCdb::new(PrInAction::ReadReservation, 24).to_bytes());
-    c
+    client::pr_in_cdb(PrInAction::ReadReservation.code(), 24)
 }
 
 /// Clears SIP_C and ATP_C in a REPORT CAPABILITIES answer (no effect on a shorter one).
@@ -239,18 +238,8 @@ pub struct OutCommand {
 
 impl OutCommand {
     fn new(service_action: u8, ty: u8, key: ReservationKey, sa_key: ReservationKey) -> Self {
-        let mut cdb = [0u8; CDB_SIZE];
-        let pr_out = PrOutCdb {
-            service_action,
-            scope: 0,
-            type_code: ty & 0x0f,
-            parameter_list_length: 24,
-            control: 0,
-        };
-        cdb[..10].copy_from_slice(&pr_out.to_bytes());
-        let mut params = [0u8; 24];
-        params[..8].copy_from_slice(&key.0.to_be_bytes());
-        params[8..16].copy_from_slice(&sa_key.0.to_be_bytes());
+        let cdb = client::pr_out_cdb(service_action, ty & 0x0f, 24);
+        let params = client::basic_params(key.0, sa_key.0, 0);
         OutCommand { cdb, params }
     }
 }
