@@ -296,14 +296,15 @@ while :; do
   for t in "${tails[@]}"; do wait "$t"; done
   tails=()
   set -e
-  # The guest kernel died before stage 1 reported (seen once with sid's 7.2 kernel under
-  # TCG: an oops in the timer interrupt during early boot): nothing of the lab ran yet,
-  # so boot once more, and say so.
+  # The guest kernel died before the lab was ready, so before CMD started (seen twice with
+  # sid's 7.2 kernel under TCG: an oops in the timer interrupt during early boot, and an
+  # "int3" oops in __alloc_skb while iscsid set up its sessions): boot once more, and say
+  # so. A crash once CMD runs is never retried.
   if ((boots == 1)) && ((qrc != 124 && qrc != 137)) && [ ! -s "$run/rc" ] &&
-     ! grep -q 'lab-init: root ready' "$run/console.log" &&
+     [ ! -s "$run/ready" ] && [ ! -s "$run/setup-error" ] &&
      grep -q 'Kernel panic' "$run/console.log"; then
     cp "$run/console.log" "$run/console-boot1.log"
-    echo "lab: the guest kernel crashed before stage 1 ($(grep -m 1 -E 'BUG:|Oops|invalid opcode|general protection|Kernel panic' \
+    echo "lab: the guest kernel crashed before the lab was ready ($(grep -m 1 -E 'BUG:|Oops|invalid opcode|general protection|Kernel panic' \
       "$run/console.log" | sed 's/^\[ *[0-9.]*\] //')); booting once more" >&2
     boots=2
     left=$(awk -v t="$tmo" -v e="$(elapsed)" 'BEGIN {l = int(t - e); print (l < 1 ? 1 : l)}')
