@@ -3,8 +3,11 @@
 //! descriptor): a multipath map becomes the LUN of its paths (every PR OUT with multipath
 //! semantics), a SCSI disk or sg node a LUN of one path whose commands go through the
 //! client's descriptor itself, unchanged, as qemu-pr-helper sends them. LUNs of maps are
-//! kept for a while per device number, so that a guest's commands do not rediscover the
-//! map each time; a single device's LUN lives for one request.
+//! kept for a while per device (file type and number, from one `fstat` of the descriptor),
+//! so that a guest's commands do not rediscover the map each time; a single device's LUN
+//! lives for one request, its descriptor classified once (sysfs) by pr-multipath. So a
+//! request costs one `fstat` and, on a single device or the first time a map is seen, one
+//! classification.
 //!
 //! Tests implement [`LunSource`] themselves to put a simulated LUN behind any descriptor;
 //! the daemon only ever uses [`DeviceLuns`].
@@ -46,12 +49,16 @@ impl Default for DeviceOptions {
     }
 }
 
+/// A device as `fstat` names it: its file type (`S_IFBLK` or `S_IFCHR`) and number. The
+/// type is part of the key: a character device may carry the number of a cached map.
+type DeviceId = (u32, u64);
+
 /// The daemon's [`LunSource`]: [`Lun::from_owned_fd`], with the LUNs of maps kept per
-/// device number for [`DeviceOptions::keep_for`].
+/// device (file type and number) for [`DeviceOptions::keep_for`].
 #[derive(Debug)]
 pub struct DeviceLuns {
     options: DeviceOptions,
-    cache: Mutex<HashMap<u64, (Instant, Arc<Lun>)>>,
+    cache: Mutex<HashMap<DeviceId, (Instant, Arc<Lun>)>>,
 }
 
 impl DeviceLuns {
@@ -67,13 +74,13 @@ impl DeviceLuns {
 impl LunSource for DeviceLuns {
     fn lun_for(&self, fd: BorrowedFd<'_>) -> Result<Arc<Lun>, Error> {
         let device = sys::device_of(fd).ok().and_then(|(rdev, kind)| {
-            (kind == libc::S_IFBLK || kind == libc::S_IFCHR).then_some(rdev)
+            (kind == libc::S_IFBLK || kind == libc::S_IFCHR).then_some((kind, rdev))
         });
         let now = Instant::now();
-        if let Some(rdev) = device {
+        if let Some(id) = device {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.retain(|_, (at, _)| now.duration_since(*at) < self.options.keep_for);
-            if let Some((_, lun)) = cache.get(&rdev) {
+            if let Some((_, lun)) = cache.get(&id) {
                 return Ok(Arc::clone(lun));
             }
         }
@@ -93,9 +100,9 @@ impl LunSource for DeviceLuns {
             ..*lun.options()
         };
         let lun = Arc::new(lun.with_options(options));
-        if let Some(rdev) = device.filter(|_| is_map) {
+        if let Some(id) = device.filter(|_| is_map) {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache.insert(rdev, (now, Arc::clone(&lun)));
+            cache.insert(id, (now, Arc::clone(&lun)));
         }
         Ok(lun)
     }

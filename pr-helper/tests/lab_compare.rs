@@ -5,12 +5,22 @@
 //! design. The device under test is LUN 0's node-2 path (in no map, so multipathd's path
 //! checker consumes no unit attention on it); a second initiator's commands go through
 //! node-1 path 0, through the same helper.
+//!
+//! PREEMPT AND ABORT and REGISTER AND MOVE have sequences of their own. PREEMPT AND ABORT
+//! of another nexus deadlocks LIO over tcm_loop (REFERENCE §8), so its test carries
+//! `iscsi_only` in its name: `lab/test.sh` skips it on the loop topology, and run by hand
+//! on tcm_loop it fails at once, saying so. REGISTER AND MOVE names the other nexus by the
+//! TransportID and relative target port READ FULL STATUS reports for it (SAS over
+//! tcm_loop, iSCSI `name,i,0xISID` over iSCSI).
+
+mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::lab::{Direct, full_status};
 use pr_helper::client::{basic_params, pr_in_cdb, pr_out_cdb};
 use pr_helper::{BlockingClient, Reply};
 use pr_lab_support::LabLun;
@@ -93,10 +103,6 @@ fn step(label: &'static str, dev: Dev, cdb: [u8; 16], data: &[u8]) -> Step {
         data: data.to_vec(),
         differs: None,
     }
-}
-
-fn steps_in() -> Vec<Step> {
-    sequence()
 }
 
 fn sequence() -> Vec<Step> {
@@ -257,15 +263,20 @@ fn reset(c: &mut BlockingClient, tested: &File, other: &File) {
     );
 }
 
-fn run_sequence(helper: &Helper, lun: &LabLun) -> Vec<Reply> {
+/// Runs `steps` through `helper` from a reset LUN. Each reply is waited for 120 s at most
+/// (PREEMPT AND ABORT can hang LIO: the step then fails instead of blocking the run).
+fn run_steps(helper: &Helper, lun: &LabLun, steps: &[Step]) -> Vec<Reply> {
     let tested_path = &lun.node2[0];
     let tested = rw(tested_path);
     let tested_ro = File::open(tested_path).unwrap();
     let other = rw(&lun.paths[0]);
     let null = rw(Path::new("/dev/null"));
     let mut c = BlockingClient::connect(&helper.socket).unwrap();
+    c.stream()
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
     reset(&mut c, &tested, &other);
-    sequence()
+    steps
         .iter()
         .map(|s| {
             let dev = match s.dev {
@@ -278,6 +289,55 @@ fn run_sequence(helper: &Helper, lun: &LabLun) -> Vec<Reply> {
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", helper.name, s.label))
         })
         .collect()
+}
+
+/// Runs `steps` through both helpers and prints them side by side; the replies that differ
+/// where no difference is by design.
+fn compare(theirs: &Helper, ours: &Helper, lun: &LabLun, steps: &[Step]) -> Vec<String> {
+    assert!(
+        matches!(steps.first(), Some(s) if s.cdb[..2] == [0x5e, 0]),
+        "a sequence starts with READ KEYS (the PRGENERATION base)"
+    );
+    let t = Instant::now();
+    let a = run_steps(theirs, lun, steps);
+    let ta = t.elapsed();
+    let t = Instant::now();
+    let mut b = run_steps(ours, lun, steps);
+    let tb = t.elapsed();
+    // PRGENERATION runs on from one sequence to the next: compare it relative to the
+    // first READ KEYS of each run.
+    let base = |r: &[Reply]| u32::from_be_bytes(r[0].data[..4].try_into().unwrap());
+    let shift = base(&b).wrapping_sub(base(&a));
+    for (s, r) in steps.iter().zip(b.iter_mut()) {
+        if s.cdb[0] == 0x5e && r.status() == 0 && r.data.len() >= 4 && s.cdb[1] != 2 {
+            let g = u32::from_be_bytes(r.data[..4].try_into().unwrap()).wrapping_sub(shift);
+            r.data[..4].copy_from_slice(&g.to_be_bytes());
+        }
+    }
+    let mut mismatches = Vec::new();
+    eprintln!(
+        "{:<34} {:<24} {:<24}",
+        "step", "qemu-pr-helper", "pr-helper"
+    );
+    for ((s, x), y) in steps.iter().zip(&a).zip(&b) {
+        let same = x == y;
+        eprintln!(
+            "{:<34} {:<24} {:<24} {}",
+            s.label,
+            show(x),
+            show(y),
+            match (same, s.differs) {
+                (true, _) => "same",
+                (false, Some(_)) => "differs by design",
+                (false, None) => "DIFFERENT",
+            }
+        );
+        if !same && s.differs.is_none() {
+            mismatches.push(format!("{}: {x:?}\n vs {y:?}", s.label));
+        }
+    }
+    eprintln!("sequence: qemu-pr-helper {ta:?}, pr-helper {tb:?}");
+    mismatches
 }
 
 fn show(r: &Reply) -> String {
@@ -315,46 +375,7 @@ fn same_replies_as_debian_qemu_pr_helper_on_a_path_device() {
     let theirs = start("qemu-pr-helper", QEMU_PR_HELPER, &dir.join("qemu.sock"));
     let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
 
-    let t = Instant::now();
-    let a = run_sequence(&theirs, &lun);
-    let ta = t.elapsed();
-    let t = Instant::now();
-    let mut b = run_sequence(&ours, &lun);
-    let tb = t.elapsed();
-    // PRGENERATION runs on from one sequence to the next: compare it relative to the
-    // first READ KEYS of each run.
-    let base = |r: &[Reply]| u32::from_be_bytes(r[0].data[..4].try_into().unwrap());
-    let shift = base(&b).wrapping_sub(base(&a));
-    for (s, r) in steps_in().iter().zip(b.iter_mut()) {
-        if s.cdb[0] == 0x5e && r.status() == 0 && r.data.len() >= 4 && s.cdb[1] != 2 {
-            let g = u32::from_be_bytes(r.data[..4].try_into().unwrap()).wrapping_sub(shift);
-            r.data[..4].copy_from_slice(&g.to_be_bytes());
-        }
-    }
-    let steps = sequence();
-    let mut mismatches = Vec::new();
-    eprintln!(
-        "{:<34} {:<24} {:<24}",
-        "step", "qemu-pr-helper", "pr-helper"
-    );
-    for ((s, x), y) in steps.iter().zip(&a).zip(&b) {
-        let same = x == y;
-        eprintln!(
-            "{:<34} {:<24} {:<24} {}",
-            s.label,
-            show(x),
-            show(y),
-            match (same, s.differs) {
-                (true, _) => "same",
-                (false, Some(_)) => "differs by design",
-                (false, None) => "DIFFERENT",
-            }
-        );
-        if !same && s.differs.is_none() {
-            mismatches.push(format!("{}: {x:?}\n vs {y:?}", s.label));
-        }
-    }
-    eprintln!("sequence: qemu-pr-helper {ta:?}, pr-helper {tb:?}");
+    let mut mismatches = compare(&theirs, &ours, &lun, &sequence());
 
     // Frames both refuse by closing the connection.
     let mut inquiry = [0u8; 16];
@@ -423,4 +444,251 @@ fn a_map_through_our_daemon_reaches_every_path() {
     let keys = u32::from_be_bytes(r.data[4..8].try_into().unwrap()) as usize / 8;
     assert_eq!(keys, 1, "only the second node's key is left");
     reset(&mut c, &node2, &rw(&lun.paths[0]));
+}
+
+/// Debian's helper and ours, both started on sockets under `dir`.
+fn both_helpers(dir: &str) -> (Helper, Helper) {
+    assert!(
+        Path::new(QEMU_PR_HELPER).exists(),
+        "{QEMU_PR_HELPER} is missing (Debian package qemu-system-common): cannot compare"
+    );
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let theirs = start("qemu-pr-helper", QEMU_PR_HELPER, &dir.join("qemu.sock"));
+    let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
+    (theirs, ours)
+}
+
+/// A nexus as another nexus's REGISTER AND MOVE names it.
+struct Nexus {
+    transport_id: Vec<u8>,
+    relative_target_port: u16,
+}
+
+/// The TransportIDs and relative target ports that READ FULL STATUS reports for the
+/// "other" nexus (node-1 path 0) and the tested one (node 2's path): both register, the
+/// LUN is read directly (no helper in between), then reset.
+fn other_and_tested(lun: &LabLun) -> (Nexus, Nexus) {
+    common::lab::reset(lun);
+    let other = Direct::open(&lun.paths[0]);
+    let tested = Direct::open(&lun.node2[0]);
+    for (d, key) in [(&other, 0x77), (&tested, 0x78)] {
+        let r = d.pr(&pr_out_cdb(6, 0, 24), &basic_params(0, key, 0));
+        assert_eq!(r.status, 0, "REGISTER AND IGNORE on {}", d.path.display());
+    }
+    let regs = full_status(lun, &tested);
+    let find = |label: &str| {
+        let r = regs
+            .iter()
+            .find(|r| r.nexus == label)
+            .unwrap_or_else(|| panic!("{label} is not in READ FULL STATUS: {regs:?}"));
+        Nexus {
+            transport_id: r.transport_id.clone(),
+            relative_target_port: r.relative_target_port,
+        }
+    };
+    let ids = (find("n1p0"), find("n2p0"));
+    common::lab::reset(lun);
+    ids
+}
+
+/// A REGISTER AND MOVE parameter list (SPC-5 6.17.4): RESERVATION KEY, SERVICE ACTION
+/// RESERVATION KEY, UNREG (byte 17 bit 1), RELATIVE TARGET PORT IDENTIFIER (18-19),
+/// TRANSPORTID PARAMETER DATA LENGTH (20-23, here `tid.len() + extra`), the TransportID.
+fn move_params(key: u64, sa_key: u64, unreg: bool, to: &Nexus, extra: u32) -> Vec<u8> {
+    let mut p = basic_params(key, sa_key, 0).to_vec();
+    p[17] = if unreg { 0x02 } else { 0 };
+    p[18..20].copy_from_slice(&to.relative_target_port.to_be_bytes());
+    let len = u32::try_from(to.transport_id.len()).unwrap() + extra;
+    p[20..24].copy_from_slice(&len.to_be_bytes());
+    p.extend_from_slice(&to.transport_id);
+    p
+}
+
+fn move_step(label: &'static str, dev: Dev, ty: u8, params: Vec<u8>) -> Step {
+    let len = u16::try_from(params.len()).unwrap();
+    Step {
+        label,
+        dev,
+        cdb: pr_out_cdb(7, ty, len),
+        data: params,
+        differs: None,
+    }
+}
+
+fn register_and_move_sequence(other: &Nexus, tested: &Nexus) -> Vec<Step> {
+    use Dev::*;
+    let p = basic_params;
+    let (a, b) = (0xa, 0xb);
+    vec![
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER AND IGNORE A",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, a, 0),
+        ),
+        move_step(
+            "MOVE without reservation",
+            Tested,
+            1,
+            move_params(a, b, false, other, 0),
+        ),
+        step("RESERVE 1", Tested, pr_out_cdb(1, 1, 24), &p(a, 0, 0)),
+        move_step(
+            "MOVE to itself",
+            Tested,
+            1,
+            move_params(a, b, false, tested, 0),
+        ),
+        move_step(
+            "MOVE with SA key 0",
+            Tested,
+            1,
+            move_params(a, 0, false, other, 0),
+        ),
+        move_step(
+            "MOVE, TransportID length + 4",
+            Tested,
+            1,
+            move_params(a, b, false, other, 4),
+        ),
+        move_step(
+            "MOVE with a wrong key",
+            Tested,
+            1,
+            move_params(0x99, b, false, other, 0),
+        ),
+        move_step(
+            "MOVE to other as B",
+            Tested,
+            1,
+            move_params(a, b, false, other, 0),
+        ),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        move_step(
+            "MOVE by a non-holder",
+            Tested,
+            1,
+            move_params(a, b, false, other, 0),
+        ),
+        move_step(
+            "other: MOVE back to A, UNREG",
+            Other,
+            1,
+            move_params(b, a, true, tested, 0),
+        ),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+    ]
+}
+
+fn preempt_and_abort_sequence() -> Vec<Step> {
+    use Dev::*;
+    let p = basic_params;
+    vec![
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER AND IGNORE A",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xa, 0),
+        ),
+        step("RESERVE 5", Tested, pr_out_cdb(1, 5, 24), &p(0xa, 0, 0)),
+        step(
+            "other: REGISTER AND IGNORE B",
+            Other,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xb, 0),
+        ),
+        step(
+            "other: P&A of a key nobody has",
+            Other,
+            pr_out_cdb(5, 5, 24),
+            &p(0xb, 0xc, 0),
+        ),
+        step(
+            "other: P&A with a wrong key",
+            Other,
+            pr_out_cdb(5, 5, 24),
+            &p(0x99, 0xa, 0),
+        ),
+        step(
+            "other: P&A of A, type 6",
+            Other,
+            pr_out_cdb(5, 6, 24),
+            &p(0xb, 0xa, 0),
+        ),
+        step(
+            "READ KEYS (unit attention)",
+            Tested,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step(
+            "P&A from an unregistered nexus",
+            Tested,
+            pr_out_cdb(5, 1, 24),
+            &p(0xa, 0xb, 0),
+        ),
+        step(
+            "REGISTER AND IGNORE A again",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xa, 0),
+        ),
+        step(
+            "P&A of B, type 0",
+            Tested,
+            pr_out_cdb(5, 0, 24),
+            &p(0xa, 0xb, 0),
+        ),
+        step(
+            "P&A of B, type 1",
+            Tested,
+            pr_out_cdb(5, 1, 24),
+            &p(0xa, 0xb, 0),
+        ),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+    ]
+}
+
+#[test]
+#[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn register_and_move_same_replies_as_debian_qemu_pr_helper() {
+    let lun = LabLun::get(0);
+    let (other, tested) = other_and_tested(&lun);
+    let (theirs, ours) = both_helpers("/run/pr-helper-lab-move");
+    let mismatches = compare(
+        &theirs,
+        &ours,
+        &lun,
+        &register_and_move_sequence(&other, &tested),
+    );
+    common::lab::reset(&lun);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// PREEMPT AND ABORT through both helpers. iSCSI only: over tcm_loop a PREEMPT AND ABORT
+/// of another nexus deadlocks LIO (REFERENCE §8); `lab/test.sh` skips `iscsi_only` tests on
+/// the loop topology.
+#[test]
+#[ignore = "needs the lab over iSCSI: lab/test.sh, or lab/run.sh -T iscsi -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn iscsi_only_preempt_and_abort_same_replies_as_debian_qemu_pr_helper() {
+    let lun = LabLun::get(0);
+    assert!(
+        lun.is_iscsi(),
+        "PREEMPT AND ABORT of another nexus deadlocks LIO over tcm_loop (REFERENCE §8): run this \
+         test on the iSCSI topology (lab/run.sh -T iscsi), or skip it with --skip iscsi_only"
+    );
+    let (theirs, ours) = both_helpers("/run/pr-helper-lab-abort");
+    let mismatches = compare(&theirs, &ours, &lun, &preempt_and_abort_sequence());
+    common::lab::reset(&lun);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

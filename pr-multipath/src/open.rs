@@ -4,7 +4,7 @@
 //! all its paths (see [`crate::sgio`]); a single device is a LUN of one path, so one
 //! engine serves both.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
@@ -142,17 +142,23 @@ impl MultipathLun<AnyPath> {
     /// [`from_fd`](Self::from_fd) builds it, the descriptor unused; so does a single
     /// device with [`OpenOptions::block_ioctls`].
     pub fn from_owned_fd(fd: OwnedFd, options: &OpenOptions) -> Result<Self> {
-        let c = pr_sgio::classify_fd(fd.as_fd()).map_err(classify_error)?;
-        let single = !c.is_multipath() || options.map_as_device;
+        // The descriptor is classified once, by pr-sgio's device; a map's or a block-ioctl
+        // LUN's device is then dropped (the descriptor is not used for its commands).
+        let open = pr_sgio::OpenOptions::new().read_only(options.read_only);
+        let device = Device::from_owned_fd(fd, &open).map_err(classify_error)?;
+        let kind = device.kind().clone();
+        let single = !kind.is_multipath() || options.map_as_device;
         if !single || options.block_ioctls {
-            return Self::open_target(target_of(c), options);
+            let target = match kind {
+                DeviceKind::Multipath { map, .. } => Target::Map(map),
+                other => Target::Device(device.path().to_path_buf(), other),
+            };
+            return Self::open_target(target, options);
         }
-        let name = match &c.kind {
+        let name = match &kind {
             DeviceKind::Multipath { map, .. } => map.clone(),
             other => other.kernel_name().to_owned(),
         };
-        let open = pr_sgio::OpenOptions::new().read_only(options.read_only);
-        let device = Device::from_owned_fd(fd, &open)?;
         Ok(Self::of_one_path(name, device))
     }
 

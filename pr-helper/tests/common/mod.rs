@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod lab;
+
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
