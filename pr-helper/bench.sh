@@ -68,14 +68,21 @@ if [[ ${1:-} == --guest ]]; then
         --label "$who/strace/r0"
       kill -INT "$st"; wait "$st" || true
     done
-    perf record -q -F 2000 -e cpu-clock -g -p "${pid[ours]}" -o "$out/perf-ours.data" &
-    pf=$!
+    # Which system calls one command costs ours: a trace of a short run of the mix.
+    strace -f -tt -p "${pid[ours]}" -o "$out/strace-ours-trace.txt" &
+    st=$!
     sleep 1
-    "$bench" --socket "$run/ours.sock" --device "$dev" --clients 1 --seconds "$secs" \
-      --label "ours/perf/r0"
-    kill -INT "$pf"; wait "$pf" || true
-    perf report -i "$out/perf-ours.data" --stdio --no-children --sort dso,sym 2>/dev/null |
-      grep -v '^$' | head -n 120 >"$out/perf-ours.txt" || true
+    "$bench" --socket "$run/ours.sock" --device "$dev" --clients 1 --seconds 0.3 \
+      --label "ours/trace/r0"
+    kill -INT "$st"; wait "$st" || true
+    # Where ours spends its CPU: system-wide samples (the daemon's threads come and go).
+    perf record -a -g -F 1000 -e cpu-clock -o "$out/perf.data" -- \
+      "$bench" --socket "$run/ours.sock" --device "$dev" --clients 1 --seconds "$secs" \
+      --label "ours/perf/r0" || true
+    perf report -i "$out/perf.data" --stdio --no-children \
+      --sort comm,dso,sym 2>&1 | grep -v '^$' | head -n 150 >"$out/perf-ours.txt" || true
+    perf report -i "$out/perf.data" --stdio --no-children --sort comm,dso 2>&1 |
+      grep -v '^#' | grep -v '^$' | head -n 30 >"$out/perf-comm.txt" || true
   fi
   exit 0
 fi
@@ -96,7 +103,7 @@ done
 mkdir -p "$out"
 echo "bench.sh: cargo build --release -p pr-helper --bin pr-helper --example helper_bench"
 (cd "$root" && cargo build -q --release -p pr-helper --bin pr-helper --example helper_bench)
-rm -f "$out"/strace-*.txt "$out"/perf-ours.*
+rm -f "$out"/strace-*.txt "$out"/perf*
 t0=$(date +%s)
 rc=0
 "$root/lab/run.sh" "${stack[@]}" -l 1 -p 2 -n 1 -t 900 -C "$root" -- \
@@ -152,5 +159,5 @@ if ((profile)); then
     awk -v n="${n:-1}" '$1 ~ /^[0-9.]+$/ && NF >= 5 { c = $4; s = $NF; if (s != "total") printf "  %-20s %6.2f\n", s, c / n }' "$f" |
       sort -k2 -rn | head -n 15
   done
-  [[ -f $out/perf-ours.txt ]] && echo "perf samples of ours: $out/perf-ours.txt"
+  echo "ours, one command traced: $out/strace-ours-trace.txt; perf: $out/perf-ours.txt, $out/perf-comm.txt"
 fi
