@@ -135,7 +135,7 @@ fn kwargs<'py>(
     Ok(d)
 }
 
-fn obj<'py, T>(py: Python<'py>, v: T) -> PyResult<Bound<'py, PyAny>>
+pub(crate) fn obj<'py, T>(py: Python<'py>, v: T) -> PyResult<Bound<'py, PyAny>>
 where
     T: IntoPyObject<'py>,
     PyErr: From<T::Error>,
@@ -143,7 +143,11 @@ where
     Ok(v.into_pyobject(py)?.into_any().into_bound())
 }
 
-fn build(py: Python<'_>, class: &str, items: &[(&str, Bound<'_, PyAny>)]) -> PyResult<Py<PyAny>> {
+pub(crate) fn build(
+    py: Python<'_>,
+    class: &str,
+    items: &[(&str, Bound<'_, PyAny>)],
+) -> PyResult<Py<PyAny>> {
     let kw = kwargs(py, items)?;
     Ok(types(py)?.getattr(class)?.call((), Some(&kw))?.unbind())
 }

@@ -164,3 +164,23 @@ pub(crate) fn bridge_error(py: Python<'_>, e: &BridgeError) -> PyErr {
         BridgeError::Start(_) => raise(py, "PrError", &e.to_string()),
     }
 }
+
+/// The exception for a command that completed at the device unsuccessfully (`c`, from
+/// the status and sense a helper replied with), of the class pr-multipath's errors of
+/// the same command get.
+pub(crate) fn command_error(py: Python<'_>, c: &CommandError, what: &str) -> PyErr {
+    let mut f = Fields {
+        status: c.status().map(|s| s.0),
+        sense: c.sense_bytes(),
+        sense_key: c.sense_key().map(|k| k.code()),
+        ..Fields::default()
+    };
+    if let Some((asc, ascq)) = c.asc_ascq() {
+        f.asc = Some(asc);
+        f.ascq = Some(ascq);
+    }
+    match make(py, command_class(c), &format!("{what}: {c}"), &f, None) {
+        Ok(obj) => PyErr::from_value(obj.into_bound(py)),
+        Err(e) => e,
+    }
+}

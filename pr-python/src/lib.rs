@@ -44,10 +44,12 @@ mod convert;
 mod core;
 mod errors;
 mod fleet;
+mod helper;
 mod logging;
 mod ops;
 mod sim;
 mod sync;
+mod sys;
 mod tid;
 
 use pyo3::prelude::*;
@@ -67,6 +69,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::PySimPath>()?;
     m.add_class::<sim::PyCluster>()?;
     m.add_class::<fleet::CancelToken>()?;
+    m.add_class::<helper::HelperClient>()?;
+    m.add_class::<helper::SimHelper>()?;
     m.add_function(wrap_pyfunction!(fleet::fence, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::unfence, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::fence_async, m)?)?;

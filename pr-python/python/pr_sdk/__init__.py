@@ -6,7 +6,9 @@ PERSISTENT RESERVE IN/OUT action on it, blocking (:class:`Device`, the GIL relea
 it waits) or with asyncio (:class:`AsyncDevice`); fence and unfence many LUNs at once
 (:func:`fence`, :func:`unfence`, and their ``_async`` forms) with a result per LUN,
 progress and cancellation; test cluster logic without hardware on the simulator
-(:class:`Sim`). Errors are :class:`PrError` subclasses carrying status and sense.
+(:class:`Sim`); talk to any qemu-pr-helper-compatible helper over its socket
+(:class:`HelperClient`; :class:`SimHelper` serves a simulated LUN that way). Errors are
+:class:`PrError` subclasses carrying status and sense.
 Results are plain data (``to_dict()``, picklable). Rust-side log records go to the
 :mod:`logging` logger ``pr_sdk`` (children ``pr_sdk.<rust target>``).
 
@@ -27,8 +29,10 @@ from ._native import (
     AsyncDevice,
     CancelToken,
     Device,
+    HelperClient,
     Sim,
     SimCluster,
+    SimHelper,
     SimPath,
     TransportId,
     __version__,
@@ -40,6 +44,7 @@ from ._native import (
 from ._types import (
     Capabilities,
     FullStatus,
+    HelperReply,
     Keys,
     LunResult,
     Progress,
@@ -55,6 +60,7 @@ from .errors import (
     CommandTimeoutError,
     DeviceClosedError,
     DeviceNotFoundError,
+    HelperConnectionError,
     IllegalRequestError,
     InternalError,
     InvalidArgumentError,
@@ -85,6 +91,9 @@ __all__ = [
     "DeviceClosedError",
     "DeviceNotFoundError",
     "FullStatus",
+    "HelperClient",
+    "HelperConnectionError",
+    "HelperReply",
     "IllegalRequestError",
     "InternalError",
     "InvalidArgumentError",
@@ -109,6 +118,7 @@ __all__ = [
     "SenseError",
     "Sim",
     "SimCluster",
+    "SimHelper",
     "SimPath",
     "StatusEntry",
     "Step",

@@ -25,6 +25,7 @@ __all__ = [
     "Report",
     "LunResult",
     "Progress",
+    "HelperReply",
 ]
 
 
@@ -290,3 +291,32 @@ class Progress(_Plain):
 
     def __str__(self) -> str:
         return f"[{self.done}/{self.total}] {self.lun}: {self.outcome}" + (f" ({self.message})" if self.message else "")
+
+
+@dataclass(frozen=True)
+class HelperReply(_Plain):
+    """A qemu-pr-helper protocol reply (:class:`HelperClient`), as the helper sent it:
+    ``result`` (the reply's 32-bit result word: the SCSI status), ``status`` (that status
+    as a byte, ``0xff`` when the word does not fit one), ``sense`` (the sense bytes, cut
+    from the reply's 96 to their own length; ``b""`` when there are none, as for
+    RESERVATION CONFLICT), ``sense_key``/``asc``/``ascq`` decoded from them, and ``data``
+    (the PR IN data; empty unless a PR IN completed GOOD)."""
+
+    result: int
+    status: int
+    sense: bytes = b""
+    sense_key: Optional[int] = None
+    asc: Optional[int] = None
+    ascq: Optional[int] = None
+    data: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command completed GOOD."""
+        return self.status == 0
+
+    def __str__(self) -> str:
+        s = f"status 0x{self.status:02x}"
+        if self.sense_key is not None:
+            s += f", sense {self.sense_key:x}/{self.asc or 0:02x}/{self.ascq or 0:02x}"
+        return s + f", {len(self.data)} bytes"

@@ -33,6 +33,7 @@ __all__ = [
     "KeyMismatchError",
     "SafetyCheckError",
     "OperationCancelledError",
+    "HelperConnectionError",
     "InternalError",
 ]
 
@@ -183,6 +184,14 @@ class SafetyCheckError(PrError):
 
 class OperationCancelledError(PrError):
     """A many-LUN operation was cancelled before it started on this LUN."""
+
+
+class HelperConnectionError(PrError, ConnectionError):
+    """The connection to a qemu-pr-helper-compatible helper failed (:class:`HelperClient`):
+    the socket could not be reached, a read or write failed or timed out, the helper
+    closed the connection (it does so, without a reply, on requests it refuses: no or two
+    descriptors, a CDB that is not PR IN/OUT, more than 8192 bytes), or its bytes break the
+    protocol. The client is closed afterwards. Also a :class:`ConnectionError`."""
 
 
 class InternalError(PrError):
