@@ -21,6 +21,11 @@
 //!   we leave the last 8 bytes zero. `sop,` is refused, as 1.46 refuses it.
 //! - `-v` prints the CDB and a success line on standard error, not sg3_utils' every
 //!   trace.
+//! - A directory as DEVICE with `-n`: sg_persist fails to open it read-write (`EISDIR`,
+//!   exit 71); we report it as no SCSI device (75), as sg_persist does without `-n`.
+//!
+//! `pr-cli/README.md` lists the tests that compare it with the real sg_persist (on the
+//! host, on LIO captures, and in the lab).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
