@@ -149,3 +149,46 @@ fn printers_match_sg_persist_on_lio_captures() {
     assert_eq!(crashed, ["loop-3reg-alloc120.read_full_status"]);
     assert!(full >= 98, "only {full} captures compared in full");
 }
+
+/// The exit status of every failed command captured from LIO (the sense bytes, CHECK
+/// CONDITION) is the one sg3_utils gave for it (`[exit N]` in the capture: 5 for ILLEGAL
+/// REQUEST, 6 for UNIT ATTENTION); and the statuses that carry no sense.
+#[test]
+fn exit_statuses_of_lio_sense_as_sg3_utils() {
+    use pr_cli::sg_persist::category;
+    use pr_multipath::RawReply;
+    let dir = fixtures();
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        let Some(stem) = name.strip_suffix(".sense.bin") else {
+            continue;
+        };
+        let sense = std::fs::read(dir.join(&name)).unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("{stem}.txt"))).unwrap();
+        let want: i32 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("[exit ")?.strip_suffix(']')?.parse().ok())
+            .unwrap_or_else(|| panic!("{stem}: no [exit N]"));
+        let reply = RawReply {
+            status: 2,
+            sense,
+            data: Vec::new(),
+        };
+        assert_eq!(category(&reply), want, "{stem}");
+        n += 1;
+    }
+    assert_eq!(n, 21, "sense captures");
+    let status = |s: u8| {
+        category(&RawReply {
+            status: s,
+            sense: Vec::new(),
+            data: Vec::new(),
+        })
+    };
+    assert_eq!(status(0x00), 0);
+    assert_eq!(status(0x18), 24);
+    assert_eq!(status(0x08), 26);
+    assert_eq!(status(0x28), 27);
+    assert_eq!(status(0x02), 98, "CHECK CONDITION without sense");
+}

@@ -169,3 +169,57 @@ fn inquiry_header_and_report_capabilities_text() {
          \x20     Exclusive Access, all registrants: 1\n"
     );
 }
+
+/// `prsdk sim` through the binary: command lines on standard input, each echoed with its
+/// output and exit status; a line that is not an sg_persist command fails the run.
+#[test]
+fn prsdk_sim_runs_a_script() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let script = "sg_persist -n -o -I -S 0x1 path1   # register\n\
+                  \n\
+                  sg_persist -n -o -R -T 5 -K 0x1 path1\n\
+                  sg_persist -n -r path2\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prsdk"))
+        .args(["sim", "--paths", "2", "--node2-paths", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "$ sg_persist -n -o -I -S 0x1 path1\n[exit 0]\n\
+         $ sg_persist -n -o -R -T 5 -K 0x1 path1\n[exit 0]\n\
+         $ sg_persist -n -r path2\n  PR generation=0x1, Reservation follows:\n    Key=0x1\n    \
+         scope: LU_SCOPE,  type: Write Exclusive, registrants only\n[exit 0]\n"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prsdk"))
+        .arg("sim")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"mpathpersist -i -k path1\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an sg_persist command"));
+    let o = Command::new(env!("CARGO_BIN_EXE_prsdk"))
+        .args(["sim", "--paths", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
