@@ -114,6 +114,34 @@ const CASES: &[(&[&str], bool)] = &[
         &["-o", "-P", "-T", "5", "-K", "1", "-S", "2", "/dev/null"],
         OWN_STDERR,
     ),
+    // -vvv decodes the TransportIDs given on standard output.
+    (
+        &[
+            "-vvv",
+            "-n",
+            "-X",
+            "sas,5001405a00000001",
+            "-X",
+            "iqn.2003-01.org.x:y,i,0x123",
+            "/etc/passwd",
+        ],
+        OWN_STDERR,
+    ),
+    (
+        &["-vvv", "-n", "-X", "1,2,3", "-o", "-G", "/etc/passwd"],
+        OWN_STDERR,
+    ),
+    (
+        &[
+            "-vvv",
+            "-n",
+            "-X",
+            "fcp,21000024ff301f5e",
+            "-i",
+            "/etc/passwd",
+        ],
+        OWN_STDERR,
+    ),
 ];
 
 #[test]
