@@ -223,3 +223,47 @@ fn prsdk_sim_runs_a_script() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// How the device is opened: read-only for the INQUIRY, then read-write unless `-y`
+/// (or `SG_PERSIST_IN_RDONLY` for PR IN), `-yy` read-write whatever the environment.
+#[test]
+fn open_modes_as_sg_persist() {
+    use pr_cli::device::{Device, Opener, OsError};
+    use std::cell::RefCell;
+    struct Spy {
+        inner: Simulated,
+        opens: RefCell<Vec<bool>>,
+    }
+    impl Opener for Spy {
+        fn open(&self, name: &str, read_only: bool) -> Result<Box<dyn Device>, OsError> {
+            self.opens.borrow_mut().push(read_only);
+            self.inner.open(name, read_only)
+        }
+    }
+    let spy = Spy {
+        inner: Simulated::lio_loop(1, 0),
+        opens: RefCell::new(Vec::new()),
+    };
+    let opens = |line: &str, env: bool| -> Vec<bool> {
+        spy.opens.borrow_mut().clear();
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdin = std::io::empty();
+        let mut io = Io {
+            out: &mut out,
+            err: &mut err,
+            stdin: &mut stdin,
+            in_rdonly_env: env,
+        };
+        assert_eq!(run("sg_persist", &args, &spy, &mut io), 0, "{line}");
+        spy.opens.borrow().clone()
+    };
+    assert_eq!(opens("-k path1", false), [true, false]);
+    assert_eq!(opens("-n -k path1", false), [false]);
+    assert_eq!(opens("-n -y -k path1", false), [true]);
+    assert_eq!(opens("-n -yy -k path1", false), [false]);
+    assert_eq!(opens("-n -yyy -k path1", false), [false]);
+    assert_eq!(opens("-n -k path1", true), [true]);
+    assert_eq!(opens("-n -yy -k path1", true), [false]);
+    assert_eq!(opens("-n -o -I -S 1 path1", true), [false]);
+}

@@ -345,4 +345,21 @@ mod tests {
         assert_eq!(t[35], 2);
         assert_eq!(one("file=/nonexistent/x"), None);
     }
+
+    #[test]
+    fn standard_input_and_errors_in_lines() {
+        let mut t = Tids::default();
+        let mut input: &[u8] = b"fcp,21000024ff301f5e\n6 0 0 0 50 1 40 5a 0 0 0 3\n";
+        build("-", &mut t, &mut input, &mut std::io::sink()).unwrap();
+        assert_eq!(t.slots.len(), 2);
+        assert_eq!(t.compact().len(), 48);
+        let mut err = Vec::new();
+        let mut input: &[u8] = b"sas,5001405a00000001\n1,2,zz\n";
+        assert_eq!(build("-", &mut t, &mut input, &mut err), Err(BadTid));
+        let err = String::from_utf8(err).unwrap();
+        assert!(
+            err.contains("decode_file_tids: syntax error at line 2, pos 5"),
+            "{err}"
+        );
+    }
 }
