@@ -1,0 +1,226 @@
+//! `prsdk`, the PR SDK's command-line tool: one binary that speaks as Debian 12's
+//! `sg_persist` (sg3_utils 1.46) when invoked under that name (a link named `sg_persist`,
+//! or `prsdk sg_persist ...`), with the same options, standard output and exit statuses,
+//! every command going through the SDK's front door (`pr_multipath`'s `Lun` and its
+//! blocking API), and that runs the same commands on a simulated LUN with `prsdk sim`
+//! (no root, no hardware). It is **not** yet the whole tool of issue 14: the
+//! `mpathpersist` personality, the native subcommands (`show`, `fence`, `unfence`,
+//! `--json`, many LUNs) and shell completions are still to come. It never talks to
+//! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
+//!
+//! # What differs from sg_persist 1.46
+//!
+//! - The usage text (`-h`, `-hh`, and after an option error) is our own wording of the
+//!   same options; it goes to standard error, as sg_persist's does. Error messages on
+//!   standard error that scripts may match (bad arguments, contradictions, missing
+//!   device) are sg_persist's; messages about failed commands are close but not
+//!   identical.
+//! - Where a response is shorter than what its header announces, sg_persist prints
+//!   what its buffer held before (stale memory); we print zeros there.
+//! - `srp,` TransportIDs: 1.46 takes 16 hex digits and then reads 32 (past the text);
+//!   we leave the last 8 bytes zero. `sop,` is refused, as 1.46 refuses it.
+//! - `-v` prints the CDB and a success line on standard error, not sg3_utils' every
+//!   trace.
+//! - A directory as DEVICE with `-n`: sg_persist fails to open it read-write (`EISDIR`,
+//!   exit 71); we report it as no SCSI device (75), as sg_persist does without `-n`.
+//!
+//! `pr-cli/README.md` lists the tests that compare it with the real sg_persist (on the
+//! host, on LIO captures, and in the lab).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod device;
+pub mod getopt;
+pub mod sg_persist;
+
+use std::io::{BufRead, Write};
+
+use device::{FrontDoor, Opener, Simulated};
+
+/// What the program was invoked as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Personality {
+    /// `sg_persist`.
+    SgPersist,
+    /// `mpathpersist` (not written yet).
+    MpathPersist,
+    /// `prsdk` and any other name: native subcommands.
+    Native,
+}
+
+/// The personality of `argv0` (its last path component).
+pub fn personality(argv0: &str) -> Personality {
+    match argv0.rsplit('/').next().unwrap_or(argv0) {
+        "sg_persist" => Personality::SgPersist,
+        "mpathpersist" => Personality::MpathPersist,
+        _ => Personality::Native,
+    }
+}
+
+/// Exit status of a native usage error.
+pub const EXIT_USAGE: i32 = 1;
+
+const NATIVE_USAGE: &str = "\
+Usage: prsdk COMMAND [ARGS...]
+  prsdk sg_persist [sg_persist options] DEVICE
+        Debian 12's sg_persist (sg3_utils 1.46): same options, output and exit status
+        (also when prsdk is invoked through a link named sg_persist).
+  prsdk sim [--paths N] [--node2-paths M]
+        Reads sg_persist command lines from standard input, one a line (for example
+        `sg_persist -n -o -I -S 0x1111 path1`), and runs them on one simulated LUN
+        with LIO's behaviour seen through N paths of node 1 (default 2) and M of
+        node 2 (default 2), named path1, path2, ... in that order; prints each command,
+        its output and its exit status. No root, no hardware.
+  prsdk --version | --help
+The mpathpersist personality and the native commands (show, fence, unfence, --json)
+are not written yet (issue 14).
+";
+
+/// Runs the program with `args` (`args[0]` the name it was invoked as). Returns the exit
+/// status.
+pub fn main_with(
+    args: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    stdin: &mut dyn BufRead,
+) -> i32 {
+    let argv0 = args.first().map(String::as_str).unwrap_or("prsdk");
+    let in_rdonly_env = std::env::var_os("SG_PERSIST_IN_RDONLY").is_some();
+    match personality(argv0) {
+        Personality::SgPersist => {
+            let mut io = sg_persist::Io {
+                out,
+                err,
+                stdin,
+                in_rdonly_env,
+            };
+            sg_persist::run(argv0, &args[1..], &FrontDoor, &mut io)
+        }
+        Personality::MpathPersist => {
+            let _ = writeln!(
+                err,
+                "{argv0}: the mpathpersist personality is not written yet (prsdk, issue 14)"
+            );
+            EXIT_USAGE
+        }
+        Personality::Native => native(args, out, err, stdin, in_rdonly_env),
+    }
+}
+
+fn native(
+    args: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    stdin: &mut dyn BufRead,
+    in_rdonly_env: bool,
+) -> i32 {
+    match args.get(1).map(String::as_str) {
+        Some("sg_persist") => {
+            let mut io = sg_persist::Io {
+                out,
+                err,
+                stdin,
+                in_rdonly_env,
+            };
+            sg_persist::run("sg_persist", &args[2..], &FrontDoor, &mut io)
+        }
+        Some("sim") => sim(&args[2..], out, err, stdin),
+        Some("--version" | "-V") => {
+            let _ = writeln!(out, "prsdk {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some("--help" | "-h" | "help") => {
+            let _ = out.write_all(NATIVE_USAGE.as_bytes());
+            0
+        }
+        Some(other) => {
+            let _ = writeln!(err, "prsdk: unknown command '{other}'");
+            let _ = err.write_all(NATIVE_USAGE.as_bytes());
+            EXIT_USAGE
+        }
+        None => {
+            let _ = err.write_all(NATIVE_USAGE.as_bytes());
+            EXIT_USAGE
+        }
+    }
+}
+
+fn sim(args: &[String], out: &mut dyn Write, err: &mut dyn Write, stdin: &mut dyn BufRead) -> i32 {
+    let (mut paths, mut node2) = (2usize, 2usize);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (target, min) = match a.as_str() {
+            "--paths" => (&mut paths, 1),
+            "--node2-paths" => (&mut node2, 0),
+            other => {
+                let _ = writeln!(err, "prsdk sim: unknown option '{other}'");
+                return EXIT_USAGE;
+            }
+        };
+        match it
+            .next()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| (min..=16).contains(n))
+        {
+            Some(n) => *target = n,
+            None => {
+                let _ = writeln!(err, "prsdk sim: {a} takes a number from {min} to 16");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let lun = Simulated::lio_loop(paths, node2);
+    run_script(&lun, stdin, out, err)
+}
+
+/// Runs sg_persist command lines (words separated by blanks; `#` starts a comment) from
+/// `script` on `opener`'s devices, printing each command (`$ ...`), its standard output
+/// and standard error, and `[exit N]`. Returns 0, or [`EXIT_USAGE`] for a line that is
+/// not an sg_persist command.
+pub fn run_script(
+    opener: &dyn Opener,
+    script: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut status = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match script.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = writeln!(err, "prsdk sim: {e}");
+                return EXIT_USAGE;
+            }
+        }
+        let text = line.split('#').next().unwrap_or("").trim();
+        if text.is_empty() {
+            continue;
+        }
+        let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        if words.first().map(String::as_str) != Some("sg_persist") {
+            let _ = writeln!(err, "prsdk sim: not an sg_persist command: {text}");
+            status = EXIT_USAGE;
+            continue;
+        }
+        let (mut o, mut e) = (Vec::new(), Vec::new());
+        let code = {
+            let mut empty = std::io::empty();
+            let mut io = sg_persist::Io {
+                out: &mut o,
+                err: &mut e,
+                stdin: &mut empty,
+                in_rdonly_env: false,
+            };
+            sg_persist::run("sg_persist", &words[1..], opener, &mut io)
+        };
+        let _ = writeln!(out, "$ {text}");
+        let _ = out.write_all(&o);
+        let _ = out.write_all(&e);
+        let _ = writeln!(out, "[exit {code}]");
+    }
+    status
+}
