@@ -8,10 +8,13 @@
 //!    OUT data;
 //! 2. refuses PR OUT on a descriptor opened `O_RDONLY` with CHECK CONDITION, ILLEGAL
 //!    REQUEST, INVALID COMMAND OPERATION CODE (5/20/00), as qemu-pr-helper does;
-//! 3. finds the LUN behind the descriptor ([`LunSource`]): a device that is not a SCSI
+//! 3. finds the LUN behind the descriptor ([`LunSource`], on a blocking-pool thread): a
+//!    device that is not a SCSI
 //!    device or map, or cannot be opened, gets ABORTED COMMAND, I/O PROCESS TERMINATED
 //!    (B/00/06), what qemu-pr-helper's SG_IO on such a descriptor gives;
-//! 4. runs the command with [`Lun::pass_through`](pr_multipath::Lun::pass_through): the
+//! 4. runs the command with [`Lun::pass_through`](pr_multipath::Lun::pass_through) (on a
+//!    single SG_IO device, [`pass_through_on_this_thread`](pr_multipath::Lun::pass_through_on_this_thread)
+//!    on that same thread: one SG_IO call, whose timeout the kernel enforces): the
 //!    device's (or, for a map, the array's) status, sense and data. A command that did not
 //!    complete at the device gets BUSY when it timed out (as qemu-pr-helper maps a
 //!    driver timeout) and otherwise ABORTED COMMAND, LOGICAL UNIT COMMUNICATION FAILURE
@@ -194,11 +197,25 @@ impl Server {
         if header.direction == Direction::Out && sys::is_read_only(fd.as_fd()).unwrap_or(false) {
             return check_condition(SenseKey::IllegalRequest, 0x20, 0x00);
         }
+        // One blocking-pool thread per request finds the LUN and, on a single device, sends
+        // the command too (one SG_IO through the client's descriptor), so that a request
+        // costs one thread hand-off; a map's command runs on the runtime afterwards.
         let luns = Arc::clone(&self.luns);
-        let found = tokio::task::spawn_blocking(move || luns.lun_for(fd.as_fd())).await;
-        let lun = match found {
-            Ok(Ok(lun)) => lun,
-            Ok(Err(e)) => {
+        let cdb = header.cdb;
+        let params = frame.data;
+        let joined = tokio::task::spawn_blocking(move || {
+            let found = luns.lun_for(fd.as_fd());
+            drop(fd);
+            let done = found
+                .as_ref()
+                .ok()
+                .and_then(|lun| lun.pass_through_on_this_thread(&cdb, &params));
+            (found, done, params)
+        })
+        .await;
+        let (lun, done, params) = match joined {
+            Ok((Ok(lun), done, params)) => (lun, done, params),
+            Ok((Err(e), ..)) => {
                 tracing::info!(target: "pr_helper::server", "no LUN behind the descriptor: {e}");
                 return check_condition(SenseKey::AbortedCommand, 0x00, 0x06);
             }
@@ -207,7 +224,11 @@ impl Server {
                 return check_condition(SenseKey::AbortedCommand, 0x00, 0x06);
             }
         };
-        let raw = match lun.pass_through(&header.cdb, &frame.data).await {
+        let result = match done {
+            Some(r) => r,
+            None => lun.pass_through(&header.cdb, &params).await,
+        };
+        let raw = match result {
             Ok(r) => r,
             Err(e) => {
                 tracing::info!(target: "pr_helper::server", "{}: {e}", lun.name());
@@ -228,7 +249,7 @@ impl Server {
                     &id,
                     client,
                     &header.cdb,
-                    &frame.data,
+                    &params,
                     raw.status,
                 );
                 if next == Observation::ReadReservation {
