@@ -153,3 +153,90 @@ impl LunSource for DeviceLuns {
         Ok(lun)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pr_multipath::DevT;
+    use pr_sim::{LunConfig, Sim, lab_loop_nexuses};
+
+    fn map(uuid: &str) -> Classified {
+        Classified {
+            given: "fd 7".into(),
+            node: "/dev/mapper/mpatha".into(),
+            dev: DevT::new(253, 0),
+            kind: DeviceKind::Multipath {
+                name: "dm-0".into(),
+                map: "mpatha".into(),
+                uuid: uuid.into(),
+            },
+        }
+    }
+
+    fn keep(luns: &DeviceLuns, c: &Classified, at: Instant) -> Arc<Lun> {
+        let (_sim, p) = Sim::single_lun(LunConfig::spc5(), &lab_loop_nexuses(2));
+        let lun = Arc::new(Lun::simulated("mpatha", p));
+        let kept = KeptMap {
+            at,
+            kind: c.kind.clone(),
+            lun: Arc::clone(&lun),
+        };
+        luns.lock_maps().insert(c.dev.to_raw(), kept);
+        lun
+    }
+
+    #[test]
+    fn a_kept_map_serves_only_the_classification_it_was_built_for() {
+        let luns = DeviceLuns::new(DeviceOptions {
+            keep_for: Duration::from_secs(3600),
+            ..DeviceOptions::default()
+        });
+        let now = Instant::now();
+        let a = map("mpath-36001405aaaa");
+        let lun = keep(&luns, &a, now);
+        let hit = luns.kept_map(&a, now).expect("kept");
+        assert!(Arc::ptr_eq(&hit, &lun));
+        // Another descriptor of the same map (another fd number): the same LUN.
+        let mut again = a.clone();
+        again.given = "fd 9".into();
+        assert!(luns.kept_map(&again, now).is_some());
+        // Another map took the number: not served, and dropped.
+        let b = map("mpath-36001405bbbb");
+        assert!(luns.kept_map(&b, now).is_none());
+        assert_eq!(luns.kept().1, 0);
+        assert!(luns.kept_map(&a, now).is_none());
+        // Another number: not served.
+        keep(&luns, &a, now);
+        let mut other = a.clone();
+        other.dev = DevT::new(253, 1);
+        assert!(luns.kept_map(&other, now).is_none());
+        assert_eq!(luns.kept().1, 1);
+    }
+
+    #[test]
+    fn kept_maps_expire() {
+        let luns = DeviceLuns::new(DeviceOptions {
+            keep_for: Duration::from_secs(30),
+            ..DeviceOptions::default()
+        });
+        let then = Instant::now();
+        let a = map("mpath-36001405aaaa");
+        keep(&luns, &a, then);
+        assert!(luns.kept_map(&a, then + Duration::from_secs(29)).is_some());
+        assert!(luns.kept_map(&a, then + Duration::from_secs(30)).is_none());
+        assert_eq!(luns.kept(), (0, 0));
+    }
+
+    #[test]
+    fn descriptors_of_no_scsi_device_find_no_lun_and_are_not_kept() {
+        let luns = DeviceLuns::new(DeviceOptions::default());
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let file = tempfile::tempfile().unwrap();
+        use std::os::fd::AsFd;
+        for f in [&null, &file] {
+            let e = luns.lun_for(f.as_fd()).unwrap_err();
+            assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+        }
+        assert_eq!(luns.kept(), (0, 0));
+    }
+}

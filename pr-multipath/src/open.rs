@@ -41,7 +41,7 @@ pub struct OpenOptions {
 }
 
 /// What a descriptor's device is (pr-sgio's classification: node, number, kind).
-pub use pr_sgio::{Classified, DeviceKind};
+pub use pr_sgio::{Classified, DevT, DeviceKind};
 
 /// Classifies the device open on `fd` (sysfs only): a multipath map, a SCSI disk or an sg
 /// node; errors as [`Lun::open`].
