@@ -24,7 +24,7 @@
 //! the daemon only ever uses [`DeviceLuns`].
 
 use std::collections::HashMap;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,13 @@ use pr_multipath::{
 pub trait LunSource: Send + Sync + 'static {
     /// The LUN `fd` reaches, or why there is none.
     fn lun_for(&self, fd: BorrowedFd<'_>) -> Result<Arc<Lun>, Error>;
+
+    /// As [`lun_for`](Self::lun_for), with the descriptor given away (the server's, once
+    /// per request): a source may keep it for the LUN instead of duplicating it. By
+    /// default, `lun_for` on it.
+    fn lun_for_owned(&self, fd: OwnedFd) -> Result<Arc<Lun>, Error> {
+        self.lun_for(fd.as_fd())
+    }
 }
 
 /// How [`DeviceLuns`] opens LUNs.
@@ -118,6 +125,30 @@ impl DeviceLuns {
 impl LunSource for DeviceLuns {
     fn lun_for(&self, fd: BorrowedFd<'_>) -> Result<Arc<Lun>, Error> {
         let c = self.devices.classify_fd(fd)?;
+        self.build(c, || {
+            fd.try_clone_to_owned().map_err(|e| Error::InvalidArgument {
+                what: "the client's descriptor".into(),
+                reason: format!("cannot duplicate it: {e}"),
+            })
+        })
+    }
+
+    /// As `lun_for`, keeping the descriptor itself for a single device's LUN (no
+    /// duplicate).
+    fn lun_for_owned(&self, fd: OwnedFd) -> Result<Arc<Lun>, Error> {
+        let c = self.devices.classify_fd(fd.as_fd())?;
+        self.build(c, move || Ok(fd))
+    }
+}
+
+impl DeviceLuns {
+    /// The LUN of the device `c` classifies: a kept map's, or a new one over the
+    /// descriptor `fd` gives (kept when it is a map's).
+    fn build(
+        &self,
+        c: Classified,
+        fd: impl FnOnce() -> Result<OwnedFd, Error>,
+    ) -> Result<Arc<Lun>, Error> {
         let map = c.kind.is_multipath() && !self.options.open.map_as_device;
         let now = map.then(Instant::now);
         if let Some(now) = now {
@@ -125,12 +156,7 @@ impl LunSource for DeviceLuns {
                 return Ok(lun);
             }
         }
-        let owned = fd
-            .try_clone_to_owned()
-            .map_err(|e| Error::InvalidArgument {
-                what: "the client's descriptor".into(),
-                reason: format!("cannot duplicate it: {e}"),
-            })?;
+        let owned = fd()?;
         let (key, kind) = (c.dev.to_raw(), c.kind.clone());
         let lun = Lun::from_owned_fd_classified(owned, c, &self.options.open)?;
         let is_map = lun.paths().len() != 1 || lun.wwid().is_some();
@@ -235,6 +261,8 @@ mod tests {
         use std::os::fd::AsFd;
         for f in [&null, &file] {
             let e = luns.lun_for(f.as_fd()).unwrap_err();
+            assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
+            let e = luns.lun_for_owned(f.try_clone().unwrap().into()).unwrap_err();
             assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
         }
         assert_eq!(luns.kept(), (0, 0));

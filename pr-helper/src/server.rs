@@ -204,8 +204,9 @@ impl Server {
         let cdb = header.cdb;
         let params = frame.data;
         let joined = tokio::task::spawn_blocking(move || {
-            let found = luns.lun_for(fd.as_fd());
-            drop(fd);
+            // The descriptor goes to the LUN (a single device's commands go through it)
+            // and is closed with it, before the reply.
+            let found = luns.lun_for_owned(fd);
             let done = found
                 .as_ref()
                 .ok()
