@@ -144,8 +144,11 @@ pub fn run(o: Options) -> Result<(), StartError> {
     if let Ok(caps) = sys::effective_caps() {
         tracing::info!(target: "pr_helper::daemon", "effective capabilities {caps:#x}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread for the sockets (qemu-pr-helper's main loop has one too): every request's
+    // work that blocks (the LUN lookup, a single device's SG_IO) runs on a blocking-pool
+    // thread, so the runtime thread only reads requests and writes replies; with one
+    // thread, a request's completion wakes it directly, with no hand-off between workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("pr-helper")
         .enable_all()
         .build()

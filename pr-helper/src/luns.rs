@@ -262,7 +262,9 @@ mod tests {
         for f in [&null, &file] {
             let e = luns.lun_for(f.as_fd()).unwrap_err();
             assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
-            let e = luns.lun_for_owned(f.try_clone().unwrap().into()).unwrap_err();
+            let e = luns
+                .lun_for_owned(f.try_clone().unwrap().into())
+                .unwrap_err();
             assert!(matches!(e, Error::NotScsi { .. }), "{e:?}");
         }
         assert_eq!(luns.kept(), (0, 0));

@@ -34,7 +34,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
@@ -335,7 +335,7 @@ fn stat_of_fd(fd: BorrowedFd<'_>, given: &str) -> Result<(NodeType, DevT)> {
 pub struct ClassifiedDevices {
     classifier: Classifier,
     keep_for: Duration,
-    kept: Mutex<HashMap<(NodeType, DevT), (Instant, Classified)>>,
+    kept: Mutex<HashMap<(NodeType, DevT), (Duration, Classified)>>,
 }
 
 impl ClassifiedDevices {
@@ -377,7 +377,7 @@ impl ClassifiedDevices {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(NodeType, DevT), (Instant, Classified)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(NodeType, DevT), (Duration, Classified)>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -385,11 +385,13 @@ impl ClassifiedDevices {
         if !matches!(node, NodeType::Block | NodeType::Char) {
             return self.classifier.classify_node(node, dev, given);
         }
-        let now = Instant::now();
+        let Some(now) = coarse_now() else {
+            return self.classifier.classify_node(node, dev, given);
+        };
         let kept = self
             .lock()
             .get(&(node, dev))
-            .filter(|(at, _)| now.saturating_duration_since(*at) < self.keep_for)
+            .filter(|(at, _)| now.saturating_sub(*at) < self.keep_for)
             .map(|(_, c)| c.clone());
         if let Some(mut c) = kept {
             // The recheck reads sysfs: outside the lock.
@@ -400,7 +402,7 @@ impl ClassifiedDevices {
         }
         let result = self.classifier.classify_node(node, dev, given);
         let mut kept = self.lock();
-        kept.retain(|_, (at, _)| now.saturating_duration_since(*at) < self.keep_for);
+        kept.retain(|_, (at, _)| now.saturating_sub(*at) < self.keep_for);
         match &result {
             Ok(c) => {
                 kept.insert((node, dev), (now, c.clone()));
@@ -411,6 +413,18 @@ impl ClassifiedDevices {
         }
         result
     }
+}
+
+/// The monotonic clock, coarse (to a scheduler tick): read from the vDSO's data page
+/// without a system call whatever the clocksource (`CLOCK_MONOTONIC` is a system call
+/// where the vDSO cannot read the clocksource, such as an HPET), precise enough for
+/// expiry times in seconds. `None` if it cannot be read.
+fn coarse_now() -> Option<Duration> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE).ok()?;
+    Some(Duration::new(
+        u64::try_from(t.tv_sec()).ok()?,
+        u32::try_from(t.tv_nsec()).ok()?,
+    ))
 }
 
 /// Refuses what cannot name anything.
