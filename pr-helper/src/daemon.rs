@@ -144,10 +144,9 @@ pub fn run(o: Options) -> Result<(), StartError> {
     if let Ok(caps) = sys::effective_caps() {
         tracing::info!(target: "pr_helper::daemon", "effective capabilities {caps:#x}");
     }
-    // One thread for the sockets (qemu-pr-helper's main loop has one too): every request's
-    // work that blocks (the LUN lookup, a single device's SG_IO) runs on a blocking-pool
-    // thread, so the runtime thread only reads requests and writes replies; with one
-    // thread, a request's completion wakes it directly, with no hand-off between workers.
+    // One runtime thread: it accepts connections, serves the control socket and runs the
+    // commands of maps; each connection has a thread of its own for its requests (see
+    // `server`), so more runtime workers would only add hand-offs between them.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("pr-helper")
         .enable_all()
