@@ -1,8 +1,8 @@
 //! Which LUN a request's file descriptor reaches: [`LunSource`]. The daemon's source,
 //! [`DeviceLuns`], asks pr-multipath: a multipath map becomes the LUN of its paths (every
 //! PR OUT with multipath semantics), a SCSI disk or sg node a LUN of one path whose
-//! commands go through (a duplicate of) the client's descriptor itself, with its access
-//! mode, unchanged, as qemu-pr-helper sends them.
+//! commands go through the client's descriptor itself, with its access mode, unchanged,
+//! as qemu-pr-helper sends them.
 //!
 //! Two things are kept per device, for [`DeviceOptions::keep_for`], so that a guest's
 //! commands do not rediscover their device each time:
@@ -16,9 +16,10 @@
 //!   multipathd, it is what costs most): reused only while the map's classification, dm
 //!   uuid included, is the one it was built for.
 //!
-//! A single device's LUN lives for one request (it owns a duplicate of that request's
-//! descriptor). So a request on a single device costs an `fstat`, one sysfs read and the
-//! duplicate, and no other lookup.
+//! A single device's LUN lives for one request: it owns that request's descriptor
+//! ([`LunSource::lun_for_owned`], what the server calls; [`LunSource::lun_for`] takes a
+//! duplicate). So a request on a single device costs an `fstat` and one sysfs read, and
+//! no other lookup.
 //!
 //! Tests implement [`LunSource`] themselves to put a simulated LUN behind any descriptor;
 //! the daemon only ever uses [`DeviceLuns`].
@@ -32,8 +33,8 @@ use pr_multipath::{
     Classified, DeviceKind, Error, KeptClassifications, Lun, LunOptions, OpenOptions, RetryPolicy,
 };
 
-/// Finds the LUN behind a descriptor received from a client. Called on a blocking thread
-/// (it may read sysfs and talk to device-mapper).
+/// Finds the LUN behind a descriptor received from a client. Called on a thread that may
+/// block (the connection's; it may read sysfs and talk to device-mapper).
 pub trait LunSource: Send + Sync + 'static {
     /// The LUN `fd` reaches, or why there is none.
     fn lun_for(&self, fd: BorrowedFd<'_>) -> Result<Arc<Lun>, Error>;

@@ -315,9 +315,10 @@ impl MultipathLun<AnyPath> {
     /// As [`pass_through`](MultipathLun::pass_through), on the calling thread, for a LUN
     /// of one path that can execute there: an SG_IO device (a SCSI disk, an sg node, a map
     /// opened as one device, a descriptor received from a client), one `SG_IO` call and no
-    /// runtime. For a daemon that already runs the request on a thread of its own (pr-helper
-    /// on a blocking-pool thread), where handing the command to the runtime's pool and back
-    /// would cost two more thread hand-offs than the command.
+    /// runtime. For a daemon that already runs the request on a thread of its own
+    /// (pr-helper serves each connection on one), where handing the command to the
+    /// runtime's blocking pool and back would cost two thread hand-offs more than the
+    /// command.
     ///
     /// The answer is the one `pass_through` gives, except that a command the kernel does
     /// not return is waited for (SG_IO's own timeout is the LUN's command timeout; pr-sgio's
