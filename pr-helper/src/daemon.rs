@@ -144,8 +144,10 @@ pub fn run(o: Options) -> Result<(), StartError> {
     if let Ok(caps) = sys::effective_caps() {
         tracing::info!(target: "pr_helper::daemon", "effective capabilities {caps:#x}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One runtime thread: it accepts connections, serves the control socket and runs the
+    // commands of maps; each connection has a thread of its own for its requests (see
+    // `server`), so more runtime workers would only add hand-offs between them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("pr-helper")
         .enable_all()
         .build()

@@ -1,5 +1,8 @@
 //! The daemon's server: many connections at once on one Unix socket, one command at a time
-//! on each, as qemu-pr-helper serves them (see [`crate::wire`] for the frames).
+//! on each, as qemu-pr-helper serves them (see [`crate::wire`] for the frames). The
+//! runtime accepts connections; each connection is then served on a thread of its own
+//! with a blocking socket ([`Server::serve_connection`]), so that a command on a path
+//! device is read, sent (one SG_IO) and answered by one thread, with no hand-off.
 //!
 //! For each request the server:
 //! 1. reads the 16-byte CDB with exactly one file descriptor (none, two, a CDB that is not
@@ -11,7 +14,9 @@
 //! 3. finds the LUN behind the descriptor ([`LunSource`]): a device that is not a SCSI
 //!    device or map, or cannot be opened, gets ABORTED COMMAND, I/O PROCESS TERMINATED
 //!    (B/00/06), what qemu-pr-helper's SG_IO on such a descriptor gives;
-//! 4. runs the command with [`Lun::pass_through`](pr_multipath::Lun::pass_through): the
+//! 4. runs the command with [`Lun::pass_through`](pr_multipath::Lun::pass_through) (on a
+//!    single SG_IO device, [`pass_through_on_this_thread`](pr_multipath::Lun::pass_through_on_this_thread):
+//!    one SG_IO call on the connection's thread, whose timeout the kernel enforces): the
 //!    device's (or, for a map, the array's) status, sense and data. A command that did not
 //!    complete at the device gets BUSY when it timed out (as qemu-pr-helper maps a
 //!    driver timeout) and otherwise ABORTED COMMAND, LOGICAL UNIT COMMUNICATION FAILURE
@@ -32,7 +37,8 @@ use std::time::Duration;
 use pr_core::sense::SenseKey;
 use pr_core::transport::TransportError;
 use pr_multipath::{Failure, RawReply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream as StdUnixStream;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -156,9 +162,18 @@ impl Server {
 
     /// Serves one connection until the client closes it, a frame is refused, or
     /// `shutdown` is cancelled while it waits for a request.
+    ///
+    /// The connection is served on a thread of its own, with a blocking socket: it reads
+    /// each request, finds the LUN and, on a single device, sends the command (one SG_IO
+    /// through the client's descriptor) and writes the reply, all on that thread, so that a
+    /// command on a path device costs no thread hand-off (a map's command runs on the
+    /// runtime, `Handle::block_on`). A client holds one thread, as one command at a time is
+    /// what a connection carries; a device that does not answer holds only its client's
+    /// connection. On shutdown, the socket's read side is shut down: a thread waiting for a
+    /// request returns at once, a command under way finishes and its reply is written.
     pub async fn serve_connection(
         &self,
-        mut stream: UnixStream,
+        stream: UnixStream,
         shutdown: CancellationToken,
     ) -> Result<(), ConnectionEnd> {
         let client = match stream.peer_cred() {
@@ -169,45 +184,98 @@ impl Server {
             ),
             Err(_) => "unknown".to_owned(),
         };
-        stream
-            .write_all(&wire::encode_features(wire::FEATURES))
-            .await?;
-        let mut word = [0u8; FEATURES_SIZE];
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        let reads = stream.try_clone()?;
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let server = self.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let token = shutdown.clone();
+        std::thread::Builder::new()
+            .name("pr-helper-conn".into())
+            .spawn(move || {
+                let _ = tx.send(server.run_connection(&stream, &client, &token, &runtime));
+            })?;
+        let lost = || {
+            ConnectionEnd::Io(io::Error::other(
+                "the connection's thread ended without a result",
+            ))
+        };
         tokio::select! {
-            _ = shutdown.cancelled() => return Err(ConnectionEnd::Shutdown),
-            r = stream.read_exact(&mut word) => { r?; }
+            r = &mut rx => return r.unwrap_or_else(|_| Err(lost())),
+            _ = shutdown.cancelled() => {}
         }
+        let _ = reads.shutdown(std::net::Shutdown::Read);
+        rx.await.unwrap_or_else(|_| Err(lost()))
+    }
+
+    /// The connection's thread: the features, then requests until the end.
+    fn run_connection(
+        &self,
+        stream: &StdUnixStream,
+        client: &str,
+        shutdown: &CancellationToken,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(), ConnectionEnd> {
+        let stopped = |e: ConnectionEnd| {
+            if shutdown.is_cancelled() {
+                ConnectionEnd::Shutdown
+            } else {
+                e
+            }
+        };
+        let mut writer = stream;
+        writer.write_all(&wire::encode_features(wire::FEATURES))?;
+        let mut word = [0u8; FEATURES_SIZE];
+        let mut reader = stream;
+        reader
+            .read_exact(&mut word)
+            .map_err(|e| stopped(e.into()))?;
         wire::check_features(word)?;
         loop {
-            let (frame, fd) = tokio::select! {
-                _ = shutdown.cancelled() => return Err(ConnectionEnd::Shutdown),
-                r = read_request(&stream) => r?,
-            };
-            let reply = self.execute(frame, fd, &client).await;
-            stream.write_all(&reply.encode()).await?;
+            if shutdown.is_cancelled() {
+                return Err(ConnectionEnd::Shutdown);
+            }
+            let (frame, fd) = read_request(stream).map_err(stopped)?;
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.execute(frame, fd, client, runtime)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::warn!(target: "pr_helper::server", "a request's execution panicked");
+                check_condition(SenseKey::AbortedCommand, 0x00, 0x06)
+            });
+            writer.write_all(&reply.encode())?;
         }
     }
 
-    /// Runs one request (the descriptor is closed when it returns).
-    async fn execute(&self, frame: RequestFrame, fd: OwnedFd, client: &str) -> Reply {
+    /// Runs one request on the connection's thread (the descriptor is closed when it
+    /// returns).
+    fn execute(
+        &self,
+        frame: RequestFrame,
+        fd: OwnedFd,
+        client: &str,
+        runtime: &tokio::runtime::Handle,
+    ) -> Reply {
         let header = frame.header;
         if header.direction == Direction::Out && sys::is_read_only(fd.as_fd()).unwrap_or(false) {
             return check_condition(SenseKey::IllegalRequest, 0x20, 0x00);
         }
-        let luns = Arc::clone(&self.luns);
-        let found = tokio::task::spawn_blocking(move || luns.lun_for(fd.as_fd())).await;
-        let lun = match found {
-            Ok(Ok(lun)) => lun,
-            Ok(Err(e)) => {
+        // The descriptor goes to the LUN (a single device's commands go through it) and is
+        // closed with it, before the reply.
+        let lun = match self.luns.lun_for_owned(fd) {
+            Ok(lun) => lun,
+            Err(e) => {
                 tracing::info!(target: "pr_helper::server", "no LUN behind the descriptor: {e}");
                 return check_condition(SenseKey::AbortedCommand, 0x00, 0x06);
             }
-            Err(e) => {
-                tracing::warn!(target: "pr_helper::server", "LUN lookup failed: {e}");
-                return check_condition(SenseKey::AbortedCommand, 0x00, 0x06);
-            }
         };
-        let raw = match lun.pass_through(&header.cdb, &frame.data).await {
+        let params = frame.data;
+        let result = match lun.pass_through_on_this_thread(&header.cdb, &params) {
+            Some(r) => r,
+            None => runtime.block_on(lun.pass_through(&header.cdb, &params)),
+        };
+        let raw = match result {
             Ok(r) => r,
             Err(e) => {
                 tracing::info!(target: "pr_helper::server", "{}: {e}", lun.name());
@@ -228,13 +296,12 @@ impl Server {
                     &id,
                     client,
                     &header.cdb,
-                    &frame.data,
+                    &params,
                     raw.status,
                 );
                 if next == Observation::ReadReservation {
-                    let r = lun
-                        .pass_through(&tracker::read_reservation_cdb(), &[])
-                        .await;
+                    let r =
+                        runtime.block_on(lun.pass_through(&tracker::read_reservation_cdb(), &[]));
                     if let Ok(r) = r {
                         t.lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -249,19 +316,20 @@ impl Server {
     }
 }
 
-/// Reads one request and its descriptor, as qemu-pr-helper accepts them.
-async fn read_request(stream: &UnixStream) -> Result<(RequestFrame, OwnedFd), ConnectionEnd> {
+/// Reads one request and its descriptor, as qemu-pr-helper accepts them (blocking).
+fn read_request(stream: &StdUnixStream) -> Result<(RequestFrame, OwnedFd), ConnectionEnd> {
     let mut decoder = RequestDecoder::new();
     let mut fd: Option<OwnedFd> = None;
     let mut buf = vec![0u8; CDB_SIZE + DATA_SIZE];
     loop {
         let want = decoder.wanted().min(buf.len());
         let slot = &mut buf[..want];
-        let got = stream
-            .async_io(Interest::READABLE, || {
-                sys::recv_with_fds(stream.as_fd(), slot)
-            })
-            .await?;
+        let got = loop {
+            match sys::recv_with_fds(stream.as_fd(), slot, true) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         let with_fds = !got.fds.is_empty();
         if got.truncated
             || got.fds.len() > 1

@@ -30,17 +30,21 @@ fn errno(e: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
 
-/// One non-blocking `recvmsg` on a stream socket, taking any `SCM_RIGHTS` descriptors.
-pub(crate) fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
+/// One `recvmsg` on a stream socket, taking any `SCM_RIGHTS` descriptors; `blocking`:
+/// wait for data (else `MSG_DONTWAIT`).
+pub(crate) fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    blocking: bool,
+) -> io::Result<Received> {
     let mut cmsg = cmsg_space!([RawFd; MAX_FDS_PER_READ]);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(errno)?;
+    let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
+    if !blocking {
+        flags |= MsgFlags::MSG_DONTWAIT;
+    }
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)
+        .map_err(errno)?;
     let mut fds = Vec::new();
     // Take ownership of every descriptor first, so that none leaks whatever follows.
     if let Ok(cmsgs) = msg.cmsgs() {

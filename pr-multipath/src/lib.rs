@@ -172,7 +172,7 @@ pub use lun::{
     ReservationInfo, StatusEntry,
 };
 pub use map_control::{DmMapControl, MapControl};
-pub use open::{Lun, OpenOptions};
+pub use open::{Classified, DevT, DeviceKind, KeptClassifications, Lun, OpenOptions, classify_fd};
 pub use passthrough::RawReply;
 pub use path::{Path, PathRefresher, PathState};
 pub use report::{Command, MapEvent, OutCommand, PathRegistration, Phase, Report, Step};

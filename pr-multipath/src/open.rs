@@ -4,11 +4,11 @@
 //! all its paths (see [`crate::sgio`]); a single device is a LUN of one path, so one
 //! engine serves both.
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use pr_sgio::{BlockPrDevice, Classified, Device, DeviceKind};
+use pr_sgio::{BlockPrDevice, Device};
 
 use crate::any_path::{AnyPath, DynTransport};
 use crate::error::{Error, Result};
@@ -38,6 +38,52 @@ pub struct OpenOptions {
     pub fd_read_only: bool,
     /// Single devices refuse PR OUT (reads only; the descriptor is `O_RDONLY`).
     pub read_only: bool,
+}
+
+/// What a descriptor's device is (pr-sgio's classification: node, number, kind).
+pub use pr_sgio::{Classified, DevT, DeviceKind};
+
+/// Classifies the device open on `fd` (sysfs only): a multipath map, a SCSI disk or an sg
+/// node; errors as [`Lun::open`].
+pub fn classify_fd(fd: BorrowedFd<'_>) -> Result<Classified> {
+    pr_sgio::classify_fd(fd).map_err(classify_error)
+}
+
+/// Classifications of the devices of descriptors received from clients, kept per device
+/// (node type and number) and rechecked with one sysfs read each time, for a daemon handed
+/// descriptors of the same devices with every request: pr-sgio's
+/// [`ClassifiedDevices`](pr_sgio::ClassifiedDevices) (see there what is kept, for how long,
+/// and how a device that took over another's number is told apart), with errors as
+/// [`Lun::open`] gives them.
+#[derive(Debug)]
+pub struct KeptClassifications(pr_sgio::ClassifiedDevices);
+
+impl KeptClassifications {
+    /// Classifications of `/sys` and `/dev`, each kept for `keep_for`.
+    pub fn new(keep_for: std::time::Duration) -> Self {
+        KeptClassifications(pr_sgio::ClassifiedDevices::new(keep_for))
+    }
+
+    /// Classifies the device open on `fd`, from a kept classification when its recheck
+    /// passes (see [`classify_fd`]).
+    pub fn classify_fd(&self, fd: BorrowedFd<'_>) -> Result<Classified> {
+        self.0.classify_fd(fd).map_err(classify_error)
+    }
+
+    /// How many classifications are kept.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Forgets them all.
+    pub fn clear(&self) {
+        self.0.clear();
+    }
 }
 
 /// What a name or node turned out to be.
@@ -142,24 +188,37 @@ impl MultipathLun<AnyPath> {
     /// [`from_fd`](Self::from_fd) builds it, the descriptor unused; so does a single
     /// device with [`OpenOptions::block_ioctls`].
     pub fn from_owned_fd(fd: OwnedFd, options: &OpenOptions) -> Result<Self> {
-        // The descriptor is classified once, by pr-sgio's device; a map's or a block-ioctl
-        // LUN's device is then dropped (the descriptor is not used for its commands).
-        let open = pr_sgio::OpenOptions::new().read_only(options.read_only);
-        let device = Device::from_owned_fd(fd, &open).map_err(classify_error)?;
-        let kind = device.kind().clone();
-        let single = !kind.is_multipath() || options.map_as_device;
+        let c = pr_sgio::classify_fd(fd.as_fd()).map_err(classify_error)?;
+        Self::from_owned_fd_classified(fd, c, options)
+    }
+
+    /// As [`from_owned_fd`](Self::from_owned_fd), with the descriptor's device already
+    /// classified by the caller (`c`: from [`classify_fd`] or [`KeptClassifications`] on
+    /// this descriptor), so that a single device costs no sysfs read here. A map (unless
+    /// [`OpenOptions::map_as_device`]) is still built from device-mapper and multipathd.
+    pub fn from_owned_fd_classified(
+        fd: OwnedFd,
+        c: Classified,
+        options: &OpenOptions,
+    ) -> Result<Self> {
+        let single = !c.kind.is_multipath() || options.map_as_device;
         if !single || options.block_ioctls {
-            let target = match kind {
+            // The descriptor is not used for the commands of a map's or a block-ioctl LUN.
+            let target = match c.kind {
                 DeviceKind::Multipath { map, .. } => Target::Map(map),
-                other => Target::Device(device.path().to_path_buf(), other),
+                other => Target::Device(c.node, other),
             };
             return Self::open_target(target, options);
         }
-        let name = match &kind {
+        let name = match &c.kind {
             DeviceKind::Multipath { map, .. } => map.clone(),
             other => other.kernel_name().to_owned(),
         };
-        Ok(Self::of_one_path(name, device))
+        let open = pr_sgio::OpenOptions::new().read_only(options.read_only);
+        Ok(Self::of_one_path(
+            name,
+            Device::from_owned_fd_classified(fd, c, &open),
+        ))
     }
 
     /// The multipath map whose dm name or node `what` gives, or `None` when `what` is a

@@ -28,9 +28,10 @@ use pr_core::cdb::{PrInCdb, PrOutCdb};
 use pr_core::outcome::CommandError;
 use pr_core::prout::{BasicParams, MoveParams};
 use pr_core::sense::{ScsiStatus, SenseKey, encode_fixed};
-use pr_core::transport::{Cdb, Request, Transport};
+use pr_core::transport::{Cdb, Request, Response, Transport, TransportError};
 use pr_core::types::{PrInAction, PrOutAction, PrOutFlags, ReservationType};
 
+use crate::any_path::AnyPath;
 use crate::error::{Error, Failure, Result};
 use crate::lun::{MultipathLun, RegisterRequest};
 use crate::report::Report;
@@ -193,13 +194,10 @@ impl<T: Transport> MultipathLun<T> {
     /// or shorter than 10 bytes is answered ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE
     /// (20h/00h) without reaching the device.
     pub async fn pass_through(&self, cdb: &[u8], params: &[u8]) -> Result<RawReply> {
-        let Some(cdb) = cdb.get(..PR_CDB_LEN) else {
-            return Ok(RawReply::check_condition(SenseKey::IllegalRequest, 0x20, 0));
+        let cdb = match pr_cdb(cdb) {
+            Ok(c) => c,
+            Err(reply) => return Ok(reply),
         };
-        match cdb.first() {
-            Some(&PERSISTENT_RESERVE_IN) | Some(&PERSISTENT_RESERVE_OUT) => {}
-            _ => return Ok(RawReply::check_condition(SenseKey::IllegalRequest, 0x20, 0)),
-        }
         if let [path] = self.paths() {
             return self
                 .pass_through_one(path.name(), path.transport(), cdb, params)
@@ -239,26 +237,47 @@ impl<T: Transport> MultipathLun<T> {
         cdb: &[u8],
         params: &[u8],
     ) -> Result<RawReply> {
-        let Some(c) = Cdb::new(cdb) else {
-            return Ok(RawReply::check_condition(SenseKey::IllegalRequest, 0x20, 0));
+        let request = match self.one_path_request(cdb, params) {
+            Ok(r) => r,
+            Err(reply) => return Ok(reply),
         };
-        let request = if cdb.first() == Some(&PERSISTENT_RESERVE_IN) {
+        let response = transport.execute(request).await;
+        self.one_path_reply(name, response)
+    }
+
+    /// The request of a raw command on a LUN of one path: the CDB as it is, the LUN's
+    /// command timeout; or the answer when the CDB is not a command at all.
+    fn one_path_request(
+        &self,
+        cdb: &[u8],
+        params: &[u8],
+    ) -> core::result::Result<Request, RawReply> {
+        let Some(c) = Cdb::new(cdb) else {
+            return Err(RawReply::check_condition(SenseKey::IllegalRequest, 0x20, 0));
+        };
+        Ok(if cdb.first() == Some(&PERSISTENT_RESERVE_IN) {
             let alloc = PrInCdb::decode(cdb).map_or(0, |c| c.allocation_length);
             Request::data_in(c, usize::from(alloc))
         } else {
             Request::data_out(c, params.to_vec())
         }
-        .with_timeout(self.options().retry.command_timeout);
+        .with_timeout(self.options().retry.command_timeout))
+    }
+
+    /// The answer to a raw command on path `name` of a LUN of one path, from what the
+    /// path's transport returned.
+    fn one_path_reply(
+        &self,
+        name: &str,
+        response: core::result::Result<Response, TransportError>,
+    ) -> Result<RawReply> {
         let failed = |failure: Failure| Error::Failed {
             lun: self.name().to_owned(),
             what: format!("pass-through on {name}"),
             failure: Some(Box::new(failure)),
             report: Box::new(Report::new(self.name())),
         };
-        let response = transport
-            .execute(request)
-            .await
-            .map_err(|e| failed(Failure::Transport(e)))?;
+        let response = response.map_err(|e| failed(Failure::Transport(e)))?;
         let completion = &response.completion;
         match completion.check() {
             Ok(()) => Ok(RawReply {
@@ -280,6 +299,54 @@ impl<T: Transport> MultipathLun<T> {
                 None => Err(failed(Failure::Command(e))),
             },
         }
+    }
+}
+
+/// The CDB of a raw command, when it is a PERSISTENT RESERVE IN or OUT CDB; otherwise the
+/// answer (ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE).
+fn pr_cdb(cdb: &[u8]) -> core::result::Result<&[u8], RawReply> {
+    match cdb.get(..PR_CDB_LEN) {
+        Some(c) if matches!(c[0], PERSISTENT_RESERVE_IN | PERSISTENT_RESERVE_OUT) => Ok(c),
+        _ => Err(RawReply::check_condition(SenseKey::IllegalRequest, 0x20, 0)),
+    }
+}
+
+impl MultipathLun<AnyPath> {
+    /// As [`pass_through`](MultipathLun::pass_through), on the calling thread, for a LUN
+    /// of one path that can execute there: an SG_IO device (a SCSI disk, an sg node, a map
+    /// opened as one device, a descriptor received from a client), one `SG_IO` call and no
+    /// runtime. For a daemon that already runs the request on a thread of its own
+    /// (pr-helper serves each connection on one), where handing the command to the
+    /// runtime's blocking pool and back would cost two thread hand-offs more than the
+    /// command.
+    ///
+    /// The answer is the one `pass_through` gives, except that a command the kernel does
+    /// not return is waited for (SG_IO's own timeout is the LUN's command timeout; pr-sgio's
+    /// extra deadline of the runtime engines does not apply), as a synchronous SG_IO caller
+    /// waits. `None` when the LUN has several paths or its path cannot execute on the
+    /// caller's thread (block ioctls, the sg v3 engine, custom transports), and for
+    /// simulated paths (whose latency only the runtime applies): call `pass_through`.
+    pub fn pass_through_on_this_thread(
+        &self,
+        cdb: &[u8],
+        params: &[u8],
+    ) -> Option<Result<RawReply>> {
+        let cdb = match pr_cdb(cdb) {
+            Ok(c) => c,
+            Err(reply) => return Some(Ok(reply)),
+        };
+        let [path] = self.paths() else {
+            return None;
+        };
+        if path.transport().is_simulated() {
+            return None;
+        }
+        let request = match self.one_path_request(cdb, params) {
+            Ok(r) => r,
+            Err(reply) => return Some(Ok(reply)),
+        };
+        let response = path.transport().execute_on_this_thread(&request)?;
+        Some(self.one_path_reply(path.name(), response))
     }
 }
 
@@ -399,5 +466,23 @@ mod tests {
                 assert_eq!(r.data[21], 0x03, "{paths} paths");
             }
         });
+    }
+
+    #[test]
+    fn on_this_thread_answers_bad_cdbs_and_leaves_the_rest_to_the_runtime() {
+        let (map, one) = luns(2);
+        for lun in [&map, &one] {
+            // Not a PR CDB: answered here, as pass_through answers it.
+            for cdb in [&[0x12, 0, 0, 0, 36, 0][..], &[0x5e, 0][..]] {
+                let r = lun.pass_through_on_this_thread(cdb, &[]).unwrap().unwrap();
+                assert_eq!((r.status, r.sense[2] & 0xf, r.sense[12]), (2, 5, 0x20));
+            }
+            // A LUN of several paths, or of a simulated one: the runtime's pass_through.
+            assert!(
+                lun.pass_through_on_this_thread(&in_cdb(0x00, 8192), &[])
+                    .is_none()
+            );
+        }
+        assert_eq!(one.paths().len(), 1);
     }
 }

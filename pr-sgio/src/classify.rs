@@ -27,11 +27,14 @@
 //! # Ok::<(), pr_sgio::Error>(())
 //! ```
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
@@ -177,13 +180,18 @@ impl Classifier {
     /// Classifies the node open on `fd` (`given` is `fd N`).
     pub fn classify_fd(&self, fd: BorrowedFd<'_>) -> Result<Classified> {
         let given = format!("fd {}", fd.as_raw_fd());
-        let st = nix::sys::stat::fstat(fd).map_err(|e| Error::Io {
-            path: PathBuf::from(&given),
-            op: "fstat",
-            source: std::io::Error::from(e),
-        })?;
-        let node = NodeType::from_mode(st.st_mode);
-        let dev = DevT::from_raw(st.st_rdev);
+        let (node, dev) = stat_of_fd(fd, &given)?;
+        self.classify_node(node, dev, given)
+    }
+
+    /// Whether the device numbered `c.dev` is still the device `c` describes (one sysfs
+    /// read; see [`sysfs::still_identifies`]).
+    pub fn recheck(&self, c: &Classified) -> bool {
+        sysfs::still_identifies(&self.sys, c.dev, &c.kind)
+    }
+
+    /// Classifies a node of type `node` and number `dev` (from `fstat`), named `given`.
+    fn classify_node(&self, node: NodeType, dev: DevT, given: String) -> Result<Classified> {
         let kind = sysfs::identify(&self.sys, node, dev)
             .map_err(|r| Error::rejected(Path::new(&given), r))?;
         let node = self.node_of(&kind);
@@ -298,6 +306,125 @@ impl Classifier {
         }
         self.dev.join(kind.kernel_name())
     }
+}
+
+/// The type and device number of the node open on `fd`; errors name `given`.
+fn stat_of_fd(fd: BorrowedFd<'_>, given: &str) -> Result<(NodeType, DevT)> {
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::Io {
+        path: PathBuf::from(given),
+        op: "fstat",
+        source: std::io::Error::from(e),
+    })?;
+    Ok((NodeType::from_mode(st.st_mode), DevT::from_raw(st.st_rdev)))
+}
+
+/// Classifications of descriptors' devices, kept per device (node type and number), for
+/// a daemon that is handed a descriptor of the same few devices with every request
+/// (pr-helper): the first descriptor of a device is classified in full
+/// ([`Classifier::classify_fd`]: `fstat` and some ten sysfs reads), the next ones of the
+/// same type and number cost an `fstat` and one sysfs read ([`Classifier::recheck`]:
+/// the SCSI address of a disk or sg node, the dm uuid of a map), which a device that took
+/// over the number of another fails: it is then classified in full again. Kept
+/// classifications expire after [`keep_for`](Self::new) (the cache holds at most the
+/// devices seen in that time); a failed classification is not kept.
+///
+/// What a kept classification can get wrong: nothing that tells a device apart, since the
+/// recheck reads it each time; only a dm map renamed in place keeps its old map name (its
+/// uuid is unchanged) until the entry expires.
+#[derive(Debug)]
+pub struct ClassifiedDevices {
+    classifier: Classifier,
+    keep_for: Duration,
+    kept: Mutex<HashMap<(NodeType, DevT), (Duration, Classified)>>,
+}
+
+impl ClassifiedDevices {
+    /// Classifications of `/sys` and `/dev`, each kept for `keep_for`.
+    pub fn new(keep_for: Duration) -> Self {
+        Self::with(Classifier::default(), keep_for)
+    }
+
+    /// Classifications by `classifier`, each kept for `keep_for`.
+    pub fn with(classifier: Classifier, keep_for: Duration) -> Self {
+        ClassifiedDevices {
+            classifier,
+            keep_for,
+            kept: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Classifies the node open on `fd` (`given` is `fd N`), as
+    /// [`Classifier::classify_fd`] does, from a kept classification of its device when
+    /// there is one and it passes the recheck.
+    pub fn classify_fd(&self, fd: BorrowedFd<'_>) -> Result<Classified> {
+        let given = format!("fd {}", fd.as_raw_fd());
+        let (node, dev) = stat_of_fd(fd, &given)?;
+        self.classify_node(node, dev, given)
+    }
+
+    /// How many classifications are kept (expired ones included until the next miss).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every kept classification.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(NodeType, DevT), (Duration, Classified)>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn classify_node(&self, node: NodeType, dev: DevT, given: String) -> Result<Classified> {
+        if !matches!(node, NodeType::Block | NodeType::Char) {
+            return self.classifier.classify_node(node, dev, given);
+        }
+        let Some(now) = coarse_now() else {
+            return self.classifier.classify_node(node, dev, given);
+        };
+        let kept = self
+            .lock()
+            .get(&(node, dev))
+            .filter(|(at, _)| now.saturating_sub(*at) < self.keep_for)
+            .map(|(_, c)| c.clone());
+        if let Some(mut c) = kept {
+            // The recheck reads sysfs: outside the lock.
+            if self.classifier.recheck(&c) {
+                c.given = given;
+                return Ok(c);
+            }
+        }
+        let result = self.classifier.classify_node(node, dev, given);
+        let mut kept = self.lock();
+        kept.retain(|_, (at, _)| now.saturating_sub(*at) < self.keep_for);
+        match &result {
+            Ok(c) => {
+                kept.insert((node, dev), (now, c.clone()));
+            }
+            Err(_) => {
+                kept.remove(&(node, dev));
+            }
+        }
+        result
+    }
+}
+
+/// The monotonic clock, coarse (to a scheduler tick): read from the vDSO's data page
+/// without a system call whatever the clocksource (`CLOCK_MONOTONIC` is a system call
+/// where the vDSO cannot read the clocksource, such as an HPET), precise enough for
+/// expiry times in seconds. `None` if it cannot be read.
+fn coarse_now() -> Option<Duration> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE).ok()?;
+    Some(Duration::new(
+        u64::try_from(t.tv_sec()).ok()?,
+        u32::try_from(t.tv_nsec()).ok()?,
+    ))
 }
 
 /// Refuses what cannot name anything.
@@ -424,6 +551,106 @@ mod tests {
             c.classify_dev_t(253, 1),
             Err(Error::NotMultipath { .. })
         ));
+    }
+
+    #[test]
+    fn kept_classifications_are_rechecked_and_expire() {
+        let (t, c) = tree();
+        let r = t.path().join("sys");
+        let devdir = r.join("devices/pci0/host0/target0/2:0:0:0");
+        let kept = ClassifiedDevices::with(c.clone(), Duration::from_secs(3600));
+        let sda = (NodeType::Block, DevT::new(8, 0));
+        let first = kept.classify_node(sda.0, sda.1, "fd 5".into()).unwrap();
+        assert!(
+            matches!(&first.kind, DeviceKind::ScsiDisk { name, hctl: Some(h) }
+            if name == "sda" && h.to_string() == "2:0:0:0")
+        );
+        assert_eq!(kept.len(), 1);
+
+        // Without the subsystem link a full classification fails; a kept one that passes
+        // the recheck (the address) is used as it is, under the new descriptor's name.
+        std::fs::remove_file(devdir.join("subsystem")).unwrap();
+        assert!(c.classify_dev_t(8, 0).is_err());
+        let again = kept.classify_node(sda.0, sda.1, "fd 9".into()).unwrap();
+        assert_eq!(again.given, "fd 9");
+        assert_eq!((again.kind, again.dev), (first.kind.clone(), first.dev));
+
+        // Another disk at another address took the number: classified in full again (and
+        // here refused, since the subsystem link is gone), nothing kept.
+        let link = devdir.join("block/sda/device");
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("../../../5:0:0:1", &link).unwrap();
+        fake::dir(&r, "devices/pci0/host0/target0/5:0:0:1");
+        fake::link(
+            &r,
+            "devices/pci0/host0/target0/5:0:0:1/subsystem",
+            "../../../../bus/scsi",
+        );
+        let new = kept.classify_node(sda.0, sda.1, "fd 9".into()).unwrap();
+        assert!(
+            matches!(&new.kind, DeviceKind::ScsiDisk { hctl: Some(h), .. }
+            if h.to_string() == "5:0:0:1")
+        );
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("../../../2:0:0:0", &link).unwrap();
+        assert!(kept.classify_node(sda.0, sda.1, "fd 9".into()).is_err());
+        assert!(kept.is_empty());
+
+        // A map whose number another map took (another uuid), then a non-multipath dm
+        // device.
+        let dm0 = (NodeType::Block, DevT::new(253, 0));
+        let m = kept.classify_node(dm0.0, dm0.1, "fd 3".into()).unwrap();
+        assert_eq!(m.kind.wwid(), Some("36001405aaaa"));
+        fake::file(&r, "devices/virtual/block/dm-0/dm/name", "mpathb\n");
+        fake::file(
+            &r,
+            "devices/virtual/block/dm-0/dm/uuid",
+            "mpath-36001405bbbb\n",
+        );
+        let m = kept.classify_node(dm0.0, dm0.1, "fd 3".into()).unwrap();
+        assert_eq!(
+            (m.kind.wwid(), m.kind.map_name()),
+            (Some("36001405bbbb"), Some("mpathb"))
+        );
+        fake::file(&r, "devices/virtual/block/dm-0/dm/uuid", "LVM-xyz\n");
+        assert!(matches!(
+            kept.classify_node(dm0.0, dm0.1, "fd 3".into()),
+            Err(Error::NotMultipath { .. })
+        ));
+        // The sg node's number: its own key (a character device).
+        let sg0 = kept
+            .classify_node(NodeType::Char, DevT::new(21, 1), "fd 4".into())
+            .unwrap();
+        assert!(matches!(&sg0.kind, DeviceKind::ScsiGeneric { name, .. } if name == "sg1"));
+        assert!(matches!(
+            kept.classify_node(NodeType::Block, DevT::new(21, 1), "fd 4".into()),
+            Err(Error::NotFound { .. } | Error::NotScsi { .. })
+        ));
+        // Not devices: never kept.
+        assert!(
+            kept.classify_node(NodeType::Regular, DevT::new(8, 16), "fd 4".into())
+                .is_err()
+        );
+        assert_eq!(kept.len(), 1);
+        kept.clear();
+        assert!(kept.is_empty());
+
+        // Kept for no time: every descriptor is classified in full.
+        let brief = ClassifiedDevices::with(c.clone(), Duration::ZERO);
+        let sdb = (NodeType::Block, DevT::new(8, 16));
+        assert!(brief.classify_node(sdb.0, sdb.1, "fd 5".into()).is_ok());
+        std::fs::remove_file(r.join("devices/pci0/host0/target0/3:0:0:0/subsystem")).unwrap();
+        assert!(brief.classify_node(sdb.0, sdb.1, "fd 5".into()).is_err());
+
+        // The real classifier on a real descriptor (not a device: not kept).
+        let null = std::fs::File::open("/dev/null").unwrap();
+        use std::os::fd::AsFd;
+        let real = ClassifiedDevices::new(Duration::from_secs(1));
+        assert!(matches!(
+            real.classify_fd(null.as_fd()),
+            Err(Error::NotScsi { .. })
+        ));
+        assert!(real.is_empty());
     }
 
     #[test]

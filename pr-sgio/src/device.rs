@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use pr_core::transport::{Request, Response, Transport, TransportError};
 
-use crate::classify::{Classifier, Resolved};
+use crate::classify::{Classified, Classifier, Resolved};
 use crate::engine::{self, Limiter, SgV3Engine};
 use crate::error::{Error, Result};
 use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
@@ -312,20 +312,28 @@ impl Device {
     /// [`crate::classify_fd`].
     pub fn from_owned_fd(fd: OwnedFd, options: &OpenOptions) -> Result<Device> {
         let c = Classifier::with(options.sysfs.clone(), "/dev").classify_fd(fd.as_fd())?;
+        Ok(Self::from_owned_fd_classified(fd, c, options))
+    }
+
+    /// As [`from_owned_fd`](Self::from_owned_fd), with the descriptor's device already
+    /// classified by the caller (`c`, from [`crate::classify_fd`] or
+    /// [`ClassifiedDevices`](crate::ClassifiedDevices) on this descriptor): nothing is read
+    /// from sysfs. `c` is taken as it is; the commands go through `fd` whatever it says.
+    pub fn from_owned_fd_classified(fd: OwnedFd, c: Classified, options: &OpenOptions) -> Device {
         let fd = Arc::new(fd);
         let limiter = options.limiter.clone().unwrap_or_else(Limiter::global);
         let exec = match options.engine {
             Engine::InPlace => Exec::InPlace { fd, limiter },
             Engine::BlockingPool | Engine::SgV3Async => Exec::Pool { fd, limiter },
         };
-        Ok(Device {
+        Device {
             name: Arc::from(c.node.to_string_lossy().as_ref()),
             path: c.node,
             kind: c.kind,
             dev: c.dev,
             read_only: options.read_only,
             exec,
-        })
+        }
     }
 
     /// The path it was opened with (for a name, the node it resolved to).

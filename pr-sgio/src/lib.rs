@@ -39,7 +39,9 @@ pub mod sys;
 pub mod sysfs;
 
 pub use blockpr::BlockPrDevice;
-pub use classify::{Classified, classify, classify_dev_t, classify_fd, identify_dev_t};
+pub use classify::{
+    Classified, ClassifiedDevices, classify, classify_dev_t, classify_fd, identify_dev_t,
+};
 pub use device::{Device, Engine, OpenOptions};
 pub use engine::Limiter;
 pub use error::{Error, Result};

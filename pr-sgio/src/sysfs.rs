@@ -167,7 +167,7 @@ impl DeviceKind {
 }
 
 /// The type of a node, from `st_mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NodeType {
     /// A block device.
     Block,
@@ -290,7 +290,22 @@ pub fn list_dir(path: &Path) -> Vec<String> {
 }
 
 /// The SCSI address of a SCSI device directory (`.../device`, a link to `.../H:C:T:L`).
+///
+/// One `readlink`: sysfs makes the `device` link of a SCSI disk (`/sys/block/sdX/device`,
+/// `/sys/dev/block/M:m/device`) and of an sg node (`/sys/class/scsi_generic/sgN/device`,
+/// `/sys/dev/char/M:m/device`) a relative link whose last component is the SCSI device's
+/// own directory, named `H:C:T:L` (`../../../0:0:1:0`). Only when that last component is
+/// not an address (a link ending in `..`, as a hand-made tree may have, or `device` not a
+/// link at all) is the whole path resolved (`canonicalize`, a `readlink` per component).
 pub fn hctl_of(device_link: &Path) -> Option<Hctl> {
+    let linked = std::fs::read_link(device_link).ok().and_then(|target| {
+        target
+            .file_name()
+            .and_then(|n| n.to_str()?.parse::<Hctl>().ok())
+    });
+    if linked.is_some() {
+        return linked;
+    }
     let real = std::fs::canonicalize(device_link).ok()?;
     real.file_name()?.to_str()?.parse().ok()
 }
@@ -353,6 +368,29 @@ pub fn identify(sys: &Sysfs, node: NodeType, dev: DevT) -> Result<DeviceKind, Re
             "a directory, not a device node".to_owned(),
         )),
         NodeType::Other => Err(Rejection::NotScsi("not a device node".to_owned())),
+    }
+}
+
+/// Whether the device numbered `dev` is still the one `kind` describes (as [`identify`]
+/// found it earlier), by the one attribute that tells apart two devices that had the same
+/// number one after the other: the kernel derives a SCSI disk's, an sg node's and a dm
+/// device's kernel name from the number, so what changes when a number is reused is the
+/// SCSI address (`device` link, one `readlink`) of a disk or sg node, and the
+/// device-mapper uuid (`dm/uuid`, one read) of a map. `false` when sysfs does not show
+/// that attribute (a disk whose address was never known is never taken as the same).
+/// A map renamed in place keeps its uuid, and is taken as the same (`kind` keeps the old
+/// map name).
+pub fn still_identifies(sys: &Sysfs, dev: DevT, kind: &DeviceKind) -> bool {
+    match kind {
+        DeviceKind::ScsiDisk { hctl, .. } => {
+            hctl.is_some() && hctl_of(&sys.dev_block(dev).join("device")) == *hctl
+        }
+        DeviceKind::ScsiGeneric { hctl, .. } => {
+            hctl.is_some() && hctl_of(&sys.dev_char(dev).join("device")) == *hctl
+        }
+        DeviceKind::Multipath { uuid, .. } => {
+            read_attr(&sys.dev_block(dev).join("dm/uuid")).as_deref() == Some(uuid.as_str())
+        }
     }
 }
 
@@ -466,9 +504,18 @@ pub(crate) mod fake {
         link(root, &format!("{devdir}/subsystem"), "../../../../bus/scsi");
         dir(root, "bus/scsi");
         file(root, &format!("{devdir}/state"), "running\n");
-        link(root, &format!("{devdir}/block/{name}/device"), "../..");
+        // As the kernel links them: relative, ending in the SCSI device's H:C:T:L.
+        link(
+            root,
+            &format!("{devdir}/block/{name}/device"),
+            &format!("../../../{hctl}"),
+        );
         dir(root, &format!("{devdir}/scsi_generic/{sg}"));
-        link(root, &format!("{devdir}/scsi_generic/{sg}/device"), "../..");
+        link(
+            root,
+            &format!("{devdir}/scsi_generic/{sg}/device"),
+            &format!("../../../{hctl}"),
+        );
         link(
             root,
             &format!("{devdir}/scsi_generic/{sg}/subsystem"),
@@ -632,6 +679,71 @@ mod tests {
                 .contains("regular file")
         );
         assert_eq!(sg_of_disk(&s, "sdb").as_deref(), Some("sg1"));
+    }
+
+    #[test]
+    fn hctl_from_the_device_link() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fake::scsi_disk(r, "sda", "8:0", "2:0:0:7", "sg0", "21:0");
+        let s = Sysfs::at(r);
+        let want = Some("2:0:0:7".parse().unwrap());
+        // The kernel's links: one readlink.
+        assert_eq!(hctl_of(&s.dev_block(DevT::new(8, 0)).join("device")), want);
+        assert_eq!(hctl_of(&s.dev_char(DevT::new(21, 0)).join("device")), want);
+        // A link whose last component is no address is resolved in full.
+        let devdir = r.join("devices/pci0/host0/target0/2:0:0:7");
+        let link = devdir.join("block/sda/device");
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("../..", &link).unwrap();
+        assert_eq!(hctl_of(&s.dev_block(DevT::new(8, 0)).join("device")), want);
+        // Not a link at all: its own directory's name.
+        std::fs::remove_file(&link).unwrap();
+        std::fs::create_dir(&link).unwrap();
+        assert_eq!(hctl_of(&link), None);
+        assert_eq!(hctl_of(&devdir), want);
+        assert_eq!(hctl_of(&r.join("nothing/device")), None);
+    }
+
+    #[test]
+    fn still_identifies_tells_a_reused_number() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fake::scsi_disk(r, "sda", "8:0", "2:0:0:0", "sg0", "21:0");
+        fake::dm(r, "dm-0", "253:0", "mpatha", "mpath-36001405aaaa", &["sda"]);
+        let s = Sysfs::at(r);
+        let disk = identify(&s, NodeType::Block, DevT::new(8, 0)).unwrap();
+        let sg = identify(&s, NodeType::Char, DevT::new(21, 0)).unwrap();
+        let map = identify(&s, NodeType::Block, DevT::new(253, 0)).unwrap();
+        assert!(still_identifies(&s, DevT::new(8, 0), &disk));
+        assert!(still_identifies(&s, DevT::new(21, 0), &sg));
+        assert!(still_identifies(&s, DevT::new(253, 0), &map));
+        // Another number, or no such device: not the same.
+        assert!(!still_identifies(&s, DevT::new(8, 16), &disk));
+        assert!(!still_identifies(&s, DevT::new(21, 1), &sg));
+        assert!(!still_identifies(&s, DevT::new(253, 1), &map));
+        // The disk's number reused by a disk at another address.
+        let devdir = "devices/pci0/host0/target0/2:0:0:0";
+        for l in ["block/sda/device", "scsi_generic/sg0/device"] {
+            let p = r.join(devdir).join(l);
+            std::fs::remove_file(&p).unwrap();
+            std::os::unix::fs::symlink("../../../4:0:1:2", &p).unwrap();
+        }
+        assert!(!still_identifies(&s, DevT::new(8, 0), &disk));
+        assert!(!still_identifies(&s, DevT::new(21, 0), &sg));
+        // The map's number reused by another map.
+        fake::file(
+            r,
+            "devices/virtual/block/dm-0/dm/uuid",
+            "mpath-36001405bbbb\n",
+        );
+        assert!(!still_identifies(&s, DevT::new(253, 0), &map));
+        // A disk whose address sysfs never showed is never taken as the same.
+        let blind = DeviceKind::ScsiDisk {
+            name: "sda".into(),
+            hctl: None,
+        };
+        assert!(!still_identifies(&s, DevT::new(8, 0), &blind));
     }
 
     #[test]

@@ -367,3 +367,97 @@ async fn vpd83_over_sg_io_matches_sysfs() {
         assert_eq!(format!("mpath-{}", id.wwid()), holder.uuid);
     }
 }
+
+/// The sysfs layout [`pr_sgio::sysfs::hctl_of`] relies on, on the lab's kernel: the
+/// `device` link of every SCSI disk and sg node (under `/sys/class` and under
+/// `/sys/dev/{block,char}`, as classification reads it) is one relative link whose last
+/// component is the SCSI device's H:C:T:L, the same as the fully resolved path's; a dm
+/// device has no `device` link. Then classifications kept per device
+/// ([`pr_sgio::ClassifiedDevices`]) of real descriptors: the same as a full
+/// classification, rechecked with success while the device is there.
+#[test]
+#[ignore = "needs the QEMU lab (LAB_PATHS_0, LAB_MPATH_0)"]
+fn lab_sysfs_device_links_end_in_the_scsi_address() {
+    use std::os::fd::AsFd;
+    let mut seen = [0usize; 2];
+    for (i, (class, dev_dir)) in [("block", "block"), ("scsi_generic", "char")]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = Path::new("/sys/class").join(class);
+        for name in discover_names(&dir) {
+            let base = dir.join(&name);
+            if name.starts_with("dm-") {
+                assert!(!base.join("device").exists(), "{name} has a device link");
+                continue;
+            }
+            if class == "block" && (!name.starts_with("sd") || base.join("partition").exists()) {
+                continue;
+            }
+            let link = base.join("device");
+            let target = std::fs::read_link(&link).unwrap_or_else(|e| panic!("{link:?}: {e}"));
+            assert!(target.is_relative(), "{link:?} -> {target:?}");
+            let last = target.file_name().unwrap().to_string_lossy().into_owned();
+            let real = std::fs::canonicalize(&link).unwrap();
+            assert_eq!(
+                real.file_name().unwrap().to_string_lossy(),
+                last,
+                "{link:?} -> {target:?}"
+            );
+            let h = pr_sgio::sysfs::hctl_of(&link)
+                .unwrap_or_else(|| panic!("{link:?} -> {target:?}: no H:C:T:L"));
+            assert_eq!(h.to_string(), last, "{link:?}");
+            let devt = std::fs::read_to_string(base.join("dev")).unwrap();
+            let by_number = Path::new("/sys/dev")
+                .join(dev_dir)
+                .join(devt.trim())
+                .join("device");
+            assert_eq!(
+                pr_sgio::sysfs::hctl_of(&by_number),
+                Some(h),
+                "{by_number:?}"
+            );
+            eprintln!("{name}: {link:?} -> {target:?}");
+            seen[i] += 1;
+        }
+    }
+    assert!(
+        seen[0] > 0 && seen[1] > 0,
+        "no SCSI disk or sg node seen: {seen:?}"
+    );
+
+    let kept = pr_sgio::ClassifiedDevices::new(Duration::from_secs(60));
+    let nodes: Vec<PathBuf> = lab_paths()
+        .into_iter()
+        .chain(lab_sgs())
+        .chain([lab_map()])
+        .collect();
+    for node in &nodes {
+        let f = std::fs::File::open(node).unwrap_or_else(|e| panic!("{node:?}: {e}"));
+        let full = pr_sgio::classify_fd(f.as_fd()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            pr_sgio::classify::Classifier::new().recheck(&full),
+            "{full:?}"
+        );
+        for _ in 0..2 {
+            let c = kept
+                .classify_fd(f.as_fd())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (&c.kind, c.dev, &c.node),
+                (&full.kind, full.dev, &full.node)
+            );
+        }
+    }
+    assert_eq!(kept.len(), nodes.len());
+}
+
+/// The entries of a sysfs directory.
+fn discover_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
