@@ -472,7 +472,10 @@ impl HelperClient {
     /// the :class:`HelperReply` whatever its status. A request the protocol cannot carry
     /// (another operation code, more than 8192 bytes, ``data`` of another length) raises
     /// ``InvalidArgumentError`` before anything is sent.
-    #[pyo3(signature = (device, cdb, data = b"".to_vec()))]
+    #[pyo3(
+        signature = (device, cdb, data = b"".to_vec()),
+        text_signature = "($self, device, cdb, data=b'')"
+    )]
     fn call(
         &self,
         py: Python<'_>,
@@ -510,7 +513,10 @@ impl HelperClient {
     /// ``parameters`` (its length goes into the CDB; at most 8192 bytes) and ``type`` and
     /// ``scope`` (the CDB's TYPE and SCOPE fields, sent as given): the
     /// :class:`HelperReply`, whatever its status.
-    #[pyo3(signature = (device, service_action, parameters, *, r#type = None, scope = None))]
+    #[pyo3(
+        signature = (device, service_action, parameters, *, r#type = None, scope = None),
+        text_signature = "($self, device, service_action, parameters, *, type=None, scope=None)"
+    )]
     fn pr_out(
         &self,
         py: Python<'_>,
