@@ -1,0 +1,638 @@
+//! Lab tests (`#[ignore]`, run by `lab/test.sh`, or `lab/run.sh -l 1 -p 2 -n 1 -- <binary>
+//! --ignored`): QEMU as the real client of a pr-helper. The lab guest's
+//! `qemu-system-x86_64` (TCG) boots the SCSI pump (`tests/qemu-guest/`), a freestanding
+//! program that sends the commands this test gives it over the serial port through a
+//! virtio-scsi controller to `scsi-block` on a LIO device, with
+//! `-object pr-manager-helper` pointing at a helper: QEMU's own pr-manager-helper client
+//! carries every PERSISTENT RESERVE IN/OUT of the guest.
+//!
+//! The replies the guest sees are compared with (a) the same sequence sent straight to our
+//! daemon with `pr_helper::client`, and (b) on a path device, QEMU with Debian's
+//! `qemu-pr-helper`. What QEMU itself changes (see the crate's README, "QEMU as the
+//! client"): sense reaches the guest only with CHECK CONDITION (the helper sends 96 bytes
+//! of sense with every reply), and data only with GOOD; the first command after QEMU
+//! starts gets QEMU's own POWER ON/RESET unit attention (cleared with TEST UNIT READY).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pr_helper::client::{basic_params, pr_in_cdb, pr_out_cdb};
+use pr_helper::{BlockingClient, Reply};
+use pr_lab_support::LabLun;
+
+#[path = "common/qemu.rs"]
+mod qemu;
+use qemu::{PumpReply, Qemu, QemuConfig};
+
+const QEMU_PR_HELPER: &str = "/usr/bin/qemu-pr-helper";
+const OURS: &str = env!("CARGO_BIN_EXE_pr-helper");
+const BOOT: Duration = Duration::from_secs(180);
+
+struct Helper {
+    name: &'static str,
+    socket: PathBuf,
+    child: Child,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+fn start(name: &'static str, program: &str, socket: &Path) -> Helper {
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new(program)
+        .arg("-k")
+        .arg(socket)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let mut h = Helper {
+        name,
+        socket: socket.to_path_buf(),
+        child,
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        if let Ok(Some(s)) = h.child.try_wait() {
+            panic!("{name} exited at start: {s}");
+        }
+        assert!(Instant::now() < until, "{name}: no socket after 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    h
+}
+
+fn rw(path: &Path) -> File {
+    File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    // sockets cannot live on the 9p share: /run is a tmpfs in the guest
+    let d = PathBuf::from("/run").join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Who sends a step.
+#[derive(Clone, Copy)]
+enum Dev {
+    /// The initiator under test: the guest through QEMU, or our client on the same device.
+    Tested,
+    /// A second initiator (another I_T nexus), always through the helper with our client.
+    Other,
+}
+
+struct Step {
+    label: &'static str,
+    dev: Dev,
+    cdb: [u8; 16],
+    data: Vec<u8>,
+}
+
+fn step(label: &'static str, dev: Dev, cdb: [u8; 16], data: &[u8]) -> Step {
+    Step {
+        label,
+        dev,
+        cdb,
+        data: data.to_vec(),
+    }
+}
+
+/// Every PR IN service action; REGISTER, REGISTER AND IGNORE, RESERVE, RELEASE, CLEAR,
+/// PREEMPT, REPLACE LOST RESERVATION; conflicts from the second initiator; unit
+/// attentions; bad service actions and types; short allocation lengths. (PREEMPT AND ABORT
+/// deadlocks LIO over tcm_loop, REFERENCE §8; REGISTER AND MOVE is not in it either.)
+fn path_sequence() -> Vec<Step> {
+    use Dev::*;
+    let p = basic_params;
+    vec![
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER AND IGNORE A",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xa, 0),
+        ),
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step("READ KEYS 12", Tested, pr_in_cdb(0, 12), &[]),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("REPORT CAPABILITIES 8", Tested, pr_in_cdb(2, 8), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("RESERVE 5", Tested, pr_out_cdb(1, 5, 24), &p(0xa, 0, 0)),
+        step(
+            "other: REGISTER AND IGNORE B",
+            Other,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0xb, 0),
+        ),
+        step(
+            "other: RESERVE 5 (conflict)",
+            Other,
+            pr_out_cdb(1, 5, 24),
+            &p(0xb, 0, 0),
+        ),
+        step(
+            "RESERVE 3 by the holder",
+            Tested,
+            pr_out_cdb(1, 3, 24),
+            &p(0xa, 0, 0),
+        ),
+        step(
+            "RELEASE 3 by the holder of 5",
+            Tested,
+            pr_out_cdb(2, 3, 24),
+            &p(0xa, 0, 0),
+        ),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("RELEASE 5", Tested, pr_out_cdb(2, 5, 24), &p(0xa, 0, 0)),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("RESERVE 1", Tested, pr_out_cdb(1, 1, 24), &p(0xa, 0, 0)),
+        step(
+            "other: PREEMPT A type 6",
+            Other,
+            pr_out_cdb(4, 6, 24),
+            &p(0xb, 0xa, 0),
+        ),
+        step(
+            "READ KEYS (unit attention)",
+            Tested,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step("READ KEYS", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER 0 -> C",
+            Tested,
+            pr_out_cdb(0, 0, 24),
+            &p(0, 0xc, 0),
+        ),
+        step(
+            "REGISTER wrong key (conflict)",
+            Tested,
+            pr_out_cdb(0, 0, 24),
+            &p(0x99, 0xd, 0),
+        ),
+        step(
+            "REGISTER C -> D",
+            Tested,
+            pr_out_cdb(0, 0, 24),
+            &p(0xc, 0xd, 0),
+        ),
+        step(
+            "PR OUT service action 1Fh",
+            Tested,
+            pr_out_cdb(0x1f, 0, 24),
+            &p(0xd, 0, 0),
+        ),
+        step(
+            "RESERVE type Fh",
+            Tested,
+            pr_out_cdb(1, 0x0f, 24),
+            &p(0xd, 0, 0),
+        ),
+        step(
+            "REGISTER AND IGNORE, 16 bytes",
+            Tested,
+            pr_out_cdb(6, 0, 16),
+            &p(0, 0xd, 0)[..16],
+        ),
+        step(
+            "PR IN service action 1Fh",
+            Tested,
+            pr_in_cdb(0x1f, 8192),
+            &[],
+        ),
+        step(
+            "REPLACE LOST RESERVATION",
+            Tested,
+            pr_out_cdb(8, 1, 24),
+            &p(0, 0xd, 0),
+        ),
+        step(
+            "RELEASE by a non-holder",
+            Tested,
+            pr_out_cdb(2, 6, 24),
+            &p(0xd, 0, 0),
+        ),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("READ FULL STATUS 30", Tested, pr_in_cdb(3, 30), &[]),
+        step("READ KEYS 4", Tested, pr_in_cdb(0, 4), &[]),
+        step("CLEAR", Tested, pr_out_cdb(3, 0, 24), &p(0xd, 0, 0)),
+        step(
+            "other: READ KEYS (unit attention)",
+            Other,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step("READ KEYS", Tested, pr_in_cdb(0, 8192), &[]),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+    ]
+}
+
+/// On a multipath map (the tested device) with a node-2 path as the second initiator.
+fn map_sequence() -> Vec<Step> {
+    use Dev::*;
+    let p = basic_params;
+    vec![
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step(
+            "REGISTER AND IGNORE A",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0x1a, 0),
+        ),
+        step("READ KEYS 8192", Tested, pr_in_cdb(0, 8192), &[]),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step("REPORT CAPABILITIES 8", Tested, pr_in_cdb(2, 8), &[]),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step("RESERVE 5", Tested, pr_out_cdb(1, 5, 24), &p(0x1a, 0, 0)),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step(
+            "other: REGISTER AND IGNORE B",
+            Other,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0x2b, 0),
+        ),
+        step(
+            "other: RESERVE 5 (conflict)",
+            Other,
+            pr_out_cdb(1, 5, 24),
+            &p(0x2b, 0, 0),
+        ),
+        step("RELEASE 5", Tested, pr_out_cdb(2, 5, 24), &p(0x1a, 0, 0)),
+        step("RESERVE 1", Tested, pr_out_cdb(1, 1, 24), &p(0x1a, 0, 0)),
+        step(
+            "other: RESERVE 1 (conflict)",
+            Other,
+            pr_out_cdb(1, 1, 24),
+            &p(0x2b, 0, 0),
+        ),
+        step(
+            "other: PREEMPT A type 1",
+            Other,
+            pr_out_cdb(4, 1, 24),
+            &p(0x2b, 0x1a, 0),
+        ),
+        step(
+            "READ KEYS (after the preemption)",
+            Tested,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step(
+            "RESERVE 1 (conflict)",
+            Tested,
+            pr_out_cdb(1, 1, 24),
+            &p(0x1a, 0, 0),
+        ),
+        step(
+            "REGISTER AND IGNORE C",
+            Tested,
+            pr_out_cdb(6, 0, 24),
+            &p(0, 0x1c, 0),
+        ),
+        step("READ FULL STATUS 8192", Tested, pr_in_cdb(3, 8192), &[]),
+        step(
+            "REGISTER C -> D",
+            Tested,
+            pr_out_cdb(0, 0, 24),
+            &p(0x1c, 0x1d, 0),
+        ),
+        step(
+            "PREEMPT B type 3",
+            Tested,
+            pr_out_cdb(4, 3, 24),
+            &p(0x1d, 0x2b, 0),
+        ),
+        step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step(
+            "other: READ KEYS (unit attention)",
+            Other,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
+        step("CLEAR", Tested, pr_out_cdb(3, 0, 24), &p(0x1d, 0, 0)),
+        step("READ KEYS", Tested, pr_in_cdb(0, 8192), &[]),
+    ]
+}
+
+/// What a guest can see of a reply: the status, sense with CHECK CONDITION (96 bytes,
+/// padded), data with GOOD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    status: u8,
+    sense: Vec<u8>,
+    data: Vec<u8>,
+}
+
+impl Seen {
+    fn of_reply(r: &Reply) -> Seen {
+        Seen {
+            status: r.status(),
+            sense: if r.status() == 2 {
+                r.sense.to_vec()
+            } else {
+                Vec::new()
+            },
+            data: r.data.clone(),
+        }
+    }
+
+    fn of_pump(label: &str, r: &PumpReply) -> Seen {
+        assert_eq!(
+            r.response, 0,
+            "{label}: virtio-scsi response {}",
+            r.response
+        );
+        let mut sense = r.sense.clone();
+        if r.status == 2 {
+            sense.resize(96, 0);
+        }
+        Seen {
+            status: r.status,
+            sense,
+            data: r.data.clone(),
+        }
+    }
+
+    fn show(&self) -> String {
+        let s = if self.sense.len() >= 14 {
+            format!(
+                " {:x}/{:02x}/{:02x}",
+                self.sense[2] & 0xf,
+                self.sense[12],
+                self.sense[13]
+            )
+        } else {
+            String::new()
+        };
+        format!("{:02x}{s} sz {}", self.status, self.data.len())
+    }
+}
+
+/// PRGENERATION taken relative to the first READ KEYS of the run.
+fn relative_generations(steps: &[Step], seen: &mut [Seen]) {
+    let base = u32::from_be_bytes(seen[0].data[..4].try_into().unwrap());
+    for (s, r) in steps.iter().zip(seen.iter_mut()) {
+        if s.cdb[0] == 0x5e && r.status == 0 && r.data.len() >= 4 && s.cdb[1] & 0x1f != 2 {
+            let g = u32::from_be_bytes(r.data[..4].try_into().unwrap()).wrapping_sub(base);
+            r.data[..4].copy_from_slice(&g.to_be_bytes());
+        }
+    }
+}
+
+/// No registration, no reservation, no pending unit attention on either nexus.
+fn reset(c: &mut BlockingClient, tested: &File, other: &File) {
+    for _ in 0..3 {
+        c.call(other, &pr_out_cdb(6, 0, 24), &basic_params(0, 0xe, 0))
+            .unwrap();
+    }
+    c.call(other, &pr_out_cdb(3, 0, 24), &basic_params(0xe, 0, 0))
+        .unwrap();
+    for dev in [tested, other] {
+        for _ in 0..6 {
+            let r = c.call(dev, &pr_in_cdb(0, 8192), &[]).unwrap();
+            if r.status() == 0 {
+                break;
+            }
+        }
+    }
+    let r = c.call(tested, &pr_in_cdb(0, 8192), &[]).unwrap();
+    assert_eq!(
+        (r.status(), &r.data[4..8]),
+        (0, &[0u8; 4][..]),
+        "reset left keys"
+    );
+}
+
+fn alloc_len(cdb: &[u8; 16]) -> usize {
+    if cdb[0] == 0x5e {
+        usize::from(u16::from_be_bytes([cdb[7], cdb[8]]))
+    } else {
+        0
+    }
+}
+
+/// Runs `steps` with the tested initiator's commands sent by our client (`qemu` None) or
+/// by the guest through QEMU.
+fn run(
+    helper: &Helper,
+    tested: &Path,
+    other: &Path,
+    steps: &[Step],
+    mut qemu: Option<&mut Qemu>,
+) -> (Vec<Seen>, Duration) {
+    let tested_fd = rw(tested);
+    let other_fd = rw(other);
+    let mut c = BlockingClient::connect(&helper.socket).unwrap();
+    let t = Instant::now();
+    let mut seen: Vec<Seen> = steps
+        .iter()
+        .map(|s| match (s.dev, qemu.as_deref_mut()) {
+            (Dev::Tested, Some(q)) => {
+                let r = q.call(&s.cdb[..10], &s.data, alloc_len(&s.cdb));
+                Seen::of_pump(s.label, &r)
+            }
+            (Dev::Tested, None) => Seen::of_reply(
+                &c.call(&tested_fd, &s.cdb, &s.data)
+                    .unwrap_or_else(|e| panic!("{}: {}: {e}", helper.name, s.label)),
+            ),
+            (Dev::Other, _) => Seen::of_reply(
+                &c.call(&other_fd, &s.cdb, &s.data)
+                    .unwrap_or_else(|e| panic!("{}: {}: {e}", helper.name, s.label)),
+            ),
+        })
+        .collect();
+    let took = t.elapsed();
+    assert_eq!(
+        seen[0].status, 0,
+        "the first READ KEYS failed: {:?}",
+        seen[0]
+    );
+    relative_generations(steps, &mut seen);
+    (seen, took)
+}
+
+/// Starts QEMU on `device` with `helper`, waits for the pump and clears the unit
+/// attentions (QEMU's own power-on one first).
+fn start_qemu(name: &str, helper: &Helper, device: &Path, dir: &Path) -> Qemu {
+    let cfg = QemuConfig {
+        name: name.to_string(),
+        helper_socket: helper.socket.clone(),
+        device: device.to_path_buf(),
+        log: dir.join(format!("{name}.log")),
+        ..Default::default()
+    };
+    let mut q = Qemu::spawn(&cfg, true, BOOT);
+    let before = q.settle(8);
+    eprintln!(
+        "{name}: pump ready after {:?}; TEST UNIT READY before GOOD: {}",
+        q.boot,
+        before
+            .iter()
+            .map(|r| format!("{:02x} {:?}", r.status, r.sense_key_asc_ascq()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    q
+}
+
+/// Prints the table and returns the mismatches.
+fn compare(
+    steps: &[Step],
+    (a_name, a): (&str, &[Seen]),
+    (b_name, b): (&str, &[Seen]),
+) -> Vec<String> {
+    eprintln!("{:<36} {:<22} {:<22}", "step", a_name, b_name);
+    let mut bad = Vec::new();
+    for ((s, x), y) in steps.iter().zip(a).zip(b) {
+        let same = x == y;
+        eprintln!(
+            "{:<36} {:<22} {:<22} {}",
+            s.label,
+            x.show(),
+            y.show(),
+            if same { "same" } else { "DIFFERENT" }
+        );
+        if !same {
+            bad.push(format!(
+                "{} ({a_name} / {b_name}): {x:?}\n vs {y:?}",
+                s.label
+            ));
+        }
+    }
+    bad
+}
+
+#[test]
+#[ignore = "needs qemu-system-x86_64 (runs anywhere; lab/test.sh runs it in the lab)"]
+fn pump_drives_qemu_emulated_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    File::create(&img).unwrap().set_len(8 << 20).unwrap();
+    let cfg = QemuConfig {
+        name: "emulated".into(),
+        log: dir.path().join("qemu.log"),
+        emulated_disk: Some(img),
+        ..Default::default()
+    };
+    let mut q = Qemu::spawn(&cfg, true, BOOT);
+    eprintln!("pump ready after {:?}", q.boot);
+    // INQUIRY is answered even with QEMU's unit attention pending
+    let r = q.call(&[0x12, 0, 0, 0, 0x60, 0], &[], 0x60);
+    assert_eq!((r.response, r.status), (0, 0), "{r:?}");
+    assert_eq!(&r.data[8..12], b"QEMU");
+    // then QEMU's own POWER ON, RESET unit attention
+    let before = q.settle(4);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0].sense_key_asc_ascq(), Some((6, 0x29, 0)));
+    // WRITE(10) one block, READ(10) it back
+    let block: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
+    let r = q.call(&[0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0], &block, 0);
+    assert_eq!((r.response, r.status), (0, 0), "{r:?}");
+    let r = q.call(&[0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], &[], 512);
+    assert_eq!(r.data, block);
+    // scsi-hd has no persistent reservations: INVALID COMMAND OPERATION CODE
+    let r = q.call(&pr_in_cdb(0, 8192)[..10], &[], 8192);
+    assert_eq!(r.status, 2);
+    assert_eq!(r.sense_key_asc_ascq(), Some((5, 0x20, 0)), "{r:?}");
+    // a line it cannot read
+    assert!(qemu::parse_reply("R 0 0 - 0 zz").is_err());
+}
+
+#[test]
+#[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn qemu_relays_our_daemon_as_debian_helper_on_a_path_device() {
+    let lun = LabLun::get(0);
+    assert!(
+        Path::new(QEMU_PR_HELPER).exists(),
+        "{QEMU_PR_HELPER} is missing (Debian package qemu-system-common): cannot compare"
+    );
+    eprintln!("QEMU {:?}", qemu::qemu_version());
+    let dir = work_dir("pr-helper-lab-qemu");
+    let theirs = start("qemu-pr-helper", QEMU_PR_HELPER, &dir.join("qemu.sock"));
+    let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
+    // the tested device: LUN 0's node-2 path (in no map: multipathd consumes no unit
+    // attention there); the second initiator: node-1 path 0
+    let (tested, other) = (&lun.node2[0], &lun.paths[0]);
+    let steps = path_sequence();
+
+    let mut c = BlockingClient::connect(&ours.socket).unwrap();
+    reset(&mut c, &rw(tested), &rw(other));
+    let (direct, t_direct) = run(&ours, tested, other, &steps, None);
+
+    let mut results = Vec::new();
+    for h in [&ours, &theirs] {
+        let mut c = BlockingClient::connect(&h.socket).unwrap();
+        reset(&mut c, &rw(tested), &rw(other));
+        let t0 = Instant::now();
+        let mut q = start_qemu(&format!("qemu-{}", h.name), h, tested, &dir);
+        let (seen, took) = run(h, tested, other, &steps, Some(&mut q));
+        eprintln!(
+            "QEMU with {}: boot + settle {:?}, sequence {took:?}",
+            h.name,
+            t0.elapsed() - took
+        );
+        results.push(seen);
+    }
+    eprintln!("sequence straight to pr-helper: {t_direct:?}");
+    let mut bad = compare(
+        &steps,
+        ("pr-helper direct", &direct),
+        ("QEMU + pr-helper", &results[0]),
+    );
+    bad.extend(compare(
+        &steps,
+        ("QEMU + qemu-pr-helper", &results[1]),
+        ("QEMU + pr-helper", &results[0]),
+    ));
+    reset(&mut c, &rw(tested), &rw(other));
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+#[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
+fn qemu_on_a_multipath_map_through_our_daemon() {
+    let lun = LabLun::get(0);
+    let dir = work_dir("pr-helper-lab-qemu-map");
+    let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
+    let (tested, other) = (&lun.map, &lun.node2[0]);
+    let steps = map_sequence();
+    let mut c = BlockingClient::connect(&ours.socket).unwrap();
+    reset(&mut c, &rw(tested), &rw(other));
+    let (direct, t_direct) = run(&ours, tested, other, &steps, None);
+    reset(&mut c, &rw(tested), &rw(other));
+    let t0 = Instant::now();
+    let mut q = start_qemu("qemu-map", &ours, tested, &dir);
+    let (via, took) = run(&ours, tested, other, &steps, Some(&mut q));
+    eprintln!(
+        "map {}: straight {t_direct:?}; QEMU boot + settle {:?}, sequence {took:?}",
+        lun.map.display(),
+        t0.elapsed() - took
+    );
+    drop(q);
+    // one key per path of the map, through QEMU too
+    let n = lun.paths.len();
+    let keys = u32::from_be_bytes(via[2].data[4..8].try_into().unwrap()) as usize / 8;
+    assert_eq!(
+        keys, n,
+        "REGISTER AND IGNORE through the map: one key per path"
+    );
+    let bad = compare(
+        &steps,
+        ("pr-helper direct", &direct),
+        ("QEMU + pr-helper", &via),
+    );
+    reset(&mut c, &rw(tested), &rw(other));
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
