@@ -156,6 +156,12 @@ fn path_sequence() -> Vec<Step> {
         step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
         step("RELEASE 5", Tested, pr_out_cdb(2, 5, 24), &p(0xa, 0, 0)),
         step("READ RESERVATION 24", Tested, pr_in_cdb(1, 24), &[]),
+        step(
+            "other: READ KEYS (unit attention)",
+            Other,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
         step("RESERVE 1", Tested, pr_out_cdb(1, 1, 24), &p(0xa, 0, 0)),
         step(
             "other: PREEMPT A type 6",
@@ -270,6 +276,12 @@ fn map_sequence() -> Vec<Step> {
             &p(0x2b, 0, 0),
         ),
         step("RELEASE 5", Tested, pr_out_cdb(2, 5, 24), &p(0x1a, 0, 0)),
+        step(
+            "other: READ KEYS (unit attention)",
+            Other,
+            pr_in_cdb(0, 8192),
+            &[],
+        ),
         step("RESERVE 1", Tested, pr_out_cdb(1, 1, 24), &p(0x1a, 0, 0)),
         step(
             "other: RESERVE 1 (conflict)",
@@ -516,7 +528,7 @@ fn compare(
 
 #[test]
 #[ignore = "needs qemu-system-x86_64 (runs anywhere; lab/test.sh runs it in the lab)"]
-fn pump_drives_qemu_emulated_disk() {
+fn qemu_client_pump_drives_an_emulated_disk() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("disk.img");
     File::create(&img).unwrap().set_len(8 << 20).unwrap();
@@ -552,7 +564,7 @@ fn pump_drives_qemu_emulated_disk() {
 
 #[test]
 #[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
-fn qemu_relays_our_daemon_as_debian_helper_on_a_path_device() {
+fn qemu_client_relays_our_daemon_as_debian_helper_on_a_path_device() {
     let lun = LabLun::get(0);
     assert!(
         Path::new(QEMU_PR_HELPER).exists(),
@@ -598,11 +610,26 @@ fn qemu_relays_our_daemon_as_debian_helper_on_a_path_device() {
     ));
     reset(&mut c, &rw(tested), &rw(other));
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // the sequence did what it is meant to, as the guest saw it through QEMU
+    let at = |label: &str| {
+        let i = steps.iter().position(|s| s.label == label).unwrap();
+        &results[0][i]
+    };
+    assert_eq!(at("other: RESERVE 5 (conflict)").status, 0x18);
+    assert_eq!(at("other: PREEMPT A type 6").status, 0);
+    let ua = at("READ KEYS (unit attention)");
+    assert_eq!(
+        (ua.status, ua.sense[2] & 0xf, ua.sense[12], ua.sense[13]),
+        (2, 6, 0x2a, 0x03),
+        "the guest sees RESERVATIONS PREEMPTED"
+    );
+    assert_eq!(at("REGISTER wrong key (conflict)").status, 0x18);
+    assert_eq!(at("CLEAR").status, 0);
 }
 
 #[test]
 #[ignore = "needs the lab: lab/test.sh, or lab/run.sh -l 1 -p 2 -n 1 -- <binary> --ignored"]
-fn qemu_on_a_multipath_map_through_our_daemon() {
+fn qemu_client_on_a_multipath_map_through_our_daemon() {
     let lun = LabLun::get(0);
     let dir = work_dir("pr-helper-lab-qemu-map");
     let ours = start("pr-helper", OURS, &dir.join("ours.sock"));
