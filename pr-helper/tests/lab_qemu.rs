@@ -22,6 +22,7 @@ use pr_helper::client::{basic_params, pr_in_cdb, pr_out_cdb};
 use pr_helper::{BlockingClient, Reply};
 use pr_lab_support::LabLun;
 
+mod common;
 #[path = "common/qemu.rs"]
 mod qemu;
 use qemu::{PumpReply, Qemu, QemuConfig};
@@ -403,6 +404,58 @@ fn relative_generations(steps: &[Step], seen: &mut [Seen]) {
     }
 }
 
+/// READ FULL STATUS descriptors in byte order: LIO lists registrations in the order they
+/// were made, and the daemon registers a map's paths in no fixed order. Only whole
+/// descriptors are sorted; a truncated tail stays where it is.
+fn sort_full_status(steps: &[Step], seen: &mut [Seen]) {
+    for (s, r) in steps.iter().zip(seen.iter_mut()) {
+        if s.cdb[0] != 0x5e || s.cdb[1] & 0x1f != 3 || r.status != 0 || r.data.len() < 8 {
+            continue;
+        }
+        let mut descs: Vec<Vec<u8>> = Vec::new();
+        let mut off = 8;
+        while off + 24 <= r.data.len() {
+            let add = u32::from_be_bytes(r.data[off + 20..off + 24].try_into().unwrap()) as usize;
+            if off + 24 + add > r.data.len() {
+                break;
+            }
+            descs.push(r.data[off..off + 24 + add].to_vec());
+            off += 24 + add;
+        }
+        descs.sort();
+        let tail = r.data[off..].to_vec();
+        r.data.truncate(8);
+        for d in descs {
+            r.data.extend_from_slice(&d);
+        }
+        r.data.extend_from_slice(&tail);
+    }
+}
+
+/// What QEMU itself changes in a GOOD reply on the way to the guest: with `migrate-pr`
+/// (a `scsi-block` property of QEMU 11.0+, on by default for 11.0+ machine types) the
+/// REPORT CAPABILITIES reply loses SIP_C and ATP_C (byte 2, bits 3 and 2), since QEMU
+/// cannot migrate registrations made for other nexuses.
+fn as_qemu_shows(steps: &[Step], direct: &[Seen], migrate_pr: bool) -> Vec<Seen> {
+    let mut v = direct.to_vec();
+    for (s, r) in steps.iter().zip(v.iter_mut()) {
+        if migrate_pr
+            && s.cdb[0] == 0x5e
+            && s.cdb[1] & 0x1f == 2
+            && r.status == 0
+            && r.data.len() > 2
+        {
+            r.data[2] &= !0x0c;
+        }
+    }
+    v
+}
+
+/// Whether this QEMU's `scsi-block` has `migrate-pr` on by default (11.0+).
+fn qemu_migrate_pr_default() -> bool {
+    qemu::qemu_version() >= (11, 0)
+}
+
 /// No registration, no reservation, no pending unit attention on either nexus.
 fn reset(c: &mut BlockingClient, tested: &File, other: &File) {
     for _ in 0..3 {
@@ -472,6 +525,7 @@ fn run(
         seen[0]
     );
     relative_generations(steps, &mut seen);
+    sort_full_status(steps, &mut seen);
     (seen, took)
 }
 
@@ -598,6 +652,7 @@ fn qemu_client_relays_our_daemon_as_debian_helper_on_a_path_device() {
         results.push(seen);
     }
     eprintln!("sequence straight to pr-helper: {t_direct:?}");
+    let direct = as_qemu_shows(&steps, &direct, qemu_migrate_pr_default());
     let mut bad = compare(
         &steps,
         ("pr-helper direct", &direct),
@@ -620,8 +675,8 @@ fn qemu_client_relays_our_daemon_as_debian_helper_on_a_path_device() {
     let ua = at("READ KEYS (unit attention)");
     assert_eq!(
         (ua.status, ua.sense[2] & 0xf, ua.sense[12], ua.sense[13]),
-        (2, 6, 0x2a, 0x03),
-        "the guest sees RESERVATIONS PREEMPTED"
+        (2, 6, 0x2a, 0x05),
+        "the guest sees REGISTRATIONS PREEMPTED"
     );
     assert_eq!(at("REGISTER wrong key (conflict)").status, 0x18);
     assert_eq!(at("CLEAR").status, 0);
@@ -655,6 +710,7 @@ fn qemu_client_on_a_multipath_map_through_our_daemon() {
         keys, n,
         "REGISTER AND IGNORE through the map: one key per path"
     );
+    let direct = as_qemu_shows(&steps, &direct, qemu_migrate_pr_default());
     let bad = compare(
         &steps,
         ("pr-helper direct", &direct),
@@ -662,4 +718,296 @@ fn qemu_client_on_a_multipath_map_through_our_daemon() {
     );
     reset(&mut c, &rw(tested), &rw(other));
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// WRITE(10) of one block at LBA 2048 (the lab LUNs are scratch), from the pump.
+fn pump_write(q: &mut Qemu) -> PumpReply {
+    q.call(&pump_write_cdb(), &[0x5a; 512], 0)
+}
+
+/// A pump command that must end GOOD; one retry after a unit attention.
+fn pump_good(q: &mut Qemu, what: &str, cdb: &[u8], data: &[u8], data_in: usize) -> PumpReply {
+    let mut r = q.call(cdb, data, data_in);
+    if r.status == 2 && r.sense_key_asc_ascq().map(|s| s.0) == Some(6) {
+        r = q.call(cdb, data, data_in);
+    }
+    assert_eq!(
+        (r.response, r.status),
+        (0, 0),
+        "{}: {what}: {:?}",
+        q.name,
+        r.sense_key_asc_ascq()
+    );
+    r
+}
+
+/// Live migration with QEMU's own `migrate-pr` (QEMU 11.0+, `scsi-block` property
+/// `migrate-pr`, on by default for 11.0+ machine types and set explicitly here): the
+/// source QEMU runs on `src_dev` with one of our daemons, the destination QEMU (`-incoming
+/// unix:`) on `dst_dev` with another. The guest (the pump) registers and reserves `ty`
+/// through the source; QMP `migrate` moves it; the destination QEMU, loading the
+/// `scsi-disk/pr` subsection, sends REGISTER and a self-PREEMPT through its daemon before
+/// the guest runs again. Then, read from outside (READ FULL STATUS on node 2's path through
+/// pr-multipath): the key is registered on the destination's nexuses only and they hold the
+/// reservation; the resumed pump writes and sends PR OUT on the destination; the source's
+/// nexus gets RESERVATION CONFLICT for WRITE(10) and for PR OUT through its daemon.
+fn migrate_case(lun: &LabLun, case: &str, src_dev: &Path, dst_dev: &Path, ty: u8) {
+    use common::lab::{Direct, full_status, summary};
+    eprintln!("--- {case}");
+    let t0 = Instant::now();
+    common::lab::reset(lun);
+    let dir = work_dir("pr-helper-lab-qemu-migrate");
+    let src_helper = start("source pr-helper", OURS, &dir.join("src.sock"));
+    let dst_helper = start("destination pr-helper", OURS, &dir.join("dst.sock"));
+    let mig = dir.join("migration.sock");
+    let _ = std::fs::remove_file(&mig);
+    let cfg = |name: &str, helper: &Helper, dev: &Path, incoming: Option<String>| QemuConfig {
+        name: format!("{case}: {name}"),
+        helper_socket: helper.socket.clone(),
+        device: dev.to_path_buf(),
+        scsi_block_props: "migrate-pr=on".into(),
+        qmp: Some(dir.join(format!("{name}.qmp"))),
+        incoming,
+        log: dir.join(format!("{name}.log")),
+        emulated_disk: None,
+        // QEMU's reservation-migration trace points, into the log
+        extra_args: vec![
+            "-trace".into(),
+            "enable=scsi_generic_p*".into(),
+            "-trace".into(),
+            "enable=pr_manager*".into(),
+        ],
+    };
+    let src_cfg = cfg("source", &src_helper, src_dev, None);
+    let dst_cfg = cfg(
+        "destination",
+        &dst_helper,
+        dst_dev,
+        Some(format!("unix:{}", mig.display())),
+    );
+    for c in [&src_cfg, &dst_cfg] {
+        let _ = std::fs::remove_file(c.qmp.as_ref().unwrap());
+    }
+    let mut src = Qemu::spawn(&src_cfg, true, BOOT);
+    src.settle(8);
+    let mut dst = Qemu::spawn(&dst_cfg, false, BOOT);
+    let booted = t0.elapsed();
+
+    // the guest on the source registers, reserves, writes
+    let key = 0x6d69_6700_u64 + u64::from(ty);
+    pump_good(
+        &mut src,
+        "REGISTER",
+        &pr_out_cdb(0, 0, 24)[..10],
+        &basic_params(0, key, 0),
+        0,
+    );
+    pump_good(
+        &mut src,
+        "RESERVE",
+        &pr_out_cdb(1, ty, 24)[..10],
+        &basic_params(key, 0, 0),
+        0,
+    );
+    pump_good(&mut src, "WRITE(10)", &pump_write_cdb(), &[0x5a; 512], 0);
+    let node2 = Direct::open(&lun.node2[0]);
+    let before = summary(&full_status(lun, &node2));
+    eprintln!("{case}: before the migration: {before:?}");
+    assert!(
+        before.values().all(|(k, _, _)| *k == key) && before.values().any(|(_, h, _)| *h),
+        "{case}: before: {before:?}"
+    );
+
+    // the migration
+    let mut qmp_dst = qemu::Qmp::connect(dst_cfg.qmp.as_ref().unwrap(), Duration::from_secs(60));
+    let mut qmp_src = qemu::Qmp::connect(src_cfg.qmp.as_ref().unwrap(), Duration::from_secs(60));
+    let t_mig = Instant::now();
+    let r = qmp_src.execute(&format!(
+        r#"{{"execute":"migrate","arguments":{{"uri":"unix:{}"}}}}"#,
+        mig.display()
+    ));
+    assert!(r.contains("\"return\""), "{case}: migrate: {r}");
+    let r = qmp_src.wait_migration(
+        &["completed", "failed", "cancelled"],
+        Duration::from_secs(300),
+    );
+    let migrated = t_mig.elapsed();
+    let dst_log = || std::fs::read_to_string(&dst_cfg.log).unwrap_or_default();
+    assert!(
+        r.contains("\"completed\""),
+        "{case}: migration: {r}\ndestination QEMU log:\n{}",
+        dst_log()
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = qmp_dst.execute(r#"{"execute":"query-status"}"#);
+        if s.contains("\"running\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "{case}: the destination does not run: {s}\nlog:\n{}",
+            dst_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("{case}: migration completed in {migrated:?}");
+
+    // from outside: the destination's nexuses hold registration and reservation
+    let regs = full_status(lun, &node2);
+    let after = summary(&regs);
+    eprintln!("{case}: after the migration: {after:?}");
+    let dst_nexuses: Vec<String> = if dst_dev == lun.map.as_path() {
+        (0..lun.paths.len()).map(|i| format!("n1p{i}")).collect()
+    } else if lun.node2.iter().any(|p| p == dst_dev) {
+        vec!["n2p0".to_string()]
+    } else {
+        vec!["n1p0".to_string()]
+    };
+    let logs = || {
+        format!(
+            "source QEMU log:\n{}\ndestination QEMU log:\n{}",
+            std::fs::read_to_string(&src_cfg.log).unwrap_or_default(),
+            dst_log()
+        )
+    };
+    let registered: Vec<&String> = after.keys().collect();
+    assert_eq!(
+        registered,
+        dst_nexuses.iter().collect::<Vec<_>>(),
+        "{case}: registered nexuses after the migration: {after:?}\n{}",
+        logs()
+    );
+    assert!(
+        regs.iter().all(|r| r.key == key),
+        "{case}: keys after the migration: {after:?}"
+    );
+    let holders: Vec<_> = regs.iter().filter(|r| r.holder).collect();
+    assert!(
+        holders.len() == 1 && holders[0].type_code == ty,
+        "{case}: one holder of type {ty} after the migration: {after:?}"
+    );
+
+    // the guest, resumed on the destination, writes and sends PR OUT
+    let r = pump_write(&mut dst);
+    let r = if r.status == 2 {
+        pump_write(&mut dst)
+    } else {
+        r
+    };
+    assert_eq!(
+        (r.response, r.status),
+        (0, 0),
+        "{case}: WRITE(10) from the resumed guest: {:?}",
+        r.sense_key_asc_ascq()
+    );
+    pump_good(
+        &mut dst,
+        "RELEASE on the destination",
+        &pr_out_cdb(2, ty, 24)[..10],
+        &basic_params(key, 0, 0),
+        0,
+    );
+    pump_good(
+        &mut dst,
+        "RESERVE on the destination",
+        &pr_out_cdb(1, ty, 24)[..10],
+        &basic_params(key, 0, 0),
+        0,
+    );
+    let r = pump_good(
+        &mut dst,
+        "READ RESERVATION",
+        &pr_in_cdb(1, 24)[..10],
+        &[],
+        24,
+    );
+    assert_eq!(
+        (
+            u64::from_be_bytes(r.data[8..16].try_into().unwrap()),
+            r.data[21] & 0xf
+        ),
+        (key, ty),
+        "{case}: READ RESERVATION from the resumed guest"
+    );
+
+    // the source's nexus is fenced: WRITE(10) and PR OUT get RESERVATION CONFLICT
+    let src_nexus = if src_dev == lun.map.as_path() {
+        &lun.paths[0]
+    } else {
+        src_dev
+    };
+    assert_eq!(
+        Direct::open(src_nexus).write_status(),
+        0x18,
+        "{case}: WRITE(10) through the source's nexus {}",
+        src_nexus.display()
+    );
+    let mut c = BlockingClient::connect(&src_helper.socket).unwrap();
+    let src_fd = rw(src_dev);
+    let mut st = 0;
+    for _ in 0..5 {
+        let r = c
+            .call(&src_fd, &pr_out_cdb(1, ty, 24), &basic_params(key, 0, 0))
+            .unwrap();
+        st = r.status();
+        if !(st == 2 && r.sense_key_asc_ascq().map(|s| s.0) == Some(6)) {
+            break;
+        }
+    }
+    assert_eq!(st, 0x18, "{case}: RESERVE through the source's daemon");
+    eprintln!("{}", logs());
+    drop((src, dst, qmp_src, qmp_dst));
+    drop((src_helper, dst_helper));
+    common::lab::reset(lun);
+    eprintln!(
+        "--- {case}: passed in {:?} (QEMUs started in {booted:?}, migration {migrated:?})",
+        t0.elapsed()
+    );
+}
+
+fn pump_write_cdb() -> [u8; 10] {
+    [0x2a, 0, 0, 0, 0x08, 0, 0, 0, 1, 0]
+}
+
+/// Fails with the reason when the QEMU here has no `migrate-pr` (before 11.0).
+fn need_migrate_pr() {
+    let v = qemu::qemu_version();
+    assert!(
+        v >= (11, 0),
+        "QEMU {}.{} has no scsi-block migrate-pr (11.0+): this test needs the sid stack \
+         (lab/test.sh --stack sid; lab/test.sh skips sid_only tests on debian12); LAB_STACK={:?}",
+        v.0,
+        v.1,
+        std::env::var("LAB_STACK").unwrap_or_default()
+    );
+    eprintln!("QEMU {}.{}", v.0, v.1);
+}
+
+#[test]
+#[ignore = "needs the lab's sid stack (QEMU 11): lab/test.sh --stack sid"]
+fn sid_only_qemu_client_live_migration_moves_the_reservation_between_path_devices() {
+    need_migrate_pr();
+    let lun = LabLun::get(0);
+    migrate_case(
+        &lun,
+        "node 1's path -> node 2's path, Write Exclusive",
+        &lun.paths[0],
+        &lun.node2[0],
+        1,
+    );
+}
+
+#[test]
+#[ignore = "needs the lab's sid stack (QEMU 11): lab/test.sh --stack sid"]
+fn sid_only_qemu_client_live_migration_onto_a_multipath_map() {
+    need_migrate_pr();
+    let lun = LabLun::get(0);
+    migrate_case(
+        &lun,
+        "node 2's path -> node 1's map, Write Exclusive - Registrants Only",
+        &lun.node2[0],
+        &lun.map,
+        5,
+    );
 }

@@ -127,6 +127,8 @@ pub struct QemuConfig {
     /// Instead of the helper and `scsi-block`: QEMU's emulated `scsi-hd` on this image
     /// file (to check the pump without a SCSI device or helper).
     pub emulated_disk: Option<PathBuf>,
+    /// More command-line arguments (e.g. `-trace`).
+    pub extra_args: Vec<String>,
 }
 
 /// A running QEMU with the pump.
@@ -218,6 +220,7 @@ impl Qemu {
         if let Some(i) = &cfg.incoming {
             a.extend(["-incoming".into(), i.clone()]);
         }
+        a.extend(cfg.extra_args.iter().cloned());
         a
     }
 
