@@ -776,6 +776,8 @@ fn migrate_case(lun: &LabLun, case: &str, src_dev: &Path, dst_dev: &Path, ty: u8
             "enable=scsi_generic_p*".into(),
             "-trace".into(),
             "enable=pr_manager*".into(),
+            "-trace".into(),
+            "enable=scsi_generic_ioctl*".into(),
         ],
     };
     let src_cfg = cfg("source", &src_helper, src_dev, None);
@@ -853,10 +855,9 @@ fn migrate_case(lun: &LabLun, case: &str, src_dev: &Path, dst_dev: &Path, ty: u8
     }
     eprintln!("{case}: migration completed in {migrated:?}");
 
-    // from outside: the destination's nexuses hold registration and reservation
-    let regs = full_status(lun, &node2);
-    let after = summary(&regs);
-    eprintln!("{case}: after the migration: {after:?}");
+    // from outside: the destination's nexuses hold registration and reservation. QEMU
+    // reports "running" before its REGISTER and PREEMPT have reached the device (they run
+    // after the guest is resumed), so READ FULL STATUS is polled until they have.
     let dst_nexuses: Vec<String> = if dst_dev == lun.map.as_path() {
         (0..lun.paths.len()).map(|i| format!("n1p{i}")).collect()
     } else if lun.node2.iter().any(|p| p == dst_dev) {
@@ -865,18 +866,46 @@ fn migrate_case(lun: &LabLun, case: &str, src_dev: &Path, dst_dev: &Path, ty: u8
         vec!["n1p0".to_string()]
     };
     let logs = || {
+        // what the destination's daemon answers to READ RESERVATION now
+        let rr = BlockingClient::connect(&dst_helper.socket)
+            .and_then(|mut c| c.call(&rw(dst_dev), &pr_in_cdb(1, 24), &[]))
+            .map(|r| {
+                format!(
+                    "status {:02x} sense {:02x?} data {:02x?}",
+                    r.status(),
+                    r.sense_key_asc_ascq(),
+                    r.data
+                )
+            })
+            .unwrap_or_else(|e| e.to_string());
         format!(
-            "source QEMU log:\n{}\ndestination QEMU log:\n{}",
+            "READ RESERVATION through the destination's daemon: {rr}\nsource QEMU log:\n{}\ndestination QEMU log:\n{}",
             std::fs::read_to_string(&src_cfg.log).unwrap_or_default(),
             dst_log()
         )
     };
-    let registered: Vec<&String> = after.keys().collect();
-    assert_eq!(
-        registered,
-        dst_nexuses.iter().collect::<Vec<_>>(),
-        "{case}: registered nexuses after the migration: {after:?}\n{}",
-        logs()
+    let running = Instant::now();
+    let mut first = None;
+    let regs = loop {
+        let regs = full_status(lun, &node2);
+        let after = summary(&regs);
+        first.get_or_insert_with(|| after.clone());
+        let registered: Vec<&String> = after.keys().collect();
+        if registered == dst_nexuses.iter().collect::<Vec<_>>() {
+            break regs;
+        }
+        assert!(
+            running.elapsed() < Duration::from_secs(30),
+            "{case}: registered nexuses 30 s after the migration: {after:?}, expected {dst_nexuses:?}\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let moved = running.elapsed();
+    let after = summary(&regs);
+    eprintln!(
+        "{case}: READ FULL STATUS when QEMU reported running: {:?}; {after:?} after {moved:?}",
+        first.unwrap()
     );
     assert!(
         regs.iter().all(|r| r.key == key),
@@ -989,13 +1018,15 @@ fn need_migrate_pr() {
 fn sid_only_qemu_client_live_migration_moves_the_reservation_between_path_devices() {
     need_migrate_pr();
     let lun = LabLun::get(0);
-    migrate_case(
-        &lun,
-        "node 1's path -> node 2's path, Write Exclusive",
-        &lun.paths[0],
-        &lun.node2[0],
-        1,
-    );
+    for ty in [1, 5] {
+        migrate_case(
+            &lun,
+            &format!("node 1's path -> node 2's path, type {ty}"),
+            &lun.paths[0],
+            &lun.node2[0],
+            ty,
+        );
+    }
 }
 
 #[test]
@@ -1003,9 +1034,12 @@ fn sid_only_qemu_client_live_migration_moves_the_reservation_between_path_device
 fn sid_only_qemu_client_live_migration_onto_a_multipath_map() {
     need_migrate_pr();
     let lun = LabLun::get(0);
+    // Write Exclusive - Registrants Only: under Write Exclusive (type 1) only the holder's
+    // path may write, and dm-multipath sends the guest's writes down any path (seen: the
+    // resumed guest's WRITE(10) got RESERVATION CONFLICT through the map)
     migrate_case(
         &lun,
-        "node 2's path -> node 1's map, Write Exclusive - Registrants Only",
+        "node 2's path -> node 1's map, type 5",
         &lun.node2[0],
         &lun.map,
         5,
