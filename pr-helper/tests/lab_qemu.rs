@@ -11,7 +11,13 @@
 //! `qemu-pr-helper`. What QEMU itself changes (see the crate's README, "QEMU as the
 //! client"): sense reaches the guest only with CHECK CONDITION (the helper sends 96 bytes
 //! of sense with every reply), and data only with GOOD; the first command after QEMU
-//! starts gets QEMU's own POWER ON/RESET unit attention (cleared with TEST UNIT READY).
+//! starts gets QEMU's own POWER ON/RESET unit attention (cleared with TEST UNIT READY);
+//! QEMU 11's `migrate-pr` clears SIP_C and ATP_C in REPORT CAPABILITIES.
+//!
+//! The `sid_only_` tests (QEMU 11.1, the lab's sid stack; `lab/test.sh` skips them on
+//! debian12) live-migrate the pump between two QEMUs with `migrate-pr=on`, each with its own
+//! daemon on its own node's device of one LUN, and check from outside that the
+//! registration and the reservation moved with the guest.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
