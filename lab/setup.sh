@@ -6,7 +6,9 @@
 # Prints one summary line.
 #
 # What each package is for:
-#   qemu-system-x86     the lab VM (KVM when usable, TCG otherwise)
+#   qemu-system-x86     the lab VM (KVM when usable, TCG otherwise); on the debian12
+#                       stack also the QEMU inside the guest that pr-helper's lab_qemu
+#                       drives (with qemu-system-common's qemu-pr-helper)
 #   linux-image-amd64   the guest kernel; the guest's root is this machine's root,
 #                       so its modules (/lib/modules/VER) are found there
 #   busybox-static      the tiny initramfs that mounts that root
@@ -15,7 +17,9 @@
 #   python3-venv        pr-python/test.sh's virtual environment (Debian's python3)
 #   fence-agents        Debian's fence_scsi, which the Python lab tests compare against
 #   gcc g++ valgrind pkg-config   pr-c/test.sh: C tests under ASan and
-#                       valgrind, the header as C and C++, the pkg-config build of libpr_sdk
+#                       valgrind, the header as C and C++, the pkg-config build of libpr_sdk;
+#                       gcc (and binutils, its dependency) also builds pr-helper's SCSI pump
+#                       (pr-helper/tests/qemu-guest/build.sh: -m32 freestanding, no multilib)
 #   systemd strace      pr-helper's socket-activation test (systemd-socket-activate);
 #                       pr-mpathpersist/bench.sh --profile (system calls per call)
 #   mmdebstrap          builds the Debian sid guest root of the lab's second stack
