@@ -63,6 +63,15 @@ def clean(map_path: str) -> None:
     d.clear(CLEAN)
 
 
+def drain_unit_attentions(devs: List[str]) -> None:
+    """Consumes pending unit attentions on path devices: ``sg_turs`` until it answers GOOD
+    (a nexus reports each unit attention once), at most 4 times per device."""
+    for dev in devs:
+        for _ in range(4):
+            if subprocess.run(["sg_turs", dev], capture_output=True).returncode == 0:
+                break
+
+
 def sg_persist_in(dev: str, what: str) -> str:
     """``sg_persist -n -i -k|-r``; retried on exit status 6 (UNIT ATTENTION: a nexus whose
     registration was just preempted reports it once; fence_scsi runs sg_turs for this)."""
@@ -220,6 +229,10 @@ def test_fence_scsi_example_ends_like_debians_fence_scsi(lab, tmp_path):
     ours = end_state()
     for m in maps:
         clean(m)
+    # CLEAR leaves a unit attention on every other registered nexus (the maps' other
+    # paths, node 2's paths); sg_persist does not retry one and fence_scsi fails on it
+    # when dm-multipath happens to send its first command down such a path: consume them.
+    drain_unit_attentions([p for ps in lab["paths"] for p in ps] + node2)
     # Debian's fence_scsi, deriving the keys itself (node1 is nodelist.node.1, ...).
     cmap = _fake_cmapctl(tmp_path, cluster)
     base = [fence_scsi, "--corosync-cmap-path", str(cmap)]
