@@ -320,12 +320,21 @@ impl MultipathLun<AnyPath> {
     /// runtime's blocking pool and back would cost two thread hand-offs more than the
     /// command.
     ///
+    /// On a LUN of several paths (a multipath map) a PR IN is tried once on the calling
+    /// thread through the path `pass_through` would try first
+    /// ([`pr_in_on_this_thread`](MultipathLun::pr_in_on_this_thread)); when that path
+    /// answers GOOD its data is the answer, cut to the allocation length, as
+    /// `pass_through` gives it.
+    ///
     /// The answer is the one `pass_through` gives, except that a command the kernel does
     /// not return is waited for (SG_IO's own timeout is the LUN's command timeout; pr-sgio's
     /// extra deadline of the runtime engines does not apply), as a synchronous SG_IO caller
-    /// waits. `None` when the LUN has several paths or its path cannot execute on the
-    /// caller's thread (block ioctls, the sg v3 engine, custom transports), and for
-    /// simulated paths (whose latency only the runtime applies): call `pass_through`.
+    /// waits. `None` for a PR OUT on several paths, for a PR IN on several paths that did
+    /// not complete GOOD on the first try (a unit attention, a path error: the engine's
+    /// retries and failover decide, and PR IN changes nothing at the device, so it may be
+    /// sent again), when the path cannot execute on the caller's thread (block ioctls, the
+    /// sg v3 engine, custom transports), and for simulated paths (whose latency only the
+    /// runtime applies): call `pass_through`.
     pub fn pass_through_on_this_thread(
         &self,
         cdb: &[u8],
@@ -336,7 +345,16 @@ impl MultipathLun<AnyPath> {
             Err(reply) => return Some(Ok(reply)),
         };
         let [path] = self.paths() else {
-            return None;
+            if self.paths().iter().any(|p| p.transport().is_simulated()) {
+                return None;
+            }
+            let c = PrInCdb::decode(cdb).ok()?;
+            let Some(action) = PrInAction::from_code(c.service_action) else {
+                return Some(Ok(RawReply::invalid_field_in_cdb()));
+            };
+            let (_, mut data) = self.pr_in_on_this_thread(action, c.allocation_length)?;
+            data.truncate(usize::from(c.allocation_length));
+            return Some(Ok(RawReply::good(data)));
         };
         if path.transport().is_simulated() {
             return None;
@@ -477,7 +495,7 @@ mod tests {
                 let r = lun.pass_through_on_this_thread(cdb, &[]).unwrap().unwrap();
                 assert_eq!((r.status, r.sense[2] & 0xf, r.sense[12]), (2, 5, 0x20));
             }
-            // A LUN of several paths, or of a simulated one: the runtime's pass_through.
+            // Simulated paths (one or several): the runtime's pass_through.
             assert!(
                 lun.pass_through_on_this_thread(&in_cdb(0x00, 8192), &[])
                     .is_none()
