@@ -32,6 +32,7 @@
 
 pub mod device;
 pub mod getopt;
+pub mod native;
 pub mod sg_persist;
 
 use std::io::{BufRead, Write};
@@ -73,8 +74,7 @@ Usage: prsdk COMMAND [ARGS...]
         node 2 (default 2), named path1, path2, ... in that order; prints each command,
         its output and its exit status. No root, no hardware.
   prsdk --version | --help
-The mpathpersist personality and the native commands (show, fence, unfence, --json)
-are not written yet (issue 14).
+The mpathpersist personality is not written yet (issue 14).
 ";
 
 /// Runs the program with `args` (`args[0]` the name it was invoked as). Returns the exit
@@ -132,13 +132,11 @@ fn native(
         }
         Some("--help" | "-h" | "help") => {
             let _ = out.write_all(NATIVE_USAGE.as_bytes());
+            let _ = out.write_all(native::USAGE.as_bytes());
             0
         }
-        Some(other) => {
-            let _ = writeln!(err, "prsdk: unknown command '{other}'");
-            let _ = err.write_all(NATIVE_USAGE.as_bytes());
-            EXIT_USAGE
-        }
+        // The native subcommands and their options (issue 14's native mode).
+        Some(_) => native::run(&args[1..], out, err, stdin),
         None => {
             let _ = err.write_all(NATIVE_USAGE.as_bytes());
             EXIT_USAGE
