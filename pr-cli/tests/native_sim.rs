@@ -138,11 +138,19 @@ fn show_table_and_json() {
         sim(&["--down", "n0p1l1", "show"]),
         (
             0,
-            "MAP     PATHS  GENERATION  HOLDER  TYPE      REGISTERED              DOWN\n\
-             mpatha  2/2    0x4         0x1111  WR_EX_RO  0x1111 (2), 0x2222 (2)  -\n\
-             mpathb  1/2    0x4         0x1111  WR_EX_RO  0x1111 (2), 0x2222 (2)  n0p1l1\n\
-             mpathc  2/2    0x4         0x1111  WR_EX_RO  0x1111 (2), 0x2222 (2)  -\n"
-                .into(),
+            "\
+MAP     GENERATION  HOLDER  TYPE      PATH           STATE  KEY
+mpatha  0x4         0x1111  WR_EX_RO  n0p0l0         up     0x1111 holder
+                                      n0p1l0         up     0x1111
+                                      (other hosts)         0x2222 (2)
+mpathb  0x4         0x1111  WR_EX_RO  n0p0l1         up     0x1111 holder
+                                      n0p1l1         down   0x1111
+                                      (other hosts)         0x2222 (2)
+mpathc  0x4         0x1111  WR_EX_RO  n0p0l2         up     0x1111 holder
+                                      n0p1l2         up     0x1111
+                                      (other hosts)         0x2222 (2)
+"
+            .into(),
             String::new()
         )
     );
@@ -151,14 +159,19 @@ fn show_table_and_json() {
     let r = v["results"].as_array().expect("results");
     assert_eq!(r.len(), 2);
     assert_eq!(r[1]["lun"], "mpathb");
-    assert_eq!(r[1]["data"]["paths"], 1);
+    assert_eq!(
+        r[1]["data"]["paths"],
+        serde_json::json!([{"path": "n2p0l1", "usable": true, "known": true, "key": "0x3333",
+            "holder": false}])
+    );
     assert_eq!(r[1]["data"]["paths_down"], serde_json::json!([]));
+    assert_eq!(r[1]["data"]["generation"], 3); // three REGISTERs; RESERVE does not count
     assert_eq!(r[1]["data"]["reservation"]["key"], "0x1111");
     // Node 3 has no record of its own hold and no multipath.conf key: unknown.
     assert_eq!(r[1]["data"]["held_by_this_host"], Value::Null);
     assert_eq!(
-        r[1]["data"]["keys"]["keys"],
-        serde_json::json!(["0x1111", "0x2222", "0x3333"])
+        r[1]["data"]["other_keys"],
+        serde_json::json!(["0x1111", "0x2222"])
     );
 }
 
@@ -399,8 +412,8 @@ fn fence_is_idempotent_and_fails_per_lun() {
     let script = "\
 --node 2 fence --key 0x2222 --victim 0x1111 --all-maps --preempt
 --node 2 fence --key 0x2222 --victim 0x1111 mpatha mpathb --preempt
-show
---node 2 show
+show mpatha
+--node 2 show mpathb
 unfence --key 0x1111 mpatha
 --node 2 fence --key 0x2222 --victim 0x1111 mpatha nosuch mpathc
 ";
@@ -421,17 +434,17 @@ mpatha: already fenced
 mpathb: already fenced
 fence: 2 LUNs, 0 done, 2 already fenced, 0 failed
 [exit 0]
-$ show
-MAP     PATHS  GENERATION  HOLDER  TYPE      REGISTERED  DOWN
-mpatha  2/2    0x5         0x2222  WR_EX_RO  0x2222 (2)  -
-mpathb  2/2    0x5         0x2222  WR_EX_RO  0x2222 (2)  -
-mpathc  2/2    0x5         0x2222  WR_EX_RO  0x2222 (2)  -
+$ show mpatha
+MAP     GENERATION  HOLDER  TYPE      PATH           STATE  KEY
+mpatha  0x5         0x2222  WR_EX_RO  n0p0l0         up     not registered
+                                      n0p1l0         up     not registered
+                                      (other hosts)         0x2222 (2)
 [exit 0]
-$ --node 2 show
-MAP     PATHS  GENERATION  HOLDER  TYPE      REGISTERED  DOWN
-mpatha  2/2    0x5         0x2222  WR_EX_RO  0x2222 (2)  -
-mpathb  2/2    0x5         0x2222  WR_EX_RO  0x2222 (2)  -
-mpathc  2/2    0x5         0x2222  WR_EX_RO  0x2222 (2)  -
+$ --node 2 show mpathb
+MAP     GENERATION  HOLDER  TYPE      PATH           STATE  KEY
+mpathb  0x5         0x2222  WR_EX_RO  n1p0l1         up     0x2222 holder
+                                      n1p1l1         up     0x2222
+                                      (other hosts)         none
 [exit 0]
 $ unfence --key 0x1111 mpatha
 mpatha: unfenced
