@@ -1135,35 +1135,52 @@ fn fleet(
         },
         ..FleetOptions::default()
     };
-    let printer = progress_on_tty.then(|| {
-        std::thread::spawn(move || {
-            while let Some(p) = rx.blocking_recv() {
-                let mut e = std::io::stderr().lock();
-                let _ = write!(e, "\r\x1b[K[{}/{}] {}", p.done, p.total, p.lun);
-                let _ = e.flush();
-            }
-            let _ = writeln!(std::io::stderr());
-        })
-    });
-    let done = if o.command == "fence" {
-        let victim = key_of("victim", &o.victim)?;
-        let t = type_of(
-            &o.rtype,
-            Some(ReservationType::WriteExclusiveRegistrantsOnly),
-        )?;
-        blocking::fence(&luns, key, victim, t, &options)
+    let fence = o.command == "fence";
+    let victim = if fence {
+        key_of("victim", &o.victim)?
     } else {
-        blocking::unfence(&luns, key, &options)
+        ReservationKey(0)
     };
-    drop(options);
-    if let Some(p) = printer {
-        let _ = p.join();
-    }
+    let t = type_of(
+        &o.rtype,
+        Some(ReservationType::WriteExclusiveRegistrantsOnly),
+    )?;
+    let luns = &luns;
+    // The fleet operation runs on its own thread while this one draws the progress line
+    // (standard error stays this thread's).
+    let done = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            if fence {
+                blocking::fence(luns, key, victim, t, &options).map_err(|e| Failed::from(&e))
+            } else {
+                blocking::unfence(luns, key, &options).map_err(|e| Failed::from(&e))
+            }
+        });
+        if progress_on_tty {
+            while let Some(p) = rx.blocking_recv() {
+                let _ = write!(err, "\r\x1b[K[{}/{}] {}", p.done, p.total, p.lun);
+                let _ = err.flush();
+            }
+            let _ = writeln!(err);
+        }
+        worker.join()
+    });
+    let done = match done {
+        Ok(d) => d,
+        Err(_) => {
+            let _ = writeln!(
+                err,
+                "prsdk {}: internal error: the fleet operation panicked",
+                o.command
+            );
+            return Ok(EXIT_OTHER);
+        }
+    };
     let done: Vec<LunResult> = match done {
         Ok(d) => d,
         Err(e) => {
-            let _ = writeln!(err, "prsdk {}: {e}", o.command);
-            return Ok(exit_code(e.kind()));
+            let _ = writeln!(err, "prsdk {}: {}", o.command, e.message);
+            return Ok(exit_code(e.kind));
         }
     };
     for r in &done {
