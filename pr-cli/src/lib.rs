@@ -3,9 +3,10 @@
 //! or `prsdk sg_persist ...`), with the same options, standard output and exit statuses,
 //! every command going through the SDK's front door (`pr_multipath`'s `Lun` and its
 //! blocking API), and that runs the same commands on a simulated LUN with `prsdk sim`
-//! (no root, no hardware). It is **not** yet the whole tool of issue 14: the
-//! `mpathpersist` personality, the native subcommands (`show`, `fence`, `unfence`,
-//! `--json`, many LUNs) and shell completions are still to come. It never talks to
+//! (no root, no hardware). Its own subcommands ([`native`]: PR IN reads, `show`, PR OUT
+//! actions, `fence`/`unfence` on many LUNs, tables or `--json`) run on maps and devices or
+//! on a simulated cluster (`--sim`). It is **not** yet the whole tool of issue 14: the
+//! `mpathpersist` personality and shell completions are still to come. It never talks to
 //! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
 //!
 //! # What differs from sg_persist 1.46
