@@ -65,7 +65,7 @@ Native commands (prsdk [OPTIONS] COMMAND [TARGET...]):
   fence --key K --victim V [--type T] [--preempt]   remove V from every target
   unfence --key K                                   register K on every target
 TARGET: a map name, /dev/mapper/NAME, /dev/dm-N, /dev/sdX, /dev/sgN; or --all-maps.
-Options: --json  (JSON, schema 1)   --all-maps
+Options: --json  (JSON, schema 1)   --all-maps   -v|-vv|-vvv (tracing to standard error)
   --sim [--topology NODESxPATHSxLUNS] [--node N] [--fresh] [--down PATH]... [--script F]
         a simulated cluster (default 2x2x3, LIO's behaviour; maps mpatha, mpathb, ...;
         paths nNpPlL), node 1 holding WR_EX_RO with key 0x1111 and node 2 registered
@@ -121,6 +121,7 @@ struct Opts {
     unreg: bool,
     preempt: bool,
     script: Option<String>,
+    verbose: u8,
 }
 
 fn parse(args: &[String]) -> Result<Opts, Usage> {
@@ -155,6 +156,7 @@ fn parse(args: &[String]) -> Result<Opts, Usage> {
             };
             match name {
                 "json" => flag(&mut o.json)?,
+                "verbose" if attached.is_none() => o.verbose = o.verbose.saturating_add(1),
                 "all-maps" => flag(&mut o.all_maps)?,
                 "sim" => flag(&mut o.sim)?,
                 "fresh" => flag(&mut o.fresh)?,
@@ -180,6 +182,9 @@ fn parse(args: &[String]) -> Result<Opts, Usage> {
                 }
                 _ => return Err(Usage(format!("unknown option '{a}'"))),
             }
+        } else if a.len() > 1 && a.starts_with('-') && a[1..].bytes().all(|b| b == b'v') {
+            let n = u8::try_from(a.len() - 1).unwrap_or(u8::MAX);
+            o.verbose = o.verbose.saturating_add(n);
         } else if a.starts_with('-') && a.len() > 1 {
             return Err(Usage(format!("unknown option '{a}'")));
         } else if o.command.is_empty() {
@@ -557,6 +562,19 @@ pub fn run(
             "prsdk: --topology, --node, --fresh, --down and --script need --sim"
         );
         return EXIT_USAGE;
+    }
+    if o.verbose > 0 {
+        let level = match o.verbose {
+            1 => tracing::Level::INFO,
+            2 => tracing::Level::DEBUG,
+            _ => tracing::Level::TRACE,
+        };
+        // Standard error, unlocked per event (the runtime thread logs too).
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
     }
     let sim = match o.sim.then(|| SimCluster::new(&o)).transpose() {
         Ok(s) => s,

@@ -508,3 +508,18 @@ fn help_lists_the_native_commands() {
         assert!(out.contains(c), "{c}");
     }
 }
+
+#[test]
+fn verbose_levels_log_through_tracing_on_standard_error() {
+    let (code, out, err) = sim(&["keys", "mpatha"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let (code, out_v, err_v) = sim(&["-v", "keys", "mpatha"]);
+    assert_eq!((code, out_v), (0, out));
+    assert!(
+        err_v.contains("LUN operation") && err_v.contains("READ KEYS"),
+        "{err_v}"
+    );
+    assert!(!err_v.contains("DEBUG"), "{err_v}");
+    let (_, _, err_vv) = sim(&["-vv", "keys", "mpatha"]);
+    assert!(err_vv.lines().count() > err_v.lines().count(), "{err_vv}");
+}
