@@ -58,10 +58,12 @@ pub const USAGE: &str = "\
 Native commands (prsdk [OPTIONS] COMMAND [TARGET...]):
   keys | reservation | capabilities | status      PR IN on each target
   show                                            every map's reservation state
-  register --key NEW [--old-key OLD] [--ignore] [--aptpl]   (--key 0: unregister)
+  register --key NEW [--old-key OLD] [--ignore] [--aptpl] [--all-tg-pt]
+           [--transport-id TID]... (SPEC_I_PT)                  (--key 0: unregister)
   reserve --key K --type T        release --key K --type T        clear --key K
   preempt --key K --victim V --type T [--abort]
   register-and-move --key K --dest-key D --type T --transport-id TID --rtp N [--unreg]
+  replace-lost-reservation --key NEW --type T
   fence --key K --victim V [--type T] [--preempt]   remove V from every target
   unfence --key K                                   register K on every target
 TARGET: a map name, /dev/mapper/NAME, /dev/dm-N, /dev/sdX, /dev/sgN; or --all-maps.
@@ -89,6 +91,7 @@ const COMMANDS: &[&str] = &[
     "clear",
     "preempt",
     "register-and-move",
+    "replace-lost-reservation",
     "fence",
     "unfence",
 ];
@@ -113,7 +116,8 @@ struct Opts {
     victim: Option<String>,
     dest_key: Option<String>,
     rtype: Option<String>,
-    transport_id: Option<String>,
+    transport_id: Vec<String>,
+    all_tg_pt: bool,
     rtp: Option<String>,
     ignore: bool,
     aptpl: bool,
@@ -172,7 +176,12 @@ fn parse(args: &[String]) -> Result<Opts, Usage> {
                 "victim" => value(&mut o.victim)?,
                 "dest-key" => value(&mut o.dest_key)?,
                 "type" => value(&mut o.rtype)?,
-                "transport-id" => value(&mut o.transport_id)?,
+                "transport-id" => {
+                    let mut t = None;
+                    value(&mut t)?;
+                    o.transport_id.extend(t);
+                }
+                "all-tg-pt" => flag(&mut o.all_tg_pt)?,
                 "rtp" => value(&mut o.rtp)?,
                 "script" => value(&mut o.script)?,
                 "down" => {
@@ -222,6 +231,13 @@ fn key_of(name: &str, v: &Option<String>) -> Result<ReservationKey, Usage> {
             "bad --{name} '{v}': a key is 0x-prefixed hex (up to 16 digits) or decimal"
         ))
     })
+}
+
+/// A TransportID in sg_persist's `-X` text form.
+fn transport_id(t: &str) -> Result<TransportId<'static>, Usage> {
+    TransportId::parse(t)
+        .map(TransportId::into_owned)
+        .map_err(|e| Usage(format!("bad --transport-id '{t}': {e}")))
 }
 
 /// A reservation type from its short name (`wr_ex_ro`, `WR-EX-RO`) or code (`5`, `0x5`).
@@ -696,7 +712,8 @@ fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
             ("victim", o.victim.is_some()),
             ("dest-key", o.dest_key.is_some()),
             ("type", o.rtype.is_some()),
-            ("transport-id", o.transport_id.is_some()),
+            ("transport-id", !o.transport_id.is_empty()),
+            ("all-tg-pt", o.all_tg_pt),
             ("rtp", o.rtp.is_some()),
             ("ignore", o.ignore),
             ("aptpl", o.aptpl),
@@ -711,7 +728,14 @@ fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
     };
     let req = match o.command.as_str() {
         "register" => {
-            only(&["key", "old-key", "ignore", "aptpl"])?;
+            only(&[
+                "key",
+                "old-key",
+                "ignore",
+                "aptpl",
+                "all-tg-pt",
+                "transport-id",
+            ])?;
             let new_key = key_of("key", &o.key)?;
             if o.ignore && o.old_key.is_some() {
                 return Err(Usage("--ignore and --old-key contradict each other".into()));
@@ -728,7 +752,23 @@ fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
             if o.aptpl {
                 r = r.aptpl();
             }
-            OutRequest::register(r)
+            if o.all_tg_pt {
+                r = r.all_tg_pt(true);
+            }
+            let spec_i_pt = o
+                .transport_id
+                .iter()
+                .map(|t| transport_id(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !spec_i_pt.is_empty() && o.ignore {
+                return Err(Usage(
+                    "--transport-id (SPEC_I_PT) and --ignore contradict each other".into(),
+                ));
+            }
+            OutRequest::Register {
+                request: r,
+                spec_i_pt,
+            }
         }
         "reserve" | "release" => {
             only(&["key", "type"])?;
@@ -743,6 +783,13 @@ fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
                     key,
                     reservation_type,
                 }
+            }
+        }
+        "replace-lost-reservation" => {
+            only(&["key", "type"])?;
+            OutRequest::ReplaceLostReservation {
+                new_key: key_of("key", &o.key)?,
+                reservation_type: type_of(&o.rtype, None)?,
             }
         }
         "clear" => {
@@ -779,13 +826,13 @@ fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
                 "unreg",
                 "aptpl",
             ])?;
-            let tid = o
-                .transport_id
-                .as_deref()
-                .ok_or_else(|| Usage("--transport-id is required".into()))?;
-            let destination = TransportId::parse(tid)
-                .map_err(|e| Usage(format!("bad --transport-id '{tid}': {e}")))?
-                .into_owned();
+            let destination = match &o.transport_id[..] {
+                [] => return Err(Usage("--transport-id is required".into())),
+                [t] => transport_id(t)?,
+                _ => {
+                    return Err(Usage("register-and-move takes one --transport-id".into()));
+                }
+            };
             let rtp = o
                 .rtp
                 .as_deref()

@@ -523,3 +523,50 @@ fn verbose_levels_log_through_tracing_on_standard_error() {
     let (_, _, err_vv) = sim(&["-vv", "keys", "mpatha"]);
     assert!(err_vv.lines().count() > err_v.lines().count(), "{err_vv}");
 }
+
+#[test]
+fn spec_i_pt_all_tg_pt_and_replace_lost_reservation() {
+    let script = "\
+register --key 0x7 --transport-id sas,5001405000010000 mpathb
+status mpathb
+register --key 0x8 --all-tg-pt --ignore mpathc
+status mpathc
+replace-lost-reservation --key 0x5 --type wr_ex mpatha
+register --key 0x7 --transport-id sas,5001405000010000 --ignore mpathb
+register-and-move --key 1 --dest-key 2 --type 1 --transport-id sas,5001405000010000 --transport-id sas,5001405000010001 --rtp 1 mpatha
+";
+    let (code, out, err) = prsdk(&["--sim", "--fresh", "--script", "-"], script);
+    assert_eq!((code, err.as_str()), (5, ""));
+    assert_eq!(
+        out,
+        "\
+$ register --key 0x7 --transport-id sas,5001405000010000 mpathb
+mpathb: register: ok
+[exit 0]
+$ status mpathb
+LUN     GENERATION  KEY  HOLDS  ALL_TG_PT  RTP  TRANSPORT_ID
+mpathb  0x3         0x7  -      no         1    sas,5001405000000000
+mpathb  0x3         0x7  -      no         1    sas,5001405000010000
+mpathb  0x3         0x7  -      no         2    sas,5001405000000001
+[exit 0]
+$ register --key 0x8 --all-tg-pt --ignore mpathc
+mpathc: register: ok
+[exit 0]
+$ status mpathc
+LUN     GENERATION  KEY  HOLDS  ALL_TG_PT  RTP  TRANSPORT_ID
+mpathc  0x2         0x8  -      yes        0    sas,5001405000000000
+mpathc  0x2         0x8  -      yes        0    sas,5001405000000001
+[exit 0]
+$ replace-lost-reservation --key 0x5 --type wr_ex mpatha
+mpatha: replace-lost-reservation: FAILED
+prsdk replace-lost-reservation: mpatha: REPLACE LOST RESERVATION failed: illegal request: INVALID FIELD IN CDB (asc 24h, ascq 00h)
+[exit 5]
+$ register --key 0x7 --transport-id sas,5001405000010000 --ignore mpathb
+prsdk register: --transport-id (SPEC_I_PT) and --ignore contradict each other
+[exit 1]
+$ register-and-move --key 1 --dest-key 2 --type 1 --transport-id sas,5001405000010000 --transport-id sas,5001405000010001 --rtp 1 mpatha
+prsdk register-and-move: register-and-move takes one --transport-id
+[exit 1]
+"
+    );
+}
