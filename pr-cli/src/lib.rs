@@ -3,9 +3,10 @@
 //! or `prsdk sg_persist ...`), with the same options, standard output and exit statuses,
 //! every command going through the SDK's front door (`pr_multipath`'s `Lun` and its
 //! blocking API), and that runs the same commands on a simulated LUN with `prsdk sim`
-//! (no root, no hardware). It is **not** yet the whole tool of issue 14: the
-//! `mpathpersist` personality, the native subcommands (`show`, `fence`, `unfence`,
-//! `--json`, many LUNs) and shell completions are still to come. It never talks to
+//! (no root, no hardware). Its own subcommands ([`native`]: PR IN reads, `show`, PR OUT
+//! actions, `fence`/`unfence` on many LUNs, tables or `--json`) run on maps and devices or
+//! on a simulated cluster (`--sim`). It is **not** yet the whole tool of issue 14: the
+//! `mpathpersist` personality and shell completions are still to come. It never talks to
 //! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
 //!
 //! # What differs from sg_persist 1.46
@@ -32,6 +33,7 @@
 
 pub mod device;
 pub mod getopt;
+pub mod native;
 pub mod sg_persist;
 
 use std::io::{BufRead, Write};
@@ -73,8 +75,7 @@ Usage: prsdk COMMAND [ARGS...]
         node 2 (default 2), named path1, path2, ... in that order; prints each command,
         its output and its exit status. No root, no hardware.
   prsdk --version | --help
-The mpathpersist personality and the native commands (show, fence, unfence, --json)
-are not written yet (issue 14).
+The mpathpersist personality is not written yet (issue 14).
 ";
 
 /// Runs the program with `args` (`args[0]` the name it was invoked as). Returns the exit
@@ -132,13 +133,11 @@ fn native(
         }
         Some("--help" | "-h" | "help") => {
             let _ = out.write_all(NATIVE_USAGE.as_bytes());
+            let _ = out.write_all(native::USAGE.as_bytes());
             0
         }
-        Some(other) => {
-            let _ = writeln!(err, "prsdk: unknown command '{other}'");
-            let _ = err.write_all(NATIVE_USAGE.as_bytes());
-            EXIT_USAGE
-        }
+        // The native subcommands and their options (issue 14's native mode).
+        Some(_) => native::run(&args[1..], out, err, stdin),
         None => {
             let _ = err.write_all(NATIVE_USAGE.as_bytes());
             EXIT_USAGE

@@ -9,7 +9,8 @@ fn main() {
     let code = pr_cli::main_with(
         &args,
         &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        // Not locked for the whole run: `-v` logs from the runtime thread too.
+        &mut std::io::stderr(),
         &mut stdin.lock(),
     );
     std::process::exit(code);

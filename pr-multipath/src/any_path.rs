@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use pr_core::transport::{Request, Response, Transport, TransportError};
+use pr_core::transport_id::TransportId;
 
 /// A [`Transport`] usable as a trait object: what [`AnyPath::Custom`] holds. Every
 /// `Transport` that is also `Debug` implements it.
@@ -65,6 +66,18 @@ impl AnyPath {
             }
             #[cfg(feature = "sim")]
             AnyPath::Sim(s) => Some(s.execute_now(request)),
+            _ => None,
+        }
+    }
+
+    /// The I_T nexus this path is, as the device server names it in READ FULL STATUS
+    /// (the initiator port's TransportID and the target port's RELATIVE TARGET PORT
+    /// IDENTIFIER), when known: simulated paths know it; SG_IO, block-ioctl and custom
+    /// paths do not yet (`None`: it would have to be read from sysfs per transport).
+    pub fn nexus(&self) -> Option<(TransportId<'static>, u16)> {
+        match self {
+            #[cfg(feature = "sim")]
+            AnyPath::Sim(s) => s.it_nexus().map(|n| (n.initiator, n.relative_target_port)),
             _ => None,
         }
     }

@@ -195,6 +195,11 @@ impl Lun {
         })
     }
 
+    /// READ FULL STATUS and each path's registration ([`crate::Lun::path_keys`]).
+    pub fn path_keys(&self) -> Result<(FullStatusInfo, Vec<crate::PathKey>)> {
+        run(&self.inner, |l| Box::pin(l.path_keys()))
+    }
+
     /// REPLACE LOST RESERVATION ([`crate::Lun::replace_lost_reservation`]).
     pub fn replace_lost_reservation(
         &self,
