@@ -14,65 +14,16 @@
 //! tcm_loop, iSCSI `name,i,0xISID` over iSCSI).
 
 mod common;
+use common::lab::{Daemon as Helper, OURS, QEMU_PR_HELPER, rw, start};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::lab::{Direct, full_status};
 use pr_helper::client::{basic_params, pr_in_cdb, pr_out_cdb};
 use pr_helper::{BlockingClient, Reply};
 use pr_lab_support::LabLun;
-
-const QEMU_PR_HELPER: &str = "/usr/bin/qemu-pr-helper";
-const OURS: &str = env!("CARGO_BIN_EXE_pr-helper");
-
-struct Helper {
-    name: &'static str,
-    socket: PathBuf,
-    child: Child,
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
-
-fn start(name: &'static str, program: &str, socket: &Path) -> Helper {
-    let _ = std::fs::remove_file(socket);
-    let child = Command::new(program)
-        .arg("-k")
-        .arg(socket)
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let mut h = Helper {
-        name,
-        socket: socket.to_path_buf(),
-        child,
-    };
-    let until = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() {
-        if let Ok(Some(s)) = h.child.try_wait() {
-            panic!("{name} exited at start: {s}");
-        }
-        assert!(Instant::now() < until, "{name}: no socket after 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    h
-}
-
-fn rw(path: &Path) -> File {
-    File::options()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// One step of the sequence.
 enum Dev {

@@ -17,6 +17,9 @@ use pr_helper::client::{basic_params, pr_in_cdb, pr_out_cdb};
 use pr_lab_support::LabLun;
 use pr_multipath::{Lun, OpenOptions, RawReply};
 
+/// Debian's helper (package qemu-system-common), the one ours is compared with.
+pub const QEMU_PR_HELPER: &str = "/usr/bin/qemu-pr-helper";
+
 /// Our daemon, built by cargo for the tests.
 pub const OURS: &str = env!("CARGO_BIN_EXE_pr-helper");
 
@@ -76,6 +79,11 @@ impl Daemon {
         }
         d
     }
+}
+
+/// `program -k SOCKET` started as [`Daemon::start`] starts it, with no other argument.
+pub fn start(name: &str, program: &str, socket: &Path) -> Daemon {
+    Daemon::start(name, program, socket, None, &[])
 }
 
 /// `path` opened read-write.
