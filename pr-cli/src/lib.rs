@@ -32,18 +32,20 @@
 
 pub mod device;
 pub mod getopt;
+pub mod mpathpersist;
 pub mod sg_persist;
 
 use std::io::{BufRead, Write};
 
 use device::{FrontDoor, Opener, Simulated};
+use mpathpersist::maps::{self, Maps, SimMaps};
 
 /// What the program was invoked as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Personality {
     /// `sg_persist`.
     SgPersist,
-    /// `mpathpersist` (not written yet).
+    /// `mpathpersist`.
     MpathPersist,
     /// `prsdk` and any other name: native subcommands.
     Native,
@@ -98,11 +100,8 @@ pub fn main_with(
             sg_persist::run(argv0, &args[1..], &FrontDoor, &mut io)
         }
         Personality::MpathPersist => {
-            let _ = writeln!(
-                err,
-                "{argv0}: the mpathpersist personality is not written yet (prsdk, issue 14)"
-            );
-            EXIT_USAGE
+            let mut io = mpathpersist::Io { out, err };
+            mpathpersist::run(argv0, &args[1..], &maps::FrontDoor, &mut io)
         }
         Personality::Native => native(args, out, err, stdin, in_rdonly_env),
     }
@@ -124,6 +123,10 @@ fn native(
                 in_rdonly_env,
             };
             sg_persist::run("sg_persist", &args[2..], &FrontDoor, &mut io)
+        }
+        Some("mpathpersist") => {
+            let mut io = mpathpersist::Io { out, err };
+            mpathpersist::run("mpathpersist", &args[2..], &maps::FrontDoor, &mut io)
         }
         Some("sim") => sim(&args[2..], out, err, stdin),
         Some("--version" | "-V") => {
@@ -170,8 +173,11 @@ fn sim(args: &[String], out: &mut dyn Write, err: &mut dyn Write, stdin: &mut dy
             }
         }
     }
-    let lun = Simulated::lio_loop(paths, node2);
-    run_script(&lun, stdin, out, err)
+    let nexuses = pr_sim::lab_loop_topology(paths, node2);
+    let (_sim, sim_paths) = pr_sim::Sim::single_lun(pr_sim::LunConfig::lio(), &nexuses);
+    let maps = SimMaps::from_paths(sim_paths.clone(), paths);
+    let lun = Simulated::from_paths(sim_paths);
+    run_script_with(&lun, &maps, stdin, out, err)
 }
 
 /// Runs sg_persist command lines (words separated by blanks; `#` starts a comment) from
@@ -180,6 +186,18 @@ fn sim(args: &[String], out: &mut dyn Write, err: &mut dyn Write, stdin: &mut dy
 /// not an sg_persist command.
 pub fn run_script(
     opener: &dyn Opener,
+    script: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    run_script_with(opener, &SimMaps::lio_loop(1, 0), script, out, err)
+}
+
+/// As [`run_script`], with `mpathpersist` command lines too, run on `maps` (their
+/// standard output, standard error and exit status shown the same way).
+pub fn run_script_with(
+    opener: &dyn Opener,
+    maps: &dyn Maps,
     script: &mut dyn BufRead,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -201,13 +219,21 @@ pub fn run_script(
             continue;
         }
         let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-        if words.first().map(String::as_str) != Some("sg_persist") {
-            let _ = writeln!(err, "prsdk sim: not an sg_persist command: {text}");
+        let (mut o, mut e) = (Vec::new(), Vec::new());
+        let code = if words.first().map(String::as_str) == Some("mpathpersist") {
+            let mut io = mpathpersist::Io {
+                out: &mut o,
+                err: &mut e,
+            };
+            mpathpersist::run("mpathpersist", &words[1..], maps, &mut io)
+        } else if words.first().map(String::as_str) != Some("sg_persist") {
+            let _ = writeln!(
+                err,
+                "prsdk sim: not an sg_persist or mpathpersist command: {text}"
+            );
             status = EXIT_USAGE;
             continue;
-        }
-        let (mut o, mut e) = (Vec::new(), Vec::new());
-        let code = {
+        } else {
             let mut empty = std::io::empty();
             let mut io = sg_persist::Io {
                 out: &mut o,
