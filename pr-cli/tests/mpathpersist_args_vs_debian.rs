@@ -36,9 +36,8 @@ fn run(program: &str, args: &[&str]) -> Run {
 
 /// Whether a line is a libmultipath log line (`seconds.micros | message`).
 fn is_log_line(l: &str) -> bool {
-    l.split_once(" | ").is_some_and(|(t, _)| {
-        !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit() || c == b'.')
-    })
+    l.split_once(" | ")
+        .is_some_and(|(t, _)| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit() || c == b'.'))
 }
 
 /// Standard error as compared: no log lines, nothing from the usage text on, nothing
@@ -110,7 +109,13 @@ const CASES: &[&[&str]] = &[
     &["-v", "3", "-i", "-k", "/dev/null"],
     &["-l", "8192", "-i", "-s", "/nonexistent"],
     &["-o", "-R", "-K", "1", "/dev/null"],
-    &["-X", "iqn.2026-12.org.example:node1", "-o", "-G", "/dev/null"],
+    &[
+        "-X",
+        "iqn.2026-12.org.example:node1",
+        "-o",
+        "-G",
+        "/dev/null",
+    ],
     &["-X", "whatever", "-o", "-G", "-S", "1", "/dev/null"],
     &["-H", "-i", "-c", "--", "-x"],
 ];
