@@ -1,11 +1,12 @@
 //! `prsdk`, the PR SDK's command-line tool: one binary that speaks as Debian 12's
-//! `sg_persist` (sg3_utils 1.46) when invoked under that name (a link named `sg_persist`,
-//! or `prsdk sg_persist ...`), with the same options, standard output and exit statuses,
+//! `sg_persist` (sg3_utils 1.46) and `mpathpersist` (multipath-tools 0.9.4, see
+//! [`mpathpersist`]) when invoked under those names (links, or `prsdk sg_persist ...`,
+//! `prsdk mpathpersist ...`), with the same options, standard output and exit statuses,
 //! every command going through the SDK's front door (`pr_multipath`'s `Lun` and its
 //! blocking API), and that runs the same commands on a simulated LUN with `prsdk sim`
-//! (no root, no hardware). It is **not** yet the whole tool of issue 14: the
-//! `mpathpersist` personality, the native subcommands (`show`, `fence`, `unfence`,
-//! `--json`, many LUNs) and shell completions are still to come. It never talks to
+//! (no root, no hardware). It is **not** yet the whole tool of issue 14: the native
+//! subcommands (`show`, `fence`, `unfence`, `--json`, many LUNs) and shell completions
+//! are still to come. It never talks to
 //! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
 //!
 //! # What differs from sg_persist 1.46
@@ -68,15 +69,19 @@ Usage: prsdk COMMAND [ARGS...]
   prsdk sg_persist [sg_persist options] DEVICE
         Debian 12's sg_persist (sg3_utils 1.46): same options, output and exit status
         (also when prsdk is invoked through a link named sg_persist).
+  prsdk mpathpersist [mpathpersist options] DEVICE
+        Debian 12's mpathpersist (multipath-tools 0.9.4): same options, output and
+        exit status (also through a link named mpathpersist).
   prsdk sim [--paths N] [--node2-paths M]
-        Reads sg_persist command lines from standard input, one a line (for example
-        `sg_persist -n -o -I -S 0x1111 path1`), and runs them on one simulated LUN
-        with LIO's behaviour seen through N paths of node 1 (default 2) and M of
-        node 2 (default 2), named path1, path2, ... in that order; prints each command,
-        its output and its exit status. No root, no hardware.
+        Reads sg_persist and mpathpersist command lines from standard input, one a
+        line (for example `sg_persist -n -o -I -S 0x1111 path1` or
+        `mpathpersist -i -k map1`), and runs them on one simulated LUN with LIO's
+        behaviour seen through N paths of node 1 (default 2) and M of node 2
+        (default 2), named path1, path2, ... in that order; map1 is node 1's
+        multipath map of its paths, map2 node 2's. Prints each command, its output
+        and its exit status. No root, no hardware.
   prsdk --version | --help
-The mpathpersist personality and the native commands (show, fence, unfence, --json)
-are not written yet (issue 14).
+The native commands (show, fence, unfence, --json) are not written yet (issue 14).
 ";
 
 /// Runs the program with `args` (`args[0]` the name it was invoked as). Returns the exit
@@ -183,14 +188,15 @@ fn sim(args: &[String], out: &mut dyn Write, err: &mut dyn Write, stdin: &mut dy
 /// Runs sg_persist command lines (words separated by blanks; `#` starts a comment) from
 /// `script` on `opener`'s devices, printing each command (`$ ...`), its standard output
 /// and standard error, and `[exit N]`. Returns 0, or [`EXIT_USAGE`] for a line that is
-/// not an sg_persist command.
+/// neither an sg_persist nor an mpathpersist command. `mpathpersist` lines find no
+/// map here (exit 12): [`run_script_with`] gives them maps.
 pub fn run_script(
     opener: &dyn Opener,
     script: &mut dyn BufRead,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    run_script_with(opener, &SimMaps::lio_loop(1, 0), script, out, err)
+    run_script_with(opener, &SimMaps::empty(), script, out, err)
 }
 
 /// As [`run_script`], with `mpathpersist` command lines too, run on `maps` (their

@@ -134,6 +134,14 @@ pub struct SimMaps {
 }
 
 impl SimMaps {
+    /// No maps and no paths: every device name fails to open.
+    pub fn empty() -> Self {
+        SimMaps {
+            maps: Vec::new(),
+            paths: Vec::new(),
+        }
+    }
+
     /// One LUN with LIO's personality, `paths` paths of node 1 (map `map1`) and
     /// `node2_paths` of node 2 (map `map2`, absent with 0 paths).
     pub fn lio_loop(paths: usize, node2_paths: usize) -> Self {
