@@ -169,6 +169,12 @@ impl Simulated {
     pub fn lio_loop(paths: usize, node2_paths: usize) -> Self {
         let nexuses = pr_sim::lab_loop_topology(paths, node2_paths);
         let (_sim, sim_paths) = pr_sim::Sim::single_lun(pr_sim::LunConfig::lio(), &nexuses);
+        Self::from_paths(sim_paths)
+    }
+
+    /// Each of `sim_paths` (paths of simulated LUNs) as a device, named `path1`,
+    /// `path2`, ... in that order.
+    pub fn from_paths(sim_paths: Vec<pr_sim::SimPath>) -> Self {
         let paths = sim_paths
             .into_iter()
             .enumerate()

@@ -1,12 +1,13 @@
 //! `prsdk`, the PR SDK's command-line tool: one binary that speaks as Debian 12's
-//! `sg_persist` (sg3_utils 1.46) when invoked under that name (a link named `sg_persist`,
-//! or `prsdk sg_persist ...`), with the same options, standard output and exit statuses,
+//! `sg_persist` (sg3_utils 1.46) and `mpathpersist` (multipath-tools 0.9.4, see
+//! [`mpathpersist`]) when invoked under those names (links, or `prsdk sg_persist ...`,
+//! `prsdk mpathpersist ...`), with the same options, standard output and exit statuses,
 //! every command going through the SDK's front door (`pr_multipath`'s `Lun` and its
 //! blocking API), and that runs the same commands on a simulated LUN with `prsdk sim`
 //! (no root, no hardware). Its own subcommands ([`native`]: PR IN reads, `show`, PR OUT
 //! actions, `fence`/`unfence` on many LUNs, tables or `--json`) run on maps and devices or
-//! on a simulated cluster (`--sim`). It is **not** yet the whole tool of issue 14: the
-//! `mpathpersist` personality and shell completions are still to come. It never talks to
+//! on a simulated cluster (`--sim`). It is **not** yet the whole tool of issue 14: a
+//! personality of mpathpersist 0.15 and shell completions are still to come. It never talks to
 //! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
 //!
 //! # What differs from sg_persist 1.46
@@ -33,19 +34,21 @@
 
 pub mod device;
 pub mod getopt;
+pub mod mpathpersist;
 pub mod native;
 pub mod sg_persist;
 
 use std::io::{BufRead, Write};
 
 use device::{FrontDoor, Opener, Simulated};
+use mpathpersist::maps::{self, Maps, SimMaps};
 
 /// What the program was invoked as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Personality {
     /// `sg_persist`.
     SgPersist,
-    /// `mpathpersist` (not written yet).
+    /// `mpathpersist`.
     MpathPersist,
     /// `prsdk` and any other name: native subcommands.
     Native,
@@ -68,14 +71,18 @@ Usage: prsdk COMMAND [ARGS...]
   prsdk sg_persist [sg_persist options] DEVICE
         Debian 12's sg_persist (sg3_utils 1.46): same options, output and exit status
         (also when prsdk is invoked through a link named sg_persist).
+  prsdk mpathpersist [mpathpersist options] DEVICE
+        Debian 12's mpathpersist (multipath-tools 0.9.4): same options, output and
+        exit status (also through a link named mpathpersist).
   prsdk sim [--paths N] [--node2-paths M]
-        Reads sg_persist command lines from standard input, one a line (for example
-        `sg_persist -n -o -I -S 0x1111 path1`), and runs them on one simulated LUN
-        with LIO's behaviour seen through N paths of node 1 (default 2) and M of
-        node 2 (default 2), named path1, path2, ... in that order; prints each command,
-        its output and its exit status. No root, no hardware.
+        Reads sg_persist and mpathpersist command lines from standard input, one a
+        line (for example `sg_persist -n -o -I -S 0x1111 path1` or
+        `mpathpersist -i -k map1`), and runs them on one simulated LUN with LIO's
+        behaviour seen through N paths of node 1 (default 2) and M of node 2
+        (default 2), named path1, path2, ... in that order; map1 is node 1's
+        multipath map of its paths, map2 node 2's. Prints each command, its output
+        and its exit status. No root, no hardware.
   prsdk --version | --help
-The mpathpersist personality is not written yet (issue 14).
 ";
 
 /// Runs the program with `args` (`args[0]` the name it was invoked as). Returns the exit
@@ -99,11 +106,8 @@ pub fn main_with(
             sg_persist::run(argv0, &args[1..], &FrontDoor, &mut io)
         }
         Personality::MpathPersist => {
-            let _ = writeln!(
-                err,
-                "{argv0}: the mpathpersist personality is not written yet (prsdk, issue 14)"
-            );
-            EXIT_USAGE
+            let mut io = mpathpersist::Io { out, err };
+            mpathpersist::run(argv0, &args[1..], &maps::FrontDoor, &mut io)
         }
         Personality::Native => native(args, out, err, stdin, in_rdonly_env),
     }
@@ -125,6 +129,10 @@ fn native(
                 in_rdonly_env,
             };
             sg_persist::run("sg_persist", &args[2..], &FrontDoor, &mut io)
+        }
+        Some("mpathpersist") => {
+            let mut io = mpathpersist::Io { out, err };
+            mpathpersist::run("mpathpersist", &args[2..], &maps::FrontDoor, &mut io)
         }
         Some("sim") => sim(&args[2..], out, err, stdin),
         Some("--version" | "-V") => {
@@ -169,16 +177,32 @@ fn sim(args: &[String], out: &mut dyn Write, err: &mut dyn Write, stdin: &mut dy
             }
         }
     }
-    let lun = Simulated::lio_loop(paths, node2);
-    run_script(&lun, stdin, out, err)
+    let nexuses = pr_sim::lab_loop_topology(paths, node2);
+    let (_sim, sim_paths) = pr_sim::Sim::single_lun(pr_sim::LunConfig::lio(), &nexuses);
+    let maps = SimMaps::from_paths(sim_paths.clone(), paths);
+    let lun = Simulated::from_paths(sim_paths);
+    run_script_with(&lun, &maps, stdin, out, err)
 }
 
 /// Runs sg_persist command lines (words separated by blanks; `#` starts a comment) from
 /// `script` on `opener`'s devices, printing each command (`$ ...`), its standard output
 /// and standard error, and `[exit N]`. Returns 0, or [`EXIT_USAGE`] for a line that is
-/// not an sg_persist command.
+/// neither an sg_persist nor an mpathpersist command. `mpathpersist` lines find no
+/// map here (exit 12): [`run_script_with`] gives them maps.
 pub fn run_script(
     opener: &dyn Opener,
+    script: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    run_script_with(opener, &SimMaps::empty(), script, out, err)
+}
+
+/// As [`run_script`], with `mpathpersist` command lines too, run on `maps` (their
+/// standard output, standard error and exit status shown the same way).
+pub fn run_script_with(
+    opener: &dyn Opener,
+    maps: &dyn Maps,
     script: &mut dyn BufRead,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -200,13 +224,21 @@ pub fn run_script(
             continue;
         }
         let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-        if words.first().map(String::as_str) != Some("sg_persist") {
-            let _ = writeln!(err, "prsdk sim: not an sg_persist command: {text}");
+        let (mut o, mut e) = (Vec::new(), Vec::new());
+        let code = if words.first().map(String::as_str) == Some("mpathpersist") {
+            let mut io = mpathpersist::Io {
+                out: &mut o,
+                err: &mut e,
+            };
+            mpathpersist::run("mpathpersist", &words[1..], maps, &mut io)
+        } else if words.first().map(String::as_str) != Some("sg_persist") {
+            let _ = writeln!(
+                err,
+                "prsdk sim: not an sg_persist or mpathpersist command: {text}"
+            );
             status = EXIT_USAGE;
             continue;
-        }
-        let (mut o, mut e) = (Vec::new(), Vec::new());
-        let code = {
+        } else {
             let mut empty = std::io::empty();
             let mut io = sg_persist::Io {
                 out: &mut o,

@@ -212,11 +212,13 @@ fn prsdk_sim_runs_a_script() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"mpathpersist -i -k path1\n")
+        .write_all(b"sg_turs path1\n")
         .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not an sg_persist command"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not an sg_persist or mpathpersist command")
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_prsdk"))
         .args(["sim", "--paths", "0"])
         .output()

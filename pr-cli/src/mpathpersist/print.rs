@@ -1,0 +1,405 @@
+//! What `mpathpersist` 0.9.4 prints for a PR IN response, computed from the response's
+//! bytes as libmpathpersist 0.9.4 lays them out in its result structures (the buffer is
+//! zeroed first, so bytes the device did not send read as zeros): the READ KEYS, READ
+//! RESERVATION, REPORT CAPABILITIES and READ FULL STATUS texts, and `dumpHex`'s layout.
+//!
+//! Its quirks are kept, since scripts parse this text: REPORT CAPABILITIES prints
+//! `PTPL_C` as "any bit of the first flags byte", `Allow Commands` as 0 or 1, and the type
+//! mask entries as the masked value of the 16-bit mask read in big-endian order against
+//! the byte-4 bit values (so LIO's mask, `ea 01`, prints 0 for every type); READ FULL
+//! STATUS reuses one record for every descriptor, so a descriptor without a TransportID
+//! shows the previous one's.
+
+use crate::sg_persist::print::TYPE_NAMES;
+
+/// The size of libmpathpersist's private buffer (the READ KEYS key list, the READ FULL
+/// STATUS descriptors): `MPATH_MAX_PARAM_LEN`.
+pub const PARAM_LEN: usize = 8192;
+
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+fn be16(b: &[u8], i: usize) -> u16 {
+    u16::from_be_bytes([at(b, i), at(b, i + 1)])
+}
+
+fn be32(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([at(b, i), at(b, i + 1), at(b, i + 2), at(b, i + 3)])
+}
+
+fn be64(b: &[u8], i: usize) -> u64 {
+    (u64::from(be32(b, i)) << 32) | u64::from(be32(b, i + 4))
+}
+
+/// `dumpHex`'s lines for `bytes`: 16 bytes a line, each byte two hex digits and a blank,
+/// eight blanks before the first and one more after the eighth. A full line is 76
+/// columns wide (trailing blanks included); the last, partial line ends at its last
+/// digit. Returns the lines and whether the last one is partial.
+pub fn hex_lines(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .chunks(16)
+        .map(|chunk| {
+            let mut line = String::from("       ");
+            for (k, b) in chunk.iter().enumerate() {
+                line.push(' ');
+                if k == 8 {
+                    line.push(' ');
+                }
+                line.push_str(&format!("{b:02x}"));
+            }
+            if chunk.len() == 16 {
+                format!("{line:<76}")
+            } else {
+                line
+            }
+        })
+        .collect()
+}
+
+/// `dumpHex` to standard output: full lines without a newline (the next line runs on),
+/// the last partial line with one.
+pub fn hex_stdout(bytes: &[u8], out: &mut Vec<u8>) {
+    for line in hex_lines(bytes) {
+        out.extend_from_slice(line.as_bytes());
+        if line.len() < 76 {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// READ KEYS (`-i -k`).
+pub fn read_keys(b: &[u8], out: &mut Vec<u8>) {
+    let generation = be32(b, 0);
+    let num = be32(b, 4) / 8;
+    out.extend_from_slice(format!("  PR generation=0x{generation:x}, ").as_bytes());
+    match num {
+        0 => {
+            out.extend_from_slice(b"\t0 registered reservation key.\n");
+            return;
+        }
+        1 => out.extend_from_slice(b"\t1 registered reservation key follows:\n"),
+        n => {
+            out.extend_from_slice(format!("\t{n} registered reservation keys follow:\n").as_bytes())
+        }
+    }
+    for i in 0..num as usize {
+        // Keys past the 8192-byte list (an ADDITIONAL LENGTH beyond it) read as zeros.
+        let key = if 8 + 8 * i + 8 <= 8 + PARAM_LEN {
+            be64(b, 8 + 8 * i)
+        } else {
+            0
+        };
+        out.extend_from_slice(format!("    0x{key:x}\n").as_bytes());
+    }
+}
+
+/// READ RESERVATION (`-i -r`).
+pub fn read_reservation(b: &[u8], out: &mut Vec<u8>) {
+    let generation = be32(b, 0);
+    if be32(b, 4) / 8 == 0 {
+        out.extend_from_slice(
+            format!("  PR generation=0x{generation:x}, there is NO reservation held \n").as_bytes(),
+        );
+        return;
+    }
+    out.extend_from_slice(
+        format!("  PR generation=0x{generation:x}, Reservation follows:\n").as_bytes(),
+    );
+    out.extend_from_slice(format!("   Key = 0x{:x}\n", be64(b, 8)).as_bytes());
+    let scope_type = at(b, 21);
+    let (scope, ty) = (scope_type >> 4, TYPE_NAMES[usize::from(scope_type & 0xf)]);
+    if scope == 0 {
+        out.extend_from_slice(format!("  scope = LU_SCOPE, type = {ty}\n").as_bytes());
+    } else {
+        out.extend_from_slice(format!("  scope = {scope}, type = {ty}\n").as_bytes());
+    }
+}
+
+/// REPORT CAPABILITIES (`-i -c`): standard output, and standard error for a LENGTH of 2
+/// or less (nothing is printed then, and the command still succeeds).
+pub fn report_capabilities(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
+    if be16(b, 0) <= 2 {
+        err.extend_from_slice(b"Unexpected response for PRIN Report Capabilities\n");
+        return;
+    }
+    let (f0, f1, mask) = (at(b, 2), at(b, 3), be16(b, 4));
+    let bit = |v: bool| u8::from(v);
+    let lines = [
+        ("Compatible Reservation Handling(CRH)", bit(f0 & 0x10 != 0)),
+        (
+            "Specify Initiator Ports Capable(SIP_C)",
+            bit(f0 & 0x08 != 0),
+        ),
+        ("All Target Ports Capable(ATP_C)", bit(f0 & 0x04 != 0)),
+        // 0.9.4 tests the whole byte, not PTPL_C (bit 0).
+        ("Persist Through Power Loss Capable(PTPL_C)", bit(f0 != 0)),
+        ("Type Mask Valid(TMV)", bit(f1 & 0x80 != 0)),
+        ("Allow Commands", bit((f1 >> 4) & 0x7 != 0)),
+        (
+            "Persist Through Power Loss Active(PTPL_A)",
+            bit(f1 & 0x01 != 0),
+        ),
+    ];
+    out.extend_from_slice(b"Report capabilities response:\n");
+    for (name, v) in lines {
+        out.extend_from_slice(format!("  {name}: {v}\n").as_bytes());
+    }
+    if f1 & 0x80 != 0 {
+        out.extend_from_slice(b"    Support indicated in Type mask:\n");
+        for (ty, m) in [
+            (7, 0x80),
+            (6, 0x40),
+            (5, 0x20),
+            (3, 0x08),
+            (1, 0x02),
+            (8, 0x100),
+        ] {
+            out.extend_from_slice(format!("      {}: {}\n", TYPE_NAMES[ty], mask & m).as_bytes());
+        }
+    }
+}
+
+/// The record libmpathpersist fills for each READ FULL STATUS descriptor (one record,
+/// reused).
+#[derive(Clone)]
+struct Record {
+    key: u64,
+    flag: u8,
+    scope_type: u8,
+    rtpi: u16,
+    format_code: u8,
+    protocol_id: u8,
+    name: [u8; 256],
+}
+
+/// libmpathpersist 0.9.4's TransportID decoding into the record (the last TransportID
+/// of the descriptor's area wins).
+fn decode_tid(r: &mut Record, b: &[u8], start: usize, length: i64) {
+    let mut k: i64 = 0;
+    let mut p = start;
+    while k < length {
+        let b0 = at(b, p);
+        r.format_code = (b0 >> 6) & 0x3;
+        r.protocol_id = b0 & 0xf;
+        let jump = match r.protocol_id {
+            0 => {
+                for i in 0..8 {
+                    r.name[i] = at(b, p + 8 + i);
+                }
+                24
+            }
+            5 => {
+                let num = usize::from(be16(b, p + 2)).min(256);
+                for i in 0..num {
+                    r.name[i] = at(b, p + 4 + i);
+                }
+                (num + 4).max(24)
+            }
+            6 => {
+                for i in 0..8 {
+                    r.name[i] = at(b, p + 4 + i);
+                }
+                24
+            }
+            _ => 24,
+        };
+        k += jump as i64;
+        p += jump;
+    }
+}
+
+/// READ FULL STATUS (`-i -s`): standard output, and libmpathpersist's complaint about a
+/// descriptor that runs past the response on standard error. There is no limit on the
+/// number of descriptors (0.9.4 writes past its 32 pointers).
+pub fn read_full_status(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
+    let generation = be32(b, 0);
+    let additional = be32(b, 4);
+    out.extend_from_slice(format!("  PR generation=0x{generation:x} \n").as_bytes());
+    if additional == 0 || additional as usize > PARAM_LEN {
+        // Over 8192 bytes, 0.9.4 leaves the descriptors undecoded and its printer walks
+        // pointers that were never set (a crash); we print the header only.
+        return;
+    }
+    // The descriptors as the library reads them: its copy of the 8192-byte buffer.
+    let area: Vec<u8> = (0..PARAM_LEN).map(|i| at(b, 8 + i)).collect();
+    let mut r = Record {
+        key: 0,
+        flag: 0,
+        scope_type: 0,
+        rtpi: 0,
+        format_code: 0,
+        protocol_id: 0,
+        name: [0; 256],
+    };
+    let mut k: u32 = 0;
+    let mut p: usize = 0;
+    let mut guard = 0;
+    while k < additional && guard < PARAM_LEN {
+        guard += 1;
+        r.key = be64(&area, p);
+        r.flag = at(&area, p + 12);
+        r.scope_type = at(&area, p + 13);
+        r.rtpi = be16(&area, p + 18);
+        let mut tid_len = be32(&area, p + 20);
+        if tid_len.wrapping_add(24).wrapping_add(k) > additional {
+            err.extend_from_slice(
+                format!(
+                    "mpath_format_readfullstatus: corrupt PRIN response: status descriptor \
+                     end {} exceeds length {additional}\n",
+                    tid_len.wrapping_add(k).wrapping_add(24) as i32
+                )
+                .as_bytes(),
+            );
+            tid_len = additional.wrapping_sub(k).wrapping_sub(24);
+        }
+        if (tid_len as i32) > 0 {
+            decode_tid(&mut r, &area, p + 24, i64::from(tid_len as i32));
+        }
+        let num = 24u32.wrapping_add(tid_len);
+        print_descriptor(&r, out);
+        k = k.wrapping_add(num);
+        p = p.wrapping_add(num as i32 as isize as usize);
+    }
+}
+
+fn print_descriptor(r: &Record, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("   Key = 0x{:x}\n", r.key).as_bytes());
+    if r.flag & 0x02 != 0 {
+        out.extend_from_slice(b"      All target ports bit set\n");
+    } else {
+        out.extend_from_slice(b"      All target ports bit clear\n");
+        out.extend_from_slice(format!("      Relative port address: 0x{:x}\n", r.rtpi).as_bytes());
+    }
+    if r.flag & 0x01 != 0 {
+        out.extend_from_slice(b"      << Reservation holder >>\n");
+        let scope = r.scope_type >> 4;
+        if scope == 0 {
+            out.extend_from_slice(b"      scope: LU_SCOPE, ");
+        } else {
+            out.extend_from_slice(format!("      scope: {scope} ").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(" type: {}\n", TYPE_NAMES[usize::from(r.scope_type & 0xf)]).as_bytes(),
+        );
+    } else {
+        out.extend_from_slice(b"      not reservation holder\n");
+    }
+    let unexpected = |out: &mut Vec<u8>| {
+        if r.format_code != 0 {
+            out.extend_from_slice(
+                format!(" [Unexpected format code: {}]\n", r.format_code).as_bytes(),
+            );
+        }
+    };
+    match r.protocol_id {
+        0 => {
+            out.extend_from_slice(b"   FCP-2 ");
+            unexpected(out);
+            hex_stdout(&r.name[..8], out);
+        }
+        5 => {
+            out.extend_from_slice(b"   iSCSI ");
+            let text = r.name.split(|&c| c == 0).next().unwrap_or(&[]);
+            match r.format_code {
+                0 => {
+                    out.extend_from_slice(b"name: ");
+                    out.extend_from_slice(text);
+                    out.push(b'\n');
+                }
+                1 => {
+                    out.extend_from_slice(b"world wide unique port id: ");
+                    out.extend_from_slice(text);
+                    out.push(b'\n');
+                }
+                f => {
+                    out.extend_from_slice(format!("  [Unexpected format code: {f}]\n").as_bytes());
+                    hex_stdout(&r.name, out);
+                }
+            }
+        }
+        6 => {
+            out.extend_from_slice(b"   SAS ");
+            unexpected(out);
+            hex_stdout(&r.name[..8], out);
+        }
+        _ => {}
+    }
+}
+
+/// The text of a PR IN response of service action `sa` (0-3): standard output and
+/// standard error.
+pub fn prin(sa: u8, b: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    match sa {
+        0 => read_keys(b, &mut out),
+        1 => read_reservation(b, &mut out),
+        2 => report_capabilities(b, &mut out, &mut err),
+        _ => read_full_status(b, &mut out, &mut err),
+    }
+    (out, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_lines_follow_dumphex() {
+        let mut out = Vec::new();
+        hex_stdout(&[0x50, 0x01, 0x40, 0x5a, 0x10, 0, 0, 1], &mut out);
+        assert_eq!(out, b"        50 01 40 5a 10 00 00 01\n");
+        let lines = hex_lines(&[0xab; 17]);
+        assert_eq!(lines[0].len(), 76);
+        assert!(lines[0].starts_with("        ab ab ab ab ab ab ab ab  ab"));
+        assert_eq!(lines[1], "        ab");
+    }
+
+    #[test]
+    fn lio_capabilities_show_the_type_mask_as_0_9_4_does() {
+        let (out, err) = prin(2, &[0, 8, 0x0d, 0x81, 0xea, 0x01, 0, 0]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(err.is_empty());
+        assert!(text.contains("  Persist Through Power Loss Capable(PTPL_C): 1\n"));
+        assert!(text.contains("      Write Exclusive: 0\n"));
+        assert!(text.ends_with("      Exclusive Access, all registrants: 0\n"));
+        let (out, _) = prin(2, &[0, 8, 0, 0x80, 0x01, 0xff, 0, 0]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("      Write Exclusive, all registrants: 128\n"));
+        assert!(text.ends_with("      Exclusive Access, all registrants: 256\n"));
+        let (out, err) = prin(2, &[0, 2, 0, 0, 0, 0, 0, 0]);
+        assert!(out.is_empty());
+        assert!(!err.is_empty());
+    }
+
+    #[test]
+    fn full_status_descriptors_reuse_one_record() {
+        // Two descriptors; the second has no TransportID and shows the first's.
+        let mut b = vec![0, 0, 0, 7, 0, 0, 0, 72];
+        let mut d1 = vec![0u8; 24];
+        d1[7] = 0x11;
+        d1[12] = 1;
+        d1[13] = 5;
+        d1[19] = 1;
+        d1[23] = 24;
+        b.extend_from_slice(&d1);
+        let mut tid = vec![0u8; 24];
+        tid[0] = 6;
+        tid[4..12].copy_from_slice(&0x5001_4050_0000_0001u64.to_be_bytes());
+        b.extend_from_slice(&tid);
+        let mut d2 = vec![0u8; 24];
+        d2[7] = 0x22;
+        d2[12] = 2;
+        b.extend_from_slice(&d2);
+        let (out, err) = prin(3, &b);
+        assert!(err.is_empty());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  PR generation=0x7 \n   Key = 0x11\n      All target ports bit clear\n      \
+             Relative port address: 0x1\n      << Reservation holder >>\n      scope: \
+             LU_SCOPE,  type: Write Exclusive, registrants only\n   SAS         50 01 40 50 \
+             00 00 00 01\n   Key = 0x22\n      All target ports bit set\n      not \
+             reservation holder\n   SAS         50 01 40 50 00 00 00 01\n"
+        );
+    }
+}
