@@ -83,6 +83,13 @@ for u in /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd /sbin/udevd; 
   [ -x "$u" ] && { udevd=$u; break; }
 done
 [ -n "$udevd" ] || die "systemd-udevd not found in the $LAB_STACK root"
+# No inotify watch on SCSI disks: with it, every close of a read-write descriptor makes
+# udev probe the disk (a "change" event, then blkid's READs), and those READs consume
+# whatever unit attention the nexus has pending at a moment no test controls. The tests
+# compare unit attentions, so they must reach the command that was sent to see them.
+mkdir -p /etc/udev/rules.d
+echo 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="sd*", OPTIONS+="nowatch"' \
+  >/etc/udev/rules.d/99-pr-lab-nowatch.rules
 "$udevd" --daemon --resolve-names=never || die "systemd-udevd ($udevd)"
 
 modprobe -a sd_mod sg scsi_dh_alua target_core_mod target_core_file dm_multipath \
