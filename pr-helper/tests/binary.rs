@@ -12,14 +12,42 @@ use pr_helper::client::pr_in_cdb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pr-helper");
 
+/// Waits until `path` accepts connections: the socket file appears at bind(2), before
+/// listen(2), so its mere existence is not enough on a busy machine.
 fn wait_for(path: &Path, child: &mut Child) {
     let until = Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
+    while std::os::unix::net::UnixStream::connect(path).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("pr-helper exited early: {status}");
         }
-        assert!(Instant::now() < until, "{} never appeared", path.display());
+        assert!(Instant::now() < until, "{} never accepted", path.display());
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child killed when the test ends, failed or not, so that a failing test leaks no
+/// daemon (one holding the test's standard error would also hold up whoever reads it).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
     }
 }
 
@@ -84,15 +112,17 @@ fn it_serves_drops_privileges_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("s.sock");
     let pidfile = dir.path().join("pid");
-    let mut child = Command::new(BIN)
-        .arg("-k")
-        .arg(&socket)
-        .arg("-f")
-        .arg(&pidfile)
-        .arg("--timeout=5")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(BIN)
+            .arg("-k")
+            .arg(&socket)
+            .arg("-f")
+            .arg(&pidfile)
+            .arg("--timeout=5")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(&socket, &mut child);
     assert_eq!(
         read_keys_on_dev_null(&socket),
@@ -144,14 +174,16 @@ fn systemd_socket_activation() {
     };
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("act.sock");
-    let mut child = Command::new(activate)
-        .arg("-l")
-        .arg(&socket)
-        .arg(BIN)
-        .arg("--timeout=5")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(activate)
+            .arg("-l")
+            .arg(&socket)
+            .arg(BIN)
+            .arg("--timeout=5")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(&socket, &mut child);
     assert_eq!(
         read_keys_on_dev_null(&socket),

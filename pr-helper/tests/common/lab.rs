@@ -43,8 +43,8 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    /// Starts `program -k SOCKET ARGS...` and waits (20 s at most) for its socket and, if
-    /// given, its control socket.
+    /// Starts `program -k SOCKET ARGS...` and waits (20 s at most) until its socket and,
+    /// if given, its control socket accept connections.
     pub fn start(
         name: &str,
         program: &str,
@@ -70,7 +70,9 @@ impl Daemon {
             child,
         };
         let until = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() || control.is_some_and(|c| !c.exists()) {
+        // A socket file exists from bind(2), before listen(2): wait until it accepts.
+        let accepts = |p: &Path| std::os::unix::net::UnixStream::connect(p).is_ok();
+        while !accepts(socket) || control.is_some_and(|c| !accepts(c)) {
             if let Ok(Some(s)) = d.child.try_wait() {
                 panic!("{name} exited at start: {s}");
             }
