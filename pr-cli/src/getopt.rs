@@ -28,6 +28,24 @@ pub struct LongOpt {
     pub val: char,
 }
 
+/// A long option without an argument, reported as `val`.
+pub const fn no(name: &'static str, val: char) -> LongOpt {
+    LongOpt {
+        name,
+        has_arg: HasArg::No,
+        val,
+    }
+}
+
+/// A long option with a required argument, reported as `val`.
+pub const fn req(name: &'static str, val: char) -> LongOpt {
+    LongOpt {
+        name,
+        has_arg: HasArg::Required,
+        val,
+    }
+}
+
 /// One parsed item, in command-line order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {

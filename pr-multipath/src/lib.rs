@@ -178,6 +178,6 @@ pub use passthrough::RawReply;
 pub use path::{Path, PathRefresher, PathState};
 pub use path_keys::PathKey;
 pub use report::{Command, MapEvent, OutCommand, PathRegistration, Phase, Report, Step};
-pub use request::{InResult, OutRequest};
+pub use request::{BasicOut, BasicOutError, InResult, OutRequest};
 pub use sgio::FromMapOptions;
 pub use tokio_util::sync::CancellationToken;

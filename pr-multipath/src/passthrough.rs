@@ -33,9 +33,9 @@ use pr_core::types::{PrInAction, PrOutAction, PrOutFlags, ReservationType};
 
 use crate::any_path::AnyPath;
 use crate::error::{Error, Failure, Result};
-use crate::lun::{MultipathLun, RegisterRequest};
+use crate::lun::MultipathLun;
 use crate::report::Report;
-use crate::request::OutRequest;
+use crate::request::{BasicOut, BasicOutError, OutRequest};
 
 /// The operation codes and CDB length of PERSISTENT RESERVE IN/OUT (pr-core's).
 pub use pr_core::cdb::{CDB_LEN as PR_CDB_LEN, PERSISTENT_RESERVE_IN, PERSISTENT_RESERVE_OUT};
@@ -143,47 +143,30 @@ fn decode_out(cdb: &PrOutCdb, params: &[u8]) -> core::result::Result<OutRequest,
     if !p.flags.contains(PrOutFlags::SPEC_I_PT) && params.len() != 24 {
         return Err(RawReply::parameter_list_length_error());
     }
-    Ok(match action {
-        PrOutAction::Register | PrOutAction::RegisterAndIgnoreExistingKey => {
-            let mut spec_i_pt = Vec::new();
-            for t in p.transport_ids() {
-                let t = t.map_err(|_| RawReply::invalid_field_in_parameter_list())?;
-                spec_i_pt.push(t.into_owned());
-            }
-            let request = RegisterRequest {
-                old_key: p.key,
-                new_key: p.sa_key,
-                ignore_existing: action == PrOutAction::RegisterAndIgnoreExistingKey,
-                aptpl: p.flags.contains(PrOutFlags::APTPL),
-                all_tg_pt: Some(p.flags.contains(PrOutFlags::ALL_TG_PT)),
-                policy: None,
-            };
-            OutRequest::Register { request, spec_i_pt }
+    let mut spec_i_pt = Vec::new();
+    if matches!(
+        action,
+        PrOutAction::Register | PrOutAction::RegisterAndIgnoreExistingKey
+    ) {
+        for t in p.transport_ids() {
+            let t = t.map_err(|_| RawReply::invalid_field_in_parameter_list())?;
+            spec_i_pt.push(t.into_owned());
         }
-        PrOutAction::Reserve => OutRequest::Reserve {
-            key: p.key,
-            reservation_type: ty()?,
-        },
-        PrOutAction::Release => OutRequest::Release {
-            key: p.key,
-            reservation_type: ty()?,
-        },
-        PrOutAction::Clear => OutRequest::Clear { key: p.key },
-        PrOutAction::Preempt => OutRequest::Preempt {
-            key: p.key,
-            victim: p.sa_key,
-            reservation_type: ty()?,
-        },
-        PrOutAction::PreemptAndAbort => OutRequest::PreemptAndAbort {
-            key: p.key,
-            victim: p.sa_key,
-            reservation_type: ty()?,
-        },
-        PrOutAction::ReplaceLostReservation => OutRequest::ReplaceLostReservation {
-            new_key: p.sa_key,
-            reservation_type: ty()?,
-        },
-        PrOutAction::RegisterAndMove => return Err(RawReply::invalid_field_in_cdb()),
+    }
+    OutRequest::from_basic(BasicOut {
+        action,
+        key: p.key,
+        sa_key: p.sa_key,
+        type_code: cdb.type_code,
+        aptpl: p.flags.contains(PrOutFlags::APTPL),
+        all_tg_pt: Some(p.flags.contains(PrOutFlags::ALL_TG_PT)),
+        spec_i_pt,
+    })
+    .map_err(|e| match e {
+        BasicOutError::SpecIPtWithoutRegister => RawReply::invalid_field_in_parameter_list(),
+        BasicOutError::ReservationType(_) | BasicOutError::RegisterAndMove => {
+            RawReply::invalid_field_in_cdb()
+        }
     })
 }
 

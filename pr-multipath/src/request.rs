@@ -128,6 +128,114 @@ impl OutRequest {
     }
 }
 
+/// The fields of a basic PERSISTENT RESERVE OUT (every service action but REGISTER AND
+/// MOVE), as a command line, libmpathpersist's `mpath_persistent_reserve_out` or a raw
+/// CDB and parameter list carry them: the one place they become an [`OutRequest`]
+/// ([`OutRequest::from_basic`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasicOut {
+    /// The service action.
+    pub action: PrOutAction,
+    /// RESERVATION KEY: this nexus's key.
+    pub key: ReservationKey,
+    /// SERVICE ACTION RESERVATION KEY: the new key (REGISTER, REGISTER AND IGNORE,
+    /// REPLACE LOST RESERVATION) or the victim's (PREEMPT, PREEMPT AND ABORT).
+    pub sa_key: ReservationKey,
+    /// The CDB's TYPE field (checked only for the actions that use it).
+    pub type_code: u8,
+    /// APTPL (the register actions).
+    pub aptpl: bool,
+    /// ALL_TG_PT (the register actions); `None`: pr-multipath chooses.
+    pub all_tg_pt: Option<bool>,
+    /// SPEC_I_PT TransportIDs: only REGISTER may carry them.
+    pub spec_i_pt: Vec<TransportId<'static>>,
+}
+
+/// Why a [`BasicOut`] is not a valid request: each is ILLEGAL REQUEST at a device server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BasicOutError {
+    /// The action takes a reservation type and this TYPE code names none (INVALID
+    /// FIELD IN CDB).
+    ReservationType(u8),
+    /// TransportIDs with a service action other than REGISTER (SPC: INVALID FIELD IN
+    /// PARAMETER LIST).
+    SpecIPtWithoutRegister,
+    /// REGISTER AND MOVE has a parameter list of its own: build
+    /// [`OutRequest::RegisterAndMove`].
+    RegisterAndMove,
+}
+
+impl core::fmt::Display for BasicOutError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BasicOutError::ReservationType(code) => {
+                write!(f, "invalid reservation type {code:#x}")
+            }
+            BasicOutError::SpecIPtWithoutRegister => {
+                f.write_str("TransportIDs (SPEC_I_PT) are only valid with REGISTER")
+            }
+            BasicOutError::RegisterAndMove => {
+                f.write_str("REGISTER AND MOVE has its own parameter list")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BasicOutError {}
+
+impl OutRequest {
+    /// The request `b` describes; the reservation type is checked only for the actions
+    /// that take one (RESERVE, RELEASE, the PREEMPTs, REPLACE LOST RESERVATION).
+    pub fn from_basic(b: BasicOut) -> core::result::Result<Self, BasicOutError> {
+        let ty = || {
+            ReservationType::from_code(b.type_code)
+                .ok_or(BasicOutError::ReservationType(b.type_code))
+        };
+        if !b.spec_i_pt.is_empty() && b.action != PrOutAction::Register {
+            return Err(BasicOutError::SpecIPtWithoutRegister);
+        }
+        Ok(match b.action {
+            PrOutAction::Register | PrOutAction::RegisterAndIgnoreExistingKey => {
+                OutRequest::Register {
+                    request: RegisterRequest {
+                        old_key: b.key,
+                        new_key: b.sa_key,
+                        ignore_existing: b.action == PrOutAction::RegisterAndIgnoreExistingKey,
+                        aptpl: b.aptpl,
+                        all_tg_pt: b.all_tg_pt,
+                        policy: None,
+                    },
+                    spec_i_pt: b.spec_i_pt,
+                }
+            }
+            PrOutAction::Reserve => OutRequest::Reserve {
+                key: b.key,
+                reservation_type: ty()?,
+            },
+            PrOutAction::Release => OutRequest::Release {
+                key: b.key,
+                reservation_type: ty()?,
+            },
+            PrOutAction::Clear => OutRequest::Clear { key: b.key },
+            PrOutAction::Preempt => OutRequest::Preempt {
+                key: b.key,
+                victim: b.sa_key,
+                reservation_type: ty()?,
+            },
+            PrOutAction::PreemptAndAbort => OutRequest::PreemptAndAbort {
+                key: b.key,
+                victim: b.sa_key,
+                reservation_type: ty()?,
+            },
+            PrOutAction::ReplaceLostReservation => OutRequest::ReplaceLostReservation {
+                new_key: b.sa_key,
+                reservation_type: ty()?,
+            },
+            PrOutAction::RegisterAndMove => return Err(BasicOutError::RegisterAndMove),
+        })
+    }
+}
+
 /// The answer of one PERSISTENT RESERVE IN action.
 ///
 /// With the `serde` feature: one member named for the action, `{"keys": {...}}`,
@@ -223,5 +331,148 @@ impl<T: Transport> MultipathLun<T> {
             }
             PrInAction::ReadFullStatus => InResult::FullStatus(self.read_full_status().await?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(action: PrOutAction, type_code: u8) -> BasicOut {
+        BasicOut {
+            action,
+            key: ReservationKey(0x11),
+            sa_key: ReservationKey(0x22),
+            type_code,
+            aptpl: false,
+            all_tg_pt: None,
+            spec_i_pt: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_basic_action_becomes_its_request() {
+        use PrOutAction::*;
+        let (k, v) = (ReservationKey(0x11), ReservationKey(0x22));
+        let we = ReservationType::WriteExclusive;
+        let cases = [
+            (
+                Register,
+                OutRequest::register(RegisterRequest::register(k, v)),
+            ),
+            (
+                RegisterAndIgnoreExistingKey,
+                OutRequest::register(RegisterRequest::register_ignore(v).current_key(k)),
+            ),
+            (
+                Reserve,
+                OutRequest::Reserve {
+                    key: k,
+                    reservation_type: we,
+                },
+            ),
+            (
+                Release,
+                OutRequest::Release {
+                    key: k,
+                    reservation_type: we,
+                },
+            ),
+            (Clear, OutRequest::Clear { key: k }),
+            (
+                Preempt,
+                OutRequest::Preempt {
+                    key: k,
+                    victim: v,
+                    reservation_type: we,
+                },
+            ),
+            (
+                PreemptAndAbort,
+                OutRequest::PreemptAndAbort {
+                    key: k,
+                    victim: v,
+                    reservation_type: we,
+                },
+            ),
+            (
+                ReplaceLostReservation,
+                OutRequest::ReplaceLostReservation {
+                    new_key: v,
+                    reservation_type: we,
+                },
+            ),
+        ];
+        for (action, want) in cases {
+            let got = OutRequest::from_basic(basic(action, 1)).unwrap();
+            assert_eq!(got, want, "{action:?}");
+            assert_eq!(got.action(), action);
+        }
+    }
+
+    #[test]
+    fn flags_reach_the_register_request() {
+        let mut b = basic(PrOutAction::Register, 0);
+        b.aptpl = true;
+        b.all_tg_pt = Some(false);
+        let OutRequest::Register { request, .. } = OutRequest::from_basic(b).unwrap() else {
+            panic!("not a REGISTER")
+        };
+        assert!(request.aptpl);
+        assert_eq!(request.all_tg_pt, Some(false));
+    }
+
+    #[test]
+    fn the_type_is_checked_only_where_it_is_used() {
+        // CLEAR and the register actions ignore TYPE; the others need a valid one.
+        for a in [
+            PrOutAction::Clear,
+            PrOutAction::Register,
+            PrOutAction::RegisterAndIgnoreExistingKey,
+        ] {
+            assert!(OutRequest::from_basic(basic(a, 0xf)).is_ok(), "{a:?}");
+        }
+        for a in [
+            PrOutAction::Reserve,
+            PrOutAction::Release,
+            PrOutAction::Preempt,
+            PrOutAction::PreemptAndAbort,
+            PrOutAction::ReplaceLostReservation,
+        ] {
+            assert_eq!(
+                OutRequest::from_basic(basic(a, 0xf)),
+                Err(BasicOutError::ReservationType(0xf)),
+                "{a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn transport_ids_only_with_register_and_move_is_not_basic() {
+        let tid = TransportId::Sas {
+            address: 0x5001_4050_0000_0001,
+        };
+        let mut b = basic(PrOutAction::Register, 0);
+        b.spec_i_pt = vec![tid.clone()];
+        assert!(matches!(
+            OutRequest::from_basic(b),
+            Ok(OutRequest::Register { spec_i_pt, .. }) if spec_i_pt.len() == 1
+        ));
+        for a in [
+            PrOutAction::RegisterAndIgnoreExistingKey,
+            PrOutAction::Reserve,
+        ] {
+            let mut b = basic(a, 1);
+            b.spec_i_pt = vec![tid.clone()];
+            assert_eq!(
+                OutRequest::from_basic(b),
+                Err(BasicOutError::SpecIPtWithoutRegister),
+                "{a:?}"
+            );
+        }
+        assert_eq!(
+            OutRequest::from_basic(basic(PrOutAction::RegisterAndMove, 1)),
+            Err(BasicOutError::RegisterAndMove)
+        );
     }
 }

@@ -19,11 +19,11 @@ use std::io::Write;
 
 use pr_core::outcome::CommandError;
 use pr_core::sense::SenseKey;
-use pr_core::types::{PrInAction, ReservationKey, ReservationType};
+use pr_core::types::{PrInAction, PrOutAction, ReservationKey};
 use pr_multipath::blocking::{self, BridgeError, Lun};
-use pr_multipath::{Error, ErrorKind, OutRequest, RegisterRequest};
+use pr_multipath::{BasicOut, BasicOutError, Error, ErrorKind, OutRequest};
 
-use crate::getopt::{self, HasArg, Item, LongOpt};
+use crate::getopt::{self, HasArg, Item, LongOpt, no, req};
 use maps::{MapDevice, Maps};
 use tid::CliTid;
 
@@ -62,22 +62,6 @@ pub const OTHER: i32 = 15;
 pub const MAX_TIDS: usize = 32;
 
 const SHORT: &str = "v:Cd:hHioYZK:S:PAT:skrGILcRX:l:f:";
-
-const fn no(name: &'static str, val: char) -> LongOpt {
-    LongOpt {
-        name,
-        has_arg: HasArg::No,
-        val,
-    }
-}
-
-const fn req(name: &'static str, val: char) -> LongOpt {
-    LongOpt {
-        name,
-        has_arg: HasArg::Required,
-        val,
-    }
-}
 
 /// The long options of 0.9.4, in its order (prefixes resolve against this list).
 const LONG: &[LongOpt] = &[
@@ -613,15 +597,6 @@ fn out_request(c: &Command<'_>) -> Result<OutRequest, (i32, String)> {
     let sa_key = ReservationKey(c.sark);
     let sa = c.prout_sa.unwrap_or(PROUT_REG);
     let illegal = |why: String| (ILLEGAL_REQ, why);
-    let ty = || {
-        // The CDB carries the low 4 bits.
-        ReservationType::from_code((c.prout_type & 0xf) as u8).ok_or_else(|| {
-            illegal(format!(
-                "invalid reservation type {:#x}",
-                c.prout_type & 0xf
-            ))
-        })
-    };
     let mut spec_i_pt = Vec::with_capacity(c.tids.len());
     for (i, t) in c.tids.iter().enumerate() {
         spec_i_pt.push(
@@ -629,47 +604,21 @@ fn out_request(c: &Command<'_>) -> Result<OutRequest, (i32, String)> {
                 .map_err(|why| illegal(format!("transport-id {}: {why}", i + 1)))?,
         );
     }
-    if !spec_i_pt.is_empty() && sa != PROUT_REG {
-        return Err(illegal(
-            "TransportIDs (SPEC_I_PT) are only valid with --register".into(),
-        ));
-    }
-    let flags = |mut r: RegisterRequest| {
-        if c.aptpl {
-            r = r.aptpl();
+    OutRequest::from_basic(BasicOut {
+        action: PrOutAction::from_code(sa).unwrap_or(PrOutAction::PreemptAndAbort),
+        key,
+        sa_key,
+        // The CDB carries the low 4 bits.
+        type_code: (c.prout_type & 0xf) as u8,
+        aptpl: c.aptpl,
+        all_tg_pt: c.alltgpt.then_some(true),
+        spec_i_pt,
+    })
+    .map_err(|e| match e {
+        BasicOutError::SpecIPtWithoutRegister => {
+            illegal("TransportIDs (SPEC_I_PT) are only valid with --register".into())
         }
-        if c.alltgpt {
-            r = r.all_tg_pt(true);
-        }
-        r
-    };
-    Ok(match sa {
-        PROUT_REG => OutRequest::Register {
-            request: flags(RegisterRequest::register(key, sa_key)),
-            spec_i_pt,
-        },
-        PROUT_REG_IGN => OutRequest::register(flags(
-            RegisterRequest::register_ignore(sa_key).current_key(key),
-        )),
-        PROUT_RES => OutRequest::Reserve {
-            key,
-            reservation_type: ty()?,
-        },
-        PROUT_REL => OutRequest::Release {
-            key,
-            reservation_type: ty()?,
-        },
-        PROUT_CLEAR => OutRequest::Clear { key },
-        PROUT_PREE => OutRequest::Preempt {
-            key,
-            victim: sa_key,
-            reservation_type: ty()?,
-        },
-        _ => OutRequest::PreemptAndAbort {
-            key,
-            victim: sa_key,
-            reservation_type: ty()?,
-        },
+        e => illegal(e.to_string()),
     })
 }
 

@@ -12,7 +12,7 @@ use pr_core::cdb::{PrInCdb, PrOutCdb};
 use pr_multipath::RawReply;
 
 use crate::device::{Opener, OsError};
-use crate::getopt::{self, HasArg, Item, LongOpt};
+use crate::getopt::{self, HasArg, Item, LongOpt, no, req};
 
 /// The version sg_persist 1.46 reports.
 pub const VERSION: &str = "0.67 20190913";
@@ -29,22 +29,6 @@ pub const EXIT_OTHER: i32 = 99;
 pub const EXIT_OS_BASE: i32 = 50;
 
 const SHORT: &str = "AcCd:GHhiIkK:l:Lm:MnoPQ:rRsS:T:UvVX:yYzZ";
-
-const fn no(name: &'static str, val: char) -> LongOpt {
-    LongOpt {
-        name,
-        has_arg: HasArg::No,
-        val,
-    }
-}
-
-const fn req(name: &'static str, val: char) -> LongOpt {
-    LongOpt {
-        name,
-        has_arg: HasArg::Required,
-        val,
-    }
-}
 
 /// The long options, each in its hyphen and underscore spellings, in sg_persist's order.
 const LONG: &[LongOpt] = &[

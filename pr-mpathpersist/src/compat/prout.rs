@@ -8,8 +8,8 @@ use core::ffi::{c_int, c_uint};
 use std::borrow::Cow;
 
 use pr_core::transport_id::{ISID_SEPARATOR, TransportId as Tid};
-use pr_core::types::{ReservationKey, ReservationType};
-use pr_multipath::{OutRequest, RegisterRequest};
+use pr_core::types::{PrOutAction, ReservationKey};
+use pr_multipath::{BasicOut, BasicOutError, OutRequest};
 
 use super::abi::*;
 use super::log;
@@ -35,18 +35,6 @@ pub(crate) fn out_request(
         );
         return Err(MPATH_PR_SYNTAX_ERROR);
     }
-    let reservation_type = || {
-        u8::try_from(rq_type)
-            .ok()
-            .and_then(ReservationType::from_code)
-            .ok_or_else(|| {
-                log::msg(0, format_args!("invalid reservation type {rq_type}"));
-                MPATH_PR_SYNTAX_ERROR
-            })
-    };
-    let key = ReservationKey::from_be_bytes(param.key);
-    let sa_key = ReservationKey::from_be_bytes(param.sa_key);
-    let flags = param.sa_flags;
     let spec_i_pt = tids
         .iter()
         .enumerate()
@@ -57,53 +45,49 @@ pub(crate) fn out_request(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if !spec_i_pt.is_empty() && rq_servact != MPATH_PROUT_REG_SA {
-        log::msg(0, format_args!("SPEC_I_PT is only valid with REGISTER"));
-        return Err(MPATH_PR_SYNTAX_ERROR);
-    }
-    let register = |request: RegisterRequest| {
-        let mut request = request;
-        if flags & MPATH_F_APTPL_MASK != 0 {
-            request = request.aptpl();
+    let action = match rq_servact {
+        MPATH_PROUT_REG_SA => PrOutAction::Register,
+        MPATH_PROUT_REG_IGN_SA => PrOutAction::RegisterAndIgnoreExistingKey,
+        MPATH_PROUT_RES_SA => PrOutAction::Reserve,
+        MPATH_PROUT_REL_SA => PrOutAction::Release,
+        MPATH_PROUT_CLEAR_SA => PrOutAction::Clear,
+        MPATH_PROUT_PREE_SA => PrOutAction::Preempt,
+        MPATH_PROUT_PREE_AB_SA => PrOutAction::PreemptAndAbort,
+        // libmpathpersist refuses TransportIDs with it as with any action but REGISTER.
+        MPATH_PROUT_REG_MOV_SA if !spec_i_pt.is_empty() => {
+            log::msg(0, format_args!("SPEC_I_PT is only valid with REGISTER"));
+            return Err(MPATH_PR_SYNTAX_ERROR);
         }
-        if flags & MPATH_F_ALL_TG_PT_MASK != 0 {
-            request = request.all_tg_pt(true);
-        }
-        request
-    };
-    Ok(Some(match rq_servact {
-        MPATH_PROUT_REG_SA => OutRequest::Register {
-            request: register(RegisterRequest::register(key, sa_key)),
-            spec_i_pt,
-        },
-        MPATH_PROUT_REG_IGN_SA => OutRequest::register(register(
-            RegisterRequest::register_ignore(sa_key).current_key(key),
-        )),
-        MPATH_PROUT_RES_SA => OutRequest::Reserve {
-            key,
-            reservation_type: reservation_type()?,
-        },
-        MPATH_PROUT_REL_SA => OutRequest::Release {
-            key,
-            reservation_type: reservation_type()?,
-        },
-        MPATH_PROUT_CLEAR_SA => OutRequest::Clear { key },
-        MPATH_PROUT_PREE_SA => OutRequest::Preempt {
-            key,
-            victim: sa_key,
-            reservation_type: reservation_type()?,
-        },
-        MPATH_PROUT_PREE_AB_SA => OutRequest::PreemptAndAbort {
-            key,
-            victim: sa_key,
-            reservation_type: reservation_type()?,
-        },
         MPATH_PROUT_REG_MOV_SA => return Ok(None),
         other => {
             log::msg(0, format_args!("invalid PR OUT service action {other}"));
             return Err(MPATH_PR_SYNTAX_ERROR);
         }
-    }))
+    };
+    let flags = param.sa_flags;
+    OutRequest::from_basic(BasicOut {
+        action,
+        key: ReservationKey::from_be_bytes(param.key),
+        sa_key: ReservationKey::from_be_bytes(param.sa_key),
+        // A type past 8 bits names no type either.
+        type_code: u8::try_from(rq_type).unwrap_or(u8::MAX),
+        aptpl: flags & MPATH_F_APTPL_MASK != 0,
+        all_tg_pt: (flags & MPATH_F_ALL_TG_PT_MASK != 0).then_some(true),
+        spec_i_pt,
+    })
+    .map(Some)
+    .map_err(|e| {
+        match e {
+            BasicOutError::ReservationType(_) => {
+                log::msg(0, format_args!("invalid reservation type {rq_type}"))
+            }
+            BasicOutError::SpecIPtWithoutRegister => {
+                log::msg(0, format_args!("SPEC_I_PT is only valid with REGISTER"))
+            }
+            e => log::msg(0, format_args!("{e}")),
+        }
+        MPATH_PR_SYNTAX_ERROR
+    })
 }
 
 /// A caller's `struct transportid` as a TransportID: Fibre Channel (`n_port_name`), SAS
@@ -186,6 +170,8 @@ pub(crate) fn parameter_dump(param: &ProutParamDescriptor, request: &OutRequest)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pr_core::types::ReservationType;
+    use pr_multipath::RegisterRequest;
 
     fn param(flags: u8) -> Box<ProutParamDescriptor> {
         // SAFETY: the structure is plain integers and bytes; all-zero is valid.
