@@ -23,7 +23,7 @@ use pr_core::types::{PrInAction, PrOutAction, ReservationKey};
 use pr_multipath::blocking::{self, BridgeError, Lun};
 use pr_multipath::{BasicOut, BasicOutError, Error, ErrorKind, OutRequest};
 
-use crate::getopt::{self, HasArg, Item, LongOpt, no, req};
+use crate::getopt::{self, Item, LongOpt, no, req};
 use maps::{MapDevice, Maps};
 use tid::CliTid;
 

@@ -12,7 +12,7 @@ use pr_core::cdb::{PrInCdb, PrOutCdb};
 use pr_multipath::RawReply;
 
 use crate::device::{Opener, OsError};
-use crate::getopt::{self, HasArg, Item, LongOpt, no, req};
+use crate::getopt::{self, Item, LongOpt, no, req};
 
 /// The version sg_persist 1.46 reports.
 pub const VERSION: &str = "0.67 20190913";
