@@ -13,6 +13,7 @@ mod read;
 mod render;
 mod show;
 mod sim;
+pub mod spec;
 
 use std::io::{BufRead, Write};
 
@@ -60,31 +61,6 @@ pub fn exit_code(kind: ErrorKind) -> i32 {
     }
 }
 
-/// Usage of the native subcommands.
-pub const USAGE: &str = "\
-Native commands (prsdk [OPTIONS] COMMAND [TARGET...]):
-  keys | reservation | capabilities | status      PR IN on each target
-  show                                            every map's reservation state
-  register --key NEW [--old-key OLD] [--ignore] [--aptpl] [--all-tg-pt]
-           [--transport-id TID]... (SPEC_I_PT)                  (--key 0: unregister)
-  reserve --key K --type T        release --key K --type T        clear --key K
-  preempt --key K --victim V --type T [--abort]
-  register-and-move --key K --dest-key D --type T --transport-id TID --rtp N [--unreg]
-  replace-lost-reservation --key NEW --type T
-  fence --key K --victim V [--type T] [--preempt]   remove V from every target
-  unfence --key K                                   register K on every target
-TARGET: a map name, /dev/mapper/NAME, /dev/dm-N, /dev/sdX, /dev/sgN; or --all-maps.
-Options: --json  (JSON, schema 1)   --all-maps   -v|-vv|-vvv (tracing to standard error)
-  --sim [--topology NODESxPATHSxLUNS] [--node N] [--fresh] [--down PATH]... [--script F]
-        a simulated cluster (default 2x2x3, LIO's behaviour; maps mpatha, mpathb, ...;
-        paths nNpPlL), node 1 holding WR_EX_RO with key 0x1111 and node 2 registered
-        with 0x2222 on every LUN unless --fresh; commands run as node N (default 1).
-        --script FILE (- for standard input): one command line a line on one cluster.
-TYPE: wr_ex ex_ac wr_ex_ro ex_ac_ro wr_ex_ar ex_ac_ar, or the code (1 3 5 6 7 8).
-Exit status: 0 ok, 1 usage, 2 no such target, 3 permission, 4 reservation conflict,
-  5 illegal request, 6 path or device failure, 7 other; the first failing target's.
-";
-
 // ---------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------
@@ -105,6 +81,12 @@ pub fn run(
             return EXIT_USAGE;
         }
     };
+    if o.help {
+        let text =
+            crate::generate::help::command(&o.command).unwrap_or_else(crate::generate::help::all);
+        let _ = out.write_all(text.as_bytes());
+        return EXIT_OK;
+    }
     if !o.sim
         && (o.topology.is_some()
             || o.node.is_some()
@@ -191,6 +173,12 @@ fn run_script(
                     "prsdk: --sim, --script, --topology and --fresh apply to the whole script"
                 );
                 EXIT_USAGE
+            }
+            Ok(o) if o.help => {
+                let text = crate::generate::help::command(&o.command)
+                    .unwrap_or_else(crate::generate::help::all);
+                o1.extend_from_slice(text.as_bytes());
+                EXIT_OK
             }
             Ok(o) => match run_parsed(&o, Some(sim), &mut o1, &mut e1) {
                 Ok(c) => c,

@@ -4,23 +4,7 @@ use pr_core::transport_id::TransportId;
 use pr_core::types::{ReservationKey, ReservationType};
 use pr_multipath::{OutRequest, RegisterRequest};
 
-/// The native commands.
-pub(super) const COMMANDS: &[&str] = &[
-    "keys",
-    "reservation",
-    "capabilities",
-    "status",
-    "show",
-    "register",
-    "reserve",
-    "release",
-    "clear",
-    "preempt",
-    "register-and-move",
-    "replace-lost-reservation",
-    "fence",
-    "unfence",
-];
+use super::spec::{self, Arg, Opt, Scope};
 
 /// A command-line error: the message.
 pub(super) struct Usage(pub(super) String);
@@ -52,8 +36,54 @@ pub(super) struct Opts {
     pub(super) preempt: bool,
     pub(super) script: Option<String>,
     pub(super) verbose: u8,
+    pub(super) help: bool,
+    /// The options given, in command-line order.
+    pub(super) given: Vec<Opt>,
 }
 
+impl Opts {
+    /// Records option `id` (with its value, for the options that take one).
+    fn set(&mut self, id: Opt, v: Option<String>) {
+        self.given.push(id);
+        let v = v.unwrap_or_default();
+        match id {
+            Opt::Json => self.json = true,
+            Opt::AllMaps => self.all_maps = true,
+            Opt::Verbose => self.verbose = self.verbose.saturating_add(1),
+            Opt::Help => self.help = true,
+            Opt::Sim => self.sim = true,
+            Opt::Topology => self.topology = Some(v),
+            Opt::Node => self.node = Some(v),
+            Opt::Fresh => self.fresh = true,
+            Opt::Down => self.down.push(v),
+            Opt::Script => self.script = Some(v),
+            Opt::Key => self.key = Some(v),
+            Opt::OldKey => self.old_key = Some(v),
+            Opt::Victim => self.victim = Some(v),
+            Opt::DestKey => self.dest_key = Some(v),
+            Opt::Type => self.rtype = Some(v),
+            Opt::TransportId => self.transport_id.push(v),
+            Opt::AllTgPt => self.all_tg_pt = true,
+            Opt::Rtp => self.rtp = Some(v),
+            Opt::Ignore => self.ignore = true,
+            Opt::Aptpl => self.aptpl = true,
+            Opt::Abort => self.abort = true,
+            Opt::Unreg => self.unreg = true,
+            Opt::Preempt => self.preempt = true,
+        }
+    }
+}
+
+/// The counted option whose short character is `c`.
+fn counted_short(c: char) -> Option<Opt> {
+    spec::OPTIONS
+        .iter()
+        .find(|o| o.short == Some(c) && o.arg == Arg::Count)
+        .map(|o| o.id)
+}
+
+/// Parses a native command line (without the program name), as [`spec::OPTIONS`] and
+/// [`spec::COMMANDS`] define it.
 pub(super) fn parse(args: &[String]) -> Result<Opts, Usage> {
     let mut o = Opts::default();
     let mut it = args.iter();
@@ -63,67 +93,42 @@ pub(super) fn parse(args: &[String]) -> Result<Opts, Usage> {
                 Some((n, v)) => (n, Some(v.to_owned())),
                 None => (long, None),
             };
-            let flag = |b: &mut bool| -> Result<(), Usage> {
-                if attached.is_some() {
+            let unknown = || Usage(format!("unknown option '{a}'"));
+            let spec = spec::option(name).ok_or_else(unknown)?;
+            match spec.arg {
+                // `--verbose=X` has always been an unknown option.
+                Arg::Count if attached.is_some() => return Err(unknown()),
+                Arg::Flag if attached.is_some() => {
                     return Err(Usage(format!("option '--{name}' takes no value")));
                 }
-                *b = true;
-                Ok(())
-            };
-            let mut value = |slot: &mut Option<String>| -> Result<(), Usage> {
-                let v = match attached.clone() {
-                    Some(v) => v,
-                    None => it
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| Usage(format!("option '--{name}' needs a value")))?,
-                };
-                if slot.is_some() {
-                    return Err(Usage(format!("option '--{name}' given twice")));
+                Arg::Flag | Arg::Count => o.set(spec.id, None),
+                Arg::Value { repeat, .. } => {
+                    let v = match attached {
+                        Some(v) => v,
+                        None => it
+                            .next()
+                            .cloned()
+                            .ok_or_else(|| Usage(format!("option '--{name}' needs a value")))?,
+                    };
+                    if !repeat && o.given.contains(&spec.id) {
+                        return Err(Usage(format!("option '--{name}' given twice")));
+                    }
+                    o.set(spec.id, Some(v));
                 }
-                *slot = Some(v);
-                Ok(())
-            };
-            match name {
-                "json" => flag(&mut o.json)?,
-                "verbose" if attached.is_none() => o.verbose = o.verbose.saturating_add(1),
-                "all-maps" => flag(&mut o.all_maps)?,
-                "sim" => flag(&mut o.sim)?,
-                "fresh" => flag(&mut o.fresh)?,
-                "ignore" => flag(&mut o.ignore)?,
-                "aptpl" => flag(&mut o.aptpl)?,
-                "abort" => flag(&mut o.abort)?,
-                "unreg" => flag(&mut o.unreg)?,
-                "preempt" => flag(&mut o.preempt)?,
-                "topology" => value(&mut o.topology)?,
-                "node" => value(&mut o.node)?,
-                "key" => value(&mut o.key)?,
-                "old-key" => value(&mut o.old_key)?,
-                "victim" => value(&mut o.victim)?,
-                "dest-key" => value(&mut o.dest_key)?,
-                "type" => value(&mut o.rtype)?,
-                "transport-id" => {
-                    let mut t = None;
-                    value(&mut t)?;
-                    o.transport_id.extend(t);
-                }
-                "all-tg-pt" => flag(&mut o.all_tg_pt)?,
-                "rtp" => value(&mut o.rtp)?,
-                "script" => value(&mut o.script)?,
-                "down" => {
-                    let mut d = None;
-                    value(&mut d)?;
-                    o.down.extend(d);
-                }
-                _ => return Err(Usage(format!("unknown option '{a}'"))),
             }
-        } else if a.len() > 1 && a.starts_with('-') && a[1..].bytes().all(|b| b == b'v') {
-            let n = u8::try_from(a.len() - 1).unwrap_or(u8::MAX);
-            o.verbose = o.verbose.saturating_add(n);
+        } else if let Some(counted) = a
+            .strip_prefix('-')
+            .filter(|c| !c.is_empty())
+            .and_then(|c| c.chars().map(counted_short).collect::<Option<Vec<Opt>>>())
+        {
+            // Clusters of counted short options: -v, -vv, -vvv.
+            for id in counted {
+                o.set(id, None);
+            }
         } else if a.starts_with('-') && a.len() > 1 {
             return Err(Usage(format!("unknown option '{a}'")));
         } else if o.command.is_empty() {
-            if !COMMANDS.contains(&a.as_str()) {
+            if spec::command(a).is_none() {
                 return Err(Usage(format!("unknown command '{a}'")));
             }
             o.command = a.clone();
@@ -136,7 +141,7 @@ pub(super) fn parse(args: &[String]) -> Result<Opts, Usage> {
             "--script takes no command: the commands are in the script".into(),
         ));
     }
-    if o.command.is_empty() && o.script.is_none() {
+    if o.command.is_empty() && o.script.is_none() && !o.help {
         return Err(Usage("no command given".into()));
     }
     if o.command == "show" && !o.targets.is_empty() && o.all_maps {
@@ -183,45 +188,31 @@ pub(super) fn type_of(
         None => norm.parse::<u8>().ok(),
     };
     code.and_then(ReservationType::from_code).ok_or_else(|| {
+        let values = spec::type_values();
+        let (names, codes) = values.split_at(ReservationType::ALL.len());
         Usage(format!(
-            "bad --type '{v}': one of wr_ex ex_ac wr_ex_ro ex_ac_ro wr_ex_ar ex_ac_ar, or 1 3 5 6 7 8"
+            "bad --type '{v}': one of {}, or {}",
+            names.join(" "),
+            codes.join(" ")
         ))
     })
 }
 
 /// The PR OUT request of a PR OUT command, checked; `None` for the other commands.
 pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
-    let only = |allowed: &[&str]| -> Result<(), Usage> {
-        let given = [
-            ("key", o.key.is_some()),
-            ("old-key", o.old_key.is_some()),
-            ("victim", o.victim.is_some()),
-            ("dest-key", o.dest_key.is_some()),
-            ("type", o.rtype.is_some()),
-            ("transport-id", !o.transport_id.is_empty()),
-            ("all-tg-pt", o.all_tg_pt),
-            ("rtp", o.rtp.is_some()),
-            ("ignore", o.ignore),
-            ("aptpl", o.aptpl),
-            ("abort", o.abort),
-            ("unreg", o.unreg),
-            ("preempt", o.preempt),
-        ];
-        match given.iter().find(|(n, g)| *g && !allowed.contains(n)) {
-            Some((n, _)) => Err(Usage(format!("--{n} does not apply to {}", o.command))),
-            None => Ok(()),
-        }
-    };
+    // The options this command does not take, first in the table's order.
+    let takes = spec::command(&o.command).map_or(&[][..], |c| c.options);
+    let refused = spec::OPTIONS.iter().find(|s| {
+        s.scope == Scope::Command && o.given.contains(&s.id) && !takes.iter().any(|t| t.id == s.id)
+    });
+    if let Some(s) = refused {
+        return Err(Usage(format!(
+            "--{} does not apply to {}",
+            s.long, o.command
+        )));
+    }
     let req = match o.command.as_str() {
         "register" => {
-            only(&[
-                "key",
-                "old-key",
-                "ignore",
-                "aptpl",
-                "all-tg-pt",
-                "transport-id",
-            ])?;
             let new_key = key_of("key", &o.key)?;
             if o.ignore && o.old_key.is_some() {
                 return Err(Usage("--ignore and --old-key contradict each other".into()));
@@ -257,7 +248,6 @@ pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
             }
         }
         "reserve" | "release" => {
-            only(&["key", "type"])?;
             let (key, reservation_type) = (key_of("key", &o.key)?, type_of(&o.rtype, None)?);
             if o.command == "reserve" {
                 OutRequest::Reserve {
@@ -271,21 +261,14 @@ pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
                 }
             }
         }
-        "replace-lost-reservation" => {
-            only(&["key", "type"])?;
-            OutRequest::ReplaceLostReservation {
-                new_key: key_of("key", &o.key)?,
-                reservation_type: type_of(&o.rtype, None)?,
-            }
-        }
-        "clear" => {
-            only(&["key"])?;
-            OutRequest::Clear {
-                key: key_of("key", &o.key)?,
-            }
-        }
+        "replace-lost-reservation" => OutRequest::ReplaceLostReservation {
+            new_key: key_of("key", &o.key)?,
+            reservation_type: type_of(&o.rtype, None)?,
+        },
+        "clear" => OutRequest::Clear {
+            key: key_of("key", &o.key)?,
+        },
         "preempt" => {
-            only(&["key", "victim", "type", "abort"])?;
             let (key, victim) = (key_of("key", &o.key)?, key_of("victim", &o.victim)?);
             let reservation_type = type_of(&o.rtype, None)?;
             if o.abort {
@@ -303,15 +286,6 @@ pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
             }
         }
         "register-and-move" => {
-            only(&[
-                "key",
-                "dest-key",
-                "type",
-                "transport-id",
-                "rtp",
-                "unreg",
-                "aptpl",
-            ])?;
             let destination = match &o.transport_id[..] {
                 [] => return Err(Usage("--transport-id is required".into())),
                 [t] => transport_id(t)?,
@@ -339,7 +313,6 @@ pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
             }
         }
         "fence" => {
-            only(&["key", "victim", "type", "preempt"])?;
             key_of("key", &o.key)?;
             key_of("victim", &o.victim)?;
             type_of(
@@ -349,12 +322,10 @@ pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
             return Ok(None);
         }
         "unfence" => {
-            only(&["key"])?;
             key_of("key", &o.key)?;
             return Ok(None);
         }
         _ => {
-            only(&[])?;
             return Ok(None);
         }
     };
@@ -364,6 +335,99 @@ pub(super) fn out_action(o: &Opts) -> Result<Option<OutRequest>, Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    /// A value the option accepts.
+    fn sample(id: Opt) -> &'static str {
+        match id {
+            Opt::Type => "wr_ex",
+            Opt::TransportId => "sas,5001405000000001",
+            Opt::Topology => "2x2x3",
+            Opt::Down => "n0p0l0",
+            Opt::Script => "-",
+            _ => "1",
+        }
+    }
+
+    #[test]
+    fn the_parser_takes_every_option_of_the_table_and_no_other() {
+        for o in spec::OPTIONS {
+            let mut forms = vec![format!("--{}", o.long)];
+            forms.extend(o.short.map(|c| format!("-{c}")));
+            for form in forms {
+                // --script takes no command.
+                let command = if o.id == Opt::Script {
+                    "--json"
+                } else {
+                    "keys"
+                };
+                let mut line = vec![command.to_owned(), form.clone()];
+                if matches!(o.arg, Arg::Value { .. }) {
+                    line.push(sample(o.id).to_owned());
+                }
+                let parsed = parse(&line);
+                let o2 = parsed.as_ref().map_err(|u| u.0.clone());
+                assert!(o2.is_ok(), "{form}: {:?}", o2.err());
+                let json = (o.id == Opt::Script).then_some(Opt::Json);
+                assert!(
+                    o2.is_ok_and(|p| p.given.iter().copied().eq(json.into_iter().chain([o.id]))),
+                    "{form}"
+                );
+            }
+        }
+        for bad in ["--bogus", "--keys", "--Key", "-x", "-vx", "--json=1"] {
+            assert!(parse(&args(&["keys", bad])).is_err(), "{bad}");
+        }
+        for c in spec::COMMANDS {
+            assert!(parse(&args(&[c.name, "mpatha"])).is_ok(), "{}", c.name);
+        }
+        assert!(parse(&args(&["frob"])).is_err());
+    }
+
+    /// Every command requires exactly the options the table says it requires, and refuses
+    /// the command options it does not list.
+    #[test]
+    fn commands_check_their_options_as_the_table_says() {
+        for c in spec::COMMANDS.iter().filter(|c| c.kind != spec::Kind::Read) {
+            let line = |skip: Option<Opt>, extra: Option<Opt>| {
+                let mut l = vec![c.name.to_owned(), "mpatha".to_owned()];
+                let ids = c.options.iter().filter(|o| o.need == spec::Need::Required);
+                for id in ids
+                    .map(|o| o.id)
+                    .filter(|id| Some(*id) != skip)
+                    .chain(extra)
+                {
+                    let o = spec::spec_of(id);
+                    l.push(format!("--{}", o.long));
+                    if matches!(o.arg, Arg::Value { .. }) {
+                        l.push(sample(id).to_owned());
+                    }
+                }
+                parse(&l).and_then(|o| out_action(&o)).err().map(|u| u.0)
+            };
+            assert_eq!(line(None, None), None, "{}", c.name);
+            for o in c.options.iter().filter(|o| o.need == spec::Need::Required) {
+                let long = spec::spec_of(o.id).long;
+                assert_eq!(
+                    line(Some(o.id), None),
+                    Some(format!("--{long} is required")),
+                    "{}",
+                    c.name
+                );
+            }
+            for o in spec::OPTIONS.iter().filter(|o| o.scope == Scope::Command) {
+                if !c.options.iter().any(|co| co.id == o.id) {
+                    assert_eq!(
+                        line(None, Some(o.id)),
+                        Some(format!("--{} does not apply to {}", o.long, c.name)),
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn types_by_name_and_code() {
