@@ -282,3 +282,42 @@ pub fn run_script_with(
     }
     status
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> (i32, String, String) {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = main_with(&args, &mut out, &mut err, &mut std::io::empty());
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        (code, text(out), text(err))
+    }
+
+    /// The options `prsdk` takes first, and `prsdk sim`'s, are the ones the generated
+    /// help, completions and man page list (`generate::TOP_OPTIONS`,
+    /// `native::spec::SIM_TOOL_OPTIONS`).
+    #[test]
+    fn top_and_sim_options_are_the_documented_ones() {
+        for (name, _) in generate::TOP_OPTIONS {
+            let (code, out, err) = run(&["prsdk", name]);
+            assert_eq!((code, err.as_str()), (0, ""), "{name}");
+            assert!(
+                out.starts_with("prsdk ") || out.starts_with("Usage: prsdk"),
+                "{name}"
+            );
+        }
+        for (name, _, _) in native::spec::SIM_TOOL_OPTIONS {
+            let opt = format!("--{name}");
+            assert_eq!(
+                run(&["prsdk", "sim", &opt, "1"]),
+                (0, String::new(), String::new())
+            );
+        }
+        assert_eq!(run(&["prsdk", "sim", "--bogus", "1"]).0, EXIT_USAGE);
+        for t in native::spec::TOOLS {
+            assert!(generate::help::command(t.name).is_some(), "{}", t.name);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `prsdk completions bash|zsh|fish` and `prsdk man` through the binary: each script is
-//! valid for its shell (`bash -n`, `zsh -n`, `fish --no-execute`), bash's and fish's
-//! complete real command lines, and the man page renders without a warning
+//! valid for its shell (`bash -n`, `zsh -n`, `fish --no-execute`), and each completes real
+//! command lines (bash's `_prsdk` called directly, fish's `complete -C`, zsh's typed into
+//! an interactive zsh through `zsh/zpty`), and the man page renders without a warning
 //! (`groff -man -ww -z`, `man --warnings -l`). Needs bash, zsh, fish, groff and man
 //! (`lab/setup.sh` installs them); a missing one fails the test, naming it. That every
 //! option the parsers accept is in the completions and the man page is checked by the
@@ -112,26 +113,73 @@ fn bash_completion_is_valid_and_completes() {
     assert_eq!(complete(&["prsdk", "--vers"]), ["--version"]);
 }
 
+/// Drives an interactive `zsh -f` in a pseudo-terminal (`zsh/zpty`): loads compinit with
+/// the script's directory in `$fpath`, wraps `compadd` to print each match it is given,
+/// types `$2` and TAB, then a key bound to print an end marker. `$1`: the directory.
+/// The markers are spelled so that the terminal's echo of these lines does not contain
+/// them.
+const ZSH_CAPTURE: &str = r#"
+zmodload zsh/zpty || exit 2
+zpty z zsh -f -i
+zpty -w z "PROMPT=''; RPROMPT=''; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z 'zstyle ":completion:*" list-grouped false; zstyle ":completion:*" insert-tab false'
+zpty -w z 'compadd () {
+  if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
+  typeset -a __hits
+  builtin compadd -A __hits "$@"
+  (( $#__hits )) || return 1
+  local h; for h in $__hits; do print -r -- "${:-H}IT:$h"; done
+}'
+zpty -w z 'bindkey "^I" complete-word'
+zpty -w z 'finish() { print -r -- "${:-E}ND:"; }; zle -N finish; bindkey "^X" finish'
+zpty -n -w z "$2"$'\t'
+zpty -n -w z $'\C-X'
+while zpty -r z line; do
+  [[ $line == *END:* ]] && break
+  [[ $line == *HIT:* ]] && print -r -- "${${line##*HIT:}%%$'\r'*}"
+done
+zpty -d z
+"#;
+
 #[test]
-fn zsh_completion_is_valid() {
-    let script = saved(&["completions", "zsh"]);
-    let path = script.path().to_str().expect("utf-8 path");
-    ok(&run("zsh", &["-n", path], &[]));
-    let text = std::fs::read_to_string(path).expect("read");
+fn zsh_completion_is_valid_and_completes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (code, text, _) = prsdk(&["completions", "zsh"]);
+    assert_eq!(code, 0);
     assert!(text.starts_with("#compdef prsdk\n"));
-    // Loads as compinit would autoload it, defining the function without errors.
-    let loaded = ok(&run(
-        "zsh",
-        &[
-            "-f",
-            "-c",
-            "autoload -Uz compinit && compinit -u -D; source \"$1\" 2>/dev/null; whence -w _prsdk _prsdk_targets",
-            "zsh",
-            path,
-        ],
-        &[],
-    ));
-    assert_eq!(loaded, "_prsdk: function\n_prsdk_targets: function\n");
+    let script = dir.path().join("_prsdk");
+    std::fs::write(&script, &text).expect("write _prsdk");
+    ok(&run("zsh", &["-n", script.to_str().expect("utf-8")], &[]));
+    let dir_path = dir.path().to_str().expect("utf-8 path");
+    let complete = |line: &str| -> Vec<String> {
+        // `timeout`: a completion that never ends fails instead of hanging.
+        let out = run(
+            "timeout",
+            &["60", "zsh", "-f", "-c", ZSH_CAPTURE, "zsh", dir_path, line],
+            &[("TERM", "dumb")],
+        );
+        assert!(out.status.success(), "zsh for {line:?}: {:?}", out.status);
+        let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        words.sort();
+        words
+    };
+    assert_eq!(complete("prsdk reg"), ["register", "register-and-move"]);
+    assert_eq!(complete("prsdk --sim reserve --ty"), ["--type"]);
+    assert_eq!(
+        complete("prsdk reserve --type wr"),
+        ["wr_ex", "wr_ex_ar", "wr_ex_ro"]
+    );
+    assert_eq!(complete("prsdk --key 1 fence --p"), ["--preempt"]);
+    assert_eq!(
+        complete("prsdk --sim keys mpath"),
+        ["mpatha", "mpathb", "mpathc"]
+    );
+    assert_eq!(complete("prsdk completions "), ["bash", "fish", "zsh"]);
+    assert_eq!(complete("prsdk sg_persist --read-k"), ["--read-keys"]);
+    assert_eq!(complete("prsdk mpathpersist --batch"), ["--batch-file"]);
 }
 
 #[test]

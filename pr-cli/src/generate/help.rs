@@ -28,13 +28,6 @@ fn item_at(out: &mut String, left: &str, help: &str, column: usize) {
     out.push('\n');
 }
 
-/// Drops the blanks before the last line break.
-fn trim_end(out: &mut String) {
-    let kept = out.trim_end().len();
-    out.truncate(kept);
-    out.push('\n');
-}
-
 /// A paragraph, wrapped.
 fn para(out: &mut String, text: &str) {
     out.push_str(&wrap(text, 0, 2, WIDTH));
@@ -74,7 +67,8 @@ fn types_line() -> String {
 pub fn all() -> String {
     let mut out = String::from("Usage: prsdk [OPTIONS] COMMAND [OPTIONS] [TARGET...]\n");
     for t in spec::TOOLS {
-        let _ = writeln!(out, "       prsdk {} {}", t.name, t.synopsis).map(|_| trim_end(&mut out));
+        let line = format!("       prsdk {} {}", t.name, t.synopsis);
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out.push_str("       prsdk --version | --help\n\n");
     out.push_str("Native commands (options anywhere on the line; 'prsdk help COMMAND' for one):\n");

@@ -68,7 +68,7 @@ pub(super) fn script() -> String {
     s.push_str(
         "_prsdk_targets() {\n\
          \x20   local -a maps\n\
-         \x20   if (( ${words[(I)--sim]} )); then\n\
+         \x20   if (( ${_prsdk_words[(I)--sim]} )); then\n\
          \x20       maps=(mpatha mpathb mpathc)\n\
          \x20   else\n\
          \x20       maps=(/dev/mapper/*(N:t))\n\
@@ -80,6 +80,10 @@ pub(super) fn script() -> String {
     s.push_str("_prsdk() {\n");
     s.push_str("    local curcontext=$curcontext state state_descr line ret=1\n");
     s.push_str("    typeset -A opt_args\n");
+    s.push_str(
+        "    # The whole line, for _prsdk_targets (`words` loses what precedes the command).\n",
+    );
+    s.push_str("    local -a _prsdk_words\n    _prsdk_words=($words)\n");
     let mut common = scoped(Scope::Global);
     common.extend(scoped(Scope::Sim));
     array(&mut s, "common", &common);
