@@ -99,7 +99,7 @@ pub(super) fn script() -> String {
             s,
             "complete -c prsdk -n __prsdk_no_command -a {} -d {}",
             t.name,
-            quote(t.summary)
+            quote(t.brief)
         );
     }
     for (n, h) in TOP_OPTIONS {

@@ -96,16 +96,16 @@ pub fn page() -> String {
     for o in spec::OPTIONS.iter().filter(|o| o.scope == Scope::Global) {
         tp(&mut s, &opt_text(o, value_name(o, None)), o.help);
     }
-    for (n, h) in TOP_OPTIONS.iter().filter(|(n, _)| !n.starts_with("--")) {
-        let long = TOP_OPTIONS
-            .iter()
-            .find(|(l, lh)| l.starts_with("--") && lh == h)
-            .map_or("", |(l, _)| *l);
-        tp(
-            &mut s,
-            &format!("\\fB{}\\fR, \\fB{}\\fR", esc(n), esc(long)),
-            &format!("{h} (as the first argument)"),
-        );
+    // -V, --version and -h: `prsdk`'s own, as its first argument.
+    let (short, long): (Vec<_>, Vec<_>) =
+        TOP_OPTIONS.iter().partition(|(n, _)| !n.starts_with("--"));
+    for (n, h) in short {
+        let long = long.iter().find(|e| e.1 == h).map(|e| e.0);
+        let tag = match long {
+            Some(l) => format!("\\fB{}\\fR, \\fB{}\\fR", esc(n), esc(l)),
+            None => format!("\\fB{}\\fR", esc(n)),
+        };
+        tp(&mut s, &tag, &format!("{h}; only as the first argument"));
     }
 
     s.push_str(".SS \"Simulated cluster\"\n");

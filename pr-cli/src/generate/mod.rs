@@ -27,12 +27,12 @@ pub fn completions(shell: &str) -> Option<String> {
     }
 }
 
-/// The options `prsdk` itself takes as its first argument (beside the native ones).
+/// The options `prsdk` itself takes as its first argument, beside the native ones
+/// (`--help` is one of those).
 pub(crate) const TOP_OPTIONS: &[(&str, &str)] = &[
     ("--version", "print the version and exit"),
     ("-V", "print the version and exit"),
-    ("--help", "print the help and exit"),
-    ("-h", "print the help and exit"),
+    ("-h", "print the help and exit, as --help"),
 ];
 
 /// A personality: its name, its parser's short option string and long options (every

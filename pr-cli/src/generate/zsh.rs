@@ -105,7 +105,7 @@ pub(super) fn script() -> String {
     commands.extend(
         spec::TOOLS
             .iter()
-            .map(|t| format!("'{}:{}'", t.name, desc(t.summary).replace("\\:", ":"))),
+            .map(|t| format!("'{}:{}'", t.name, desc(t.brief).replace("\\:", ":"))),
     );
     array(&mut s, "commands", &commands);
     s.push_str(

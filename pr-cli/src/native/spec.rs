@@ -598,6 +598,8 @@ pub struct Tool {
     pub name: &'static str,
     /// What follows the name.
     pub synopsis: &'static str,
+    /// What it does, in a few words (the completions' descriptions).
+    pub brief: &'static str,
     /// What it does.
     pub summary: &'static str,
 }
@@ -606,31 +608,37 @@ pub struct Tool {
 pub const TOOLS: &[Tool] = &[
     Tool {
         name: "sg_persist",
+        brief: "Debian 12's sg_persist (sg3_utils 1.46)",
         synopsis: "[sg_persist options] DEVICE",
         summary: "Debian 12's sg_persist (sg3_utils 1.46): same options, output and exit statuses (also when prsdk is invoked through a link named sg_persist)",
     },
     Tool {
         name: "mpathpersist",
+        brief: "Debian 12's mpathpersist (multipath-tools 0.9.4)",
         synopsis: "[mpathpersist options] DEVICE",
         summary: "Debian 12's mpathpersist (multipath-tools 0.9.4): same options, output and exit statuses (also through a link named mpathpersist)",
     },
     Tool {
         name: "sim",
+        brief: "sg_persist and mpathpersist command lines on a simulated LUN",
         synopsis: "[--paths N] [--node2-paths M]",
         summary: "reads sg_persist and mpathpersist command lines from standard input, one a line (sg_persist -n -o -I -S 0x1111 path1, mpathpersist -i -k map1), and runs them on one simulated LIO LUN seen through N paths of node 1 (default 2) and M of node 2 (default 2), named path1, path2, ...; map1 is node 1's multipath map, map2 node 2's; prints each command, its output and its exit status",
     },
     Tool {
         name: "help",
+        brief: "this help, or one command's",
         synopsis: "[COMMAND]",
         summary: "this help, or one command's",
     },
     Tool {
         name: "completions",
+        brief: "the shell completion script",
         synopsis: "bash|zsh|fish",
         summary: "print the shell completion script for bash, zsh or fish",
     },
     Tool {
         name: "man",
+        brief: "the manual page prsdk(1)",
         synopsis: "",
         summary: "print the manual page prsdk(1) (roff)",
     },
