@@ -22,6 +22,10 @@
 #                       (pr-helper/tests/qemu-guest/build.sh: -m32 freestanding, no multilib)
 #   systemd strace      pr-helper's socket-activation test (systemd-socket-activate);
 #                       pr-mpathpersist/bench.sh --profile (system calls per call)
+#   zsh fish groff-base man-db   pr-cli/tests/completions_man.rs: prsdk's generated
+#                       completions checked by each shell (bash -n, zsh -n, fish
+#                       --no-execute, bash's and fish's answers on real command lines),
+#                       its man page rendered with warnings on (groff -ww, man --warnings)
 #   mmdebstrap          builds the Debian sid guest root of the lab's second stack
 #                       (lab/stack/build-sid.sh; the packages in it come from sid, not
 #                       from this machine)
@@ -36,6 +40,7 @@ pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
       python3-venv fence-agents
       gcc g++ valgrind pkg-config
       systemd strace
+      zsh fish groff-base man-db
       mmdebstrap)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

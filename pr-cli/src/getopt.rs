@@ -46,6 +46,21 @@ pub const fn req(name: &'static str, val: char) -> LongOpt {
     }
 }
 
+/// The documentation of one option of a personality, for the man page and the shell
+/// completions: its short character, its long spellings (as in the parser's table), its
+/// argument's name (`None`: no argument) and one help line.
+#[derive(Clone, Copy, Debug)]
+pub struct OptDoc {
+    /// The short option character.
+    pub short: char,
+    /// Every long spelling, without `--`.
+    pub long: &'static [&'static str],
+    /// The argument's name, for the options that take one.
+    pub arg: Option<&'static str>,
+    /// What it does.
+    pub help: &'static str,
+}
+
 /// One parsed item, in command-line order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {

@@ -6,8 +6,10 @@
 //! blocking API), and that runs the same commands on a simulated LUN with `prsdk sim`
 //! (no root, no hardware). Its own subcommands ([`native`]: PR IN reads, `show`, PR OUT
 //! actions, `fence`/`unfence` on many LUNs, tables or `--json`) run on maps and devices or
-//! on a simulated cluster (`--sim`). It is **not** yet the whole tool of issue 14: a
-//! personality of mpathpersist 0.15 and shell completions are still to come. It never talks to
+//! on a simulated cluster (`--sim`). Its help, shell completions
+//! (`prsdk completions bash|zsh|fish`) and manual page (`prsdk man`) are generated from the
+//! same definitions as its parsers ([`generate`]). It is **not** yet the whole tool of
+//! issue 14: a personality of mpathpersist 0.15 is still to come. It never talks to
 //! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
 //!
 //! # What differs from sg_persist 1.46
@@ -33,6 +35,7 @@
 #![deny(missing_docs)]
 
 pub mod device;
+pub mod generate;
 pub mod getopt;
 pub mod mpathpersist;
 pub mod native;
@@ -65,25 +68,6 @@ pub fn personality(argv0: &str) -> Personality {
 
 /// Exit status of a native usage error.
 pub const EXIT_USAGE: i32 = 1;
-
-const NATIVE_USAGE: &str = "\
-Usage: prsdk COMMAND [ARGS...]
-  prsdk sg_persist [sg_persist options] DEVICE
-        Debian 12's sg_persist (sg3_utils 1.46): same options, output and exit status
-        (also when prsdk is invoked through a link named sg_persist).
-  prsdk mpathpersist [mpathpersist options] DEVICE
-        Debian 12's mpathpersist (multipath-tools 0.9.4): same options, output and
-        exit status (also through a link named mpathpersist).
-  prsdk sim [--paths N] [--node2-paths M]
-        Reads sg_persist and mpathpersist command lines from standard input, one a
-        line (for example `sg_persist -n -o -I -S 0x1111 path1` or
-        `mpathpersist -i -k map1`), and runs them on one simulated LUN with LIO's
-        behaviour seen through N paths of node 1 (default 2) and M of node 2
-        (default 2), named path1, path2, ... in that order; map1 is node 1's
-        multipath map of its paths, map2 node 2's. Prints each command, its output
-        and its exit status. No root, no hardware.
-  prsdk --version | --help
-";
 
 /// Runs the program with `args` (`args[0]` the name it was invoked as). Returns the exit
 /// status.
@@ -139,15 +123,58 @@ fn native(
             let _ = writeln!(out, "prsdk {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Some("--help" | "-h" | "help") => {
-            let _ = out.write_all(NATIVE_USAGE.as_bytes());
-            let _ = out.write_all(native::USAGE.as_bytes());
+        Some("--help" | "-h") => {
+            let _ = out.write_all(generate::help::all().as_bytes());
             0
+        }
+        Some("help") => match args.get(2) {
+            None => {
+                let _ = out.write_all(generate::help::all().as_bytes());
+                0
+            }
+            Some(name) => match generate::help::command(name) {
+                Some(text) if args.len() == 3 => {
+                    let _ = out.write_all(text.as_bytes());
+                    0
+                }
+                Some(_) => {
+                    let _ = writeln!(err, "prsdk help: one command at a time");
+                    EXIT_USAGE
+                }
+                None => {
+                    let _ = writeln!(err, "prsdk help: unknown command '{name}'");
+                    let _ = writeln!(err, "Try 'prsdk --help'.");
+                    EXIT_USAGE
+                }
+            },
+        },
+        Some("completions") => match (args.get(2).map(String::as_str), args.len()) {
+            (Some(shell), 3) if generate::completions(shell).is_some() => {
+                let text = generate::completions(shell).unwrap_or_default();
+                let _ = out.write_all(text.as_bytes());
+                0
+            }
+            _ => {
+                let _ = writeln!(
+                    err,
+                    "prsdk completions: give one shell: {}",
+                    native::spec::SHELLS.join(", ")
+                );
+                EXIT_USAGE
+            }
+        },
+        Some("man") if args.len() == 2 => {
+            let _ = out.write_all(generate::man::page().as_bytes());
+            0
+        }
+        Some("man") => {
+            let _ = writeln!(err, "prsdk man: takes no arguments");
+            EXIT_USAGE
         }
         // The native subcommands and their options (issue 14's native mode).
         Some(_) => native::run(&args[1..], out, err, stdin),
         None => {
-            let _ = err.write_all(NATIVE_USAGE.as_bytes());
+            let _ = err.write_all(generate::help::all().as_bytes());
             EXIT_USAGE
         }
     }
@@ -254,4 +281,43 @@ pub fn run_script_with(
         let _ = writeln!(out, "[exit {code}]");
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> (i32, String, String) {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = main_with(&args, &mut out, &mut err, &mut std::io::empty());
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        (code, text(out), text(err))
+    }
+
+    /// The options `prsdk` takes first, and `prsdk sim`'s, are the ones the generated
+    /// help, completions and man page list (`generate::TOP_OPTIONS`,
+    /// `native::spec::SIM_TOOL_OPTIONS`).
+    #[test]
+    fn top_and_sim_options_are_the_documented_ones() {
+        for (name, _) in generate::TOP_OPTIONS {
+            let (code, out, err) = run(&["prsdk", name]);
+            assert_eq!((code, err.as_str()), (0, ""), "{name}");
+            assert!(
+                out.starts_with("prsdk ") || out.starts_with("Usage: prsdk"),
+                "{name}"
+            );
+        }
+        for (name, _, _) in native::spec::SIM_TOOL_OPTIONS {
+            let opt = format!("--{name}");
+            assert_eq!(
+                run(&["prsdk", "sim", &opt, "1"]),
+                (0, String::new(), String::new())
+            );
+        }
+        assert_eq!(run(&["prsdk", "sim", "--bogus", "1"]).0, EXIT_USAGE);
+        for t in native::spec::TOOLS {
+            assert!(generate::help::command(t.name).is_some(), "{}", t.name);
+        }
+    }
 }

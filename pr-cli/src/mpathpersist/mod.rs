@@ -12,6 +12,7 @@
 //! device-mapper trouble), 14 thread error, 15 anything else.
 
 pub mod maps;
+mod options;
 pub mod print;
 pub mod tid;
 
@@ -25,6 +26,7 @@ use pr_multipath::{BasicOut, BasicOutError, Error, ErrorKind, OutRequest};
 
 use crate::getopt::{self, Item, LongOpt, no, req};
 use maps::{MapDevice, Maps};
+pub use options::OPTIONS;
 use tid::CliTid;
 
 /// `MPATH_PR_SUCCESS`.
@@ -61,10 +63,11 @@ pub const OTHER: i32 = 15;
 /// `MPATH_MX_TIDS`: the most TransportIDs mpathpersist sends.
 pub const MAX_TIDS: usize = 32;
 
-const SHORT: &str = "v:Cd:hHioYZK:S:PAT:skrGILcRX:l:f:";
+/// The short options, in getopt's syntax.
+pub const SHORT: &str = "v:Cd:hHioYZK:S:PAT:skrGILcRX:l:f:";
 
 /// The long options of 0.9.4, in its order (prefixes resolve against this list).
-const LONG: &[LongOpt] = &[
+pub const LONG: &[LongOpt] = &[
     req("verbose", 'v'),
     no("clear", 'C'),
     req("device", 'd'),

@@ -3,6 +3,7 @@
 //! command sent through the front door. See the crate documentation for what differs.
 
 pub mod num;
+mod options;
 pub mod print;
 pub mod tid;
 
@@ -13,6 +14,7 @@ use pr_multipath::RawReply;
 
 use crate::device::{Opener, OsError};
 use crate::getopt::{self, Item, LongOpt, no, req};
+pub use options::OPTIONS;
 
 /// The version sg_persist 1.46 reports.
 pub const VERSION: &str = "0.67 20190913";
@@ -28,10 +30,11 @@ pub const EXIT_OTHER: i32 = 99;
 /// `SG_LIB_OS_BASE_ERR`: errno `e` exits `50 + e`.
 pub const EXIT_OS_BASE: i32 = 50;
 
-const SHORT: &str = "AcCd:GHhiIkK:l:Lm:MnoPQ:rRsS:T:UvVX:yYzZ";
+/// The short options, in getopt's syntax.
+pub const SHORT: &str = "AcCd:GHhiIkK:l:Lm:MnoPQ:rRsS:T:UvVX:yYzZ";
 
 /// The long options, each in its hyphen and underscore spellings, in sg_persist's order.
-const LONG: &[LongOpt] = &[
+pub const LONG: &[LongOpt] = &[
     req("alloc-length", 'l'),
     req("alloc_length", 'l'),
     no("clear", 'C'),
