@@ -110,6 +110,32 @@ impl OutRequest {
         }
     }
 
+    /// The SPEC_I_PT tail of a REGISTER's parameter list as pr-core encodes it (the
+    /// TRANSPORTID PARAMETER DATA LENGTH, then the TransportIDs), for tools that show the
+    /// parameter list; `None` without TransportIDs. A TransportID that cannot be encoded
+    /// is left out (executing the request refuses it before anything is sent).
+    pub fn spec_i_pt_bytes(&self) -> Option<Vec<u8>> {
+        let OutRequest::Register { spec_i_pt, .. } = self else {
+            return None;
+        };
+        if spec_i_pt.is_empty() {
+            return None;
+        }
+        let mut list = Vec::new();
+        for t in spec_i_pt {
+            let mut b = vec![0u8; t.encoded_len()];
+            if t.encode(&mut b).is_ok() {
+                list.extend_from_slice(&b);
+            }
+        }
+        let mut out = u32::try_from(list.len())
+            .unwrap_or(0)
+            .to_be_bytes()
+            .to_vec();
+        out.extend_from_slice(&list);
+        Some(out)
+    }
+
     /// The service action sent for it.
     pub fn action(&self) -> PrOutAction {
         match self {

@@ -645,18 +645,8 @@ fn parameter_list(c: &Command<'_>, request: &OutRequest) -> Vec<u8> {
         flags |= 0x08;
     }
     out.extend_from_slice(&[flags, 0, 0, 0]);
-    if let OutRequest::Register { spec_i_pt, .. } = request
-        && !spec_i_pt.is_empty()
-    {
-        let mut list = Vec::new();
-        for t in spec_i_pt {
-            let mut b = vec![0u8; t.encoded_len()];
-            if t.encode(&mut b).is_ok() {
-                list.extend_from_slice(&b);
-            }
-        }
-        out.extend_from_slice(&u32::try_from(list.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(&list);
+    if let Some(tail) = request.spec_i_pt_bytes() {
+        out.extend_from_slice(&tail);
     }
     out
 }

@@ -151,18 +151,8 @@ pub(crate) fn parameter_dump(param: &ProutParamDescriptor, request: &OutRequest)
     out.extend_from_slice(&param._obsolete.to_ne_bytes());
     out.extend_from_slice(&[param.sa_flags, param._reserved]);
     out.extend_from_slice(&param._obsolete1.to_ne_bytes());
-    if let OutRequest::Register { spec_i_pt, .. } = request
-        && !spec_i_pt.is_empty()
-    {
-        let mut list = Vec::new();
-        for t in spec_i_pt {
-            let mut b = vec![0u8; t.encoded_len()];
-            if t.encode(&mut b).is_ok() {
-                list.extend_from_slice(&b);
-            }
-        }
-        out.extend_from_slice(&u32::try_from(list.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(&list);
+    if let Some(tail) = request.spec_i_pt_bytes() {
+        out.extend_from_slice(&tail);
     }
     out
 }
