@@ -46,7 +46,7 @@ pub struct PathKey {
 /// iSCSI name: it matches an entry with any ISID (names compared without regard to ASCII
 /// case, as iSCSI names are). Sessions of one initiator name through one target port are
 /// then told apart only when they hold the same key: [`MultipathLun::path_keys`] reports
-/// a path unknown when its matches disagree.
+/// a path unknown when its matches disagree (in key, or in holding the reservation).
 pub fn nexus_names(
     initiator: &TransportId<'_>,
     relative_target_port: u16,
@@ -97,8 +97,8 @@ impl MultipathLun<AnyPath> {
                                 false,
                                 Some(format!(
                                     "{} registrations name {tid} at relative target port \
-                                     {rtp} with different keys, and the path's ISID is not \
-                                     known",
+                                     {rtp}, with different keys or not all holders, and the \
+                                     path's ISID is not known",
                                     matches.len()
                                 )),
                             ),
@@ -116,6 +116,78 @@ impl MultipathLun<AnyPath> {
             })
             .collect();
         Ok((status, keys))
+    }
+}
+
+#[cfg(test)]
+mod matching {
+    use pr_core::transport_id::TransportId;
+    use pr_core::types::ReservationKey;
+
+    use super::nexus_names;
+    use crate::lun::StatusEntry;
+
+    fn entry(tid: &str, rtp: u16, all_tg_pt: bool) -> StatusEntry {
+        StatusEntry {
+            key: ReservationKey(1),
+            all_tg_pt,
+            holder: false,
+            type_code: 0,
+            relative_target_port: rtp,
+            transport_id_bytes: Vec::new(),
+            transport_id: Some(TransportId::parse(tid).unwrap().into_owned()),
+        }
+    }
+
+    #[test]
+    fn an_entry_names_a_nexus_by_transport_id_and_target_port() {
+        let sas = TransportId::parse("sas,500140a100000000").unwrap();
+        assert!(nexus_names(
+            &sas,
+            2,
+            &entry("sas,500140a100000000", 2, false)
+        ));
+        assert!(!nexus_names(
+            &sas,
+            3,
+            &entry("sas,500140a100000000", 2, false)
+        ));
+        assert!(nexus_names(
+            &sas,
+            3,
+            &entry("sas,500140a100000000", 2, true)
+        ));
+        assert!(!nexus_names(
+            &sas,
+            2,
+            &entry("sas,500140a100000001", 2, false)
+        ));
+        let mut no_tid = entry("sas,500140a100000000", 2, false);
+        no_tid.transport_id = None;
+        assert!(!nexus_names(&sas, 2, &no_tid));
+    }
+
+    #[test]
+    fn an_iscsi_name_without_isid_matches_every_isid_of_that_name() {
+        let any = TransportId::Iscsi {
+            name: "iqn.2003-01.org.example:node1".into(),
+            isid: None,
+        };
+        let e = entry("iqn.2003-01.org.example:node1,i,0x00023d000002", 1, false);
+        assert!(nexus_names(&any, 1, &e));
+        assert!(!nexus_names(&any, 2, &e));
+        let mut upper = entry("iqn.2003-01.org.example:node9,i,0x00023d000003", 1, false);
+        upper.transport_id = Some(TransportId::Iscsi {
+            name: "IQN.2003-01.ORG.EXAMPLE:NODE1".into(),
+            isid: Some("00023d000003".into()),
+        });
+        assert!(nexus_names(&any, 1, &upper));
+        let other = entry("iqn.2003-01.org.example:node2,i,0x00023d000002", 1, false);
+        assert!(!nexus_names(&any, 1, &other));
+        // With the ISID, only that one.
+        let one = TransportId::parse("iqn.2003-01.org.example:node1,i,0x00023d000002").unwrap();
+        assert!(nexus_names(&one, 1, &e));
+        assert!(!nexus_names(&one, 1, &upper));
     }
 }
 
