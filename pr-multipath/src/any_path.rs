@@ -72,13 +72,35 @@ impl AnyPath {
 
     /// The I_T nexus this path is, as the device server names it in READ FULL STATUS
     /// (the initiator port's TransportID and the target port's RELATIVE TARGET PORT
-    /// IDENTIFIER), when known: simulated paths know it; SG_IO, block-ioctl and custom
-    /// paths do not yet (`None`: it would have to be read from sysfs per transport).
+    /// IDENTIFIER), when known: see [`it_nexus`](Self::it_nexus), which says why not.
     pub fn nexus(&self) -> Option<(TransportId<'static>, u16)> {
+        self.it_nexus().ok()
+    }
+
+    /// The I_T nexus this path is, or why it is unknown. Simulated paths know it; an
+    /// SG_IO path on a SCSI disk or sg node learns it from sysfs
+    /// ([`pr_sgio::Device::it_nexus`]: iSCSI, Fibre Channel, SAS and LIO's tcm_loop; an
+    /// iSCSI initiator whose ISID the kernel does not show comes with `isid: None`, which
+    /// [`nexus_names`](crate::nexus_names) takes to match any ISID of that name). Unknown:
+    /// a dm map (no single nexus), block-ioctl paths (no READ FULL STATUS to match against)
+    /// and custom transports.
+    pub fn it_nexus(&self) -> Result<(TransportId<'static>, u16), String> {
         match self {
+            AnyPath::Sg(d) => d
+                .it_nexus()
+                .map(|n| (n.initiator, n.relative_target_port))
+                .map_err(|e| e.reason),
+            AnyPath::Block(_) => Err(
+                "a block-layer PR ioctl path: its I_T nexus is not learned (no READ FULL STATUS \
+                 to match it against)"
+                    .to_owned(),
+            ),
             #[cfg(feature = "sim")]
-            AnyPath::Sim(s) => s.it_nexus().map(|n| (n.initiator, n.relative_target_port)),
-            _ => None,
+            AnyPath::Sim(s) => s
+                .it_nexus()
+                .map(|n| (n.initiator, n.relative_target_port))
+                .ok_or_else(|| "the simulated path has no nexus".to_owned()),
+            AnyPath::Custom(_) => Err("a custom transport does not tell its I_T nexus".to_owned()),
         }
     }
 

@@ -176,7 +176,7 @@ pub use map_control::{DmMapControl, MapControl};
 pub use open::{Classified, DevT, DeviceKind, KeptClassifications, Lun, OpenOptions, classify_fd};
 pub use passthrough::RawReply;
 pub use path::{Path, PathRefresher, PathState};
-pub use path_keys::PathKey;
+pub use path_keys::{PathKey, nexus_names};
 pub use report::{Command, MapEvent, OutCommand, PathRegistration, Phase, Report, Step};
 pub use request::{BasicOut, BasicOutError, InResult, OutRequest};
 pub use sgio::FromMapOptions;

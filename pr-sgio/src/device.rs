@@ -4,13 +4,14 @@ use std::fs::OpenOptions as StdOpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pr_core::transport::{Request, Response, Transport, TransportError};
 
 use crate::classify::{Classified, Classifier, Resolved};
 use crate::engine::{self, Limiter, SgV3Engine};
 use crate::error::{Error, Result};
+use crate::nexus::{self, ItNexus, NexusError};
 use crate::sysfs::{self, DevT, DeviceKind, NodeType, Sysfs};
 
 /// How a [`Device`] turns its blocking kernel calls into futures (see [`crate::engine`]).
@@ -221,6 +222,8 @@ pub struct Device {
     dev: DevT,
     read_only: bool,
     exec: Exec,
+    sysfs: Sysfs,
+    nexus: OnceLock<Result<ItNexus, NexusError>>,
 }
 
 impl Device {
@@ -300,6 +303,8 @@ impl Device {
             dev: node.dev,
             read_only: options.read_only,
             exec,
+            sysfs: options.sysfs.clone(),
+            nexus: OnceLock::new(),
         })
     }
 
@@ -333,6 +338,8 @@ impl Device {
             dev: c.dev,
             read_only: options.read_only,
             exec,
+            sysfs: options.sysfs.clone(),
+            nexus: OnceLock::new(),
         }
     }
 
@@ -363,6 +370,24 @@ impl Device {
             Exec::InPlace { .. } => Engine::InPlace,
             Exec::SgV3 { .. } => Engine::SgV3Async,
         }
+    }
+
+    /// The I_T nexus this device is (initiator port TransportID and relative target
+    /// port), learned from sysfs once and then remembered (see [`crate::nexus`]); an error
+    /// says why it is unknown (a dm map is no single nexus, a transport whose initiator
+    /// port sysfs does not show, ...).
+    pub fn it_nexus(&self) -> std::result::Result<ItNexus, NexusError> {
+        self.nexus
+            .get_or_init(|| match &self.kind {
+                DeviceKind::Multipath { name, .. } => Err(NexusError {
+                    device: name.clone(),
+                    reason: "a dm-multipath map is one I_T nexus per path, not one".to_owned(),
+                }),
+                DeviceKind::ScsiDisk { name, .. } | DeviceKind::ScsiGeneric { name, .. } => {
+                    nexus::it_nexus(&self.sysfs, name)
+                }
+            })
+            .clone()
     }
 }
 

@@ -20,6 +20,8 @@
 //! - [`mod@classify`]: what a user gave (a map name, a node, an fd) classified: a multipath map,
 //!   a SCSI disk, an sg node, or an error saying why not.
 //! - [`discover`]: multipath maps, their paths and path states; VPD page 83h identities.
+//! - [`nexus`]: the I_T nexus of a SCSI device (initiator port TransportID, relative
+//!   target port) from sysfs, per transport.
 //! - [`sysfs`]: device numbers, SCSI addresses and node identification.
 //! - [`sys`]: the raw kernel structures and ioctls (the only `unsafe` code).
 //!
@@ -35,6 +37,7 @@ pub mod discover;
 pub mod dm;
 pub mod engine;
 pub mod error;
+pub mod nexus;
 pub mod sys;
 pub mod sysfs;
 
@@ -45,4 +48,5 @@ pub use classify::{
 pub use device::{Device, Engine, OpenOptions};
 pub use engine::Limiter;
 pub use error::{Error, Result};
+pub use nexus::{ItNexus, NexusError};
 pub use sysfs::{DevT, DeviceKind, Hctl};

@@ -461,3 +461,88 @@ fn discover_names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Every node-1 and node-2 nexus of LUN 0 registers its own key through its disk;
+/// `Device::it_nexus` of each disk and of its sg node must name the READ FULL STATUS
+/// descriptor of that key (TransportID and relative target port as LIO reports them; over
+/// iSCSI the sysfs name without the ISID, which Linux does not show), and the map has no
+/// single nexus.
+#[tokio::test]
+#[ignore = "needs the lab: lab/test.sh -- native_"]
+async fn native_it_nexus_of_each_path_names_its_own_registration() {
+    let _g = PR_STATE.lock().await;
+    let disks: Vec<PathBuf> = lab_paths()
+        .into_iter()
+        .chain(pr_lab_support::paths("LAB_NODE2_PATHS_0"))
+        .collect();
+    let sgs: Vec<PathBuf> = lab_sgs()
+        .into_iter()
+        .chain(pr_lab_support::paths("LAB_NODE2_SG_0"))
+        .collect();
+    assert_eq!(disks.len(), sgs.len(), "paths vs sg nodes");
+    let devs: Vec<Device> = disks
+        .iter()
+        .map(|p| Device::open(p).expect("open path"))
+        .collect();
+    for (i, d) in devs.iter().enumerate() {
+        prout(d, &PrOut::register_ignore(test_key(0x40 + i as u64))).await;
+    }
+    let fs = prin(&devs[0], PrInAction::ReadFullStatus).await;
+    let fs = fs.full_status().expect("READ FULL STATUS");
+    let entries: Vec<(
+        ReservationKey,
+        u16,
+        pr_core::transport_id::TransportId<'static>,
+    )> = fs
+        .descriptors()
+        .map(|d| {
+            (
+                d.key(),
+                d.relative_target_port(),
+                d.transport_id().expect("TransportID").into_owned(),
+            )
+        })
+        .collect();
+    for (i, (disk, sg)) in disks.iter().zip(&sgs).enumerate() {
+        let n = devs[i]
+            .it_nexus()
+            .unwrap_or_else(|e| panic!("{}: {e}", disk.display()));
+        let sg_n = Device::open(sg)
+            .expect("open sg")
+            .it_nexus()
+            .unwrap_or_else(|e| panic!("{}: {e}", sg.display()));
+        assert_eq!(sg_n, n, "{} vs {}", disk.display(), sg.display());
+        let named: Vec<ReservationKey> = entries
+            .iter()
+            .filter(|(_, rtp, tid)| {
+                *rtp == n.relative_target_port
+                    && match (&n.initiator, tid) {
+                        (
+                            pr_core::transport_id::TransportId::Iscsi { name, isid: None },
+                            pr_core::transport_id::TransportId::Iscsi { name: theirs, .. },
+                        ) => name == theirs,
+                        (ours, theirs) => ours == theirs,
+                    }
+            })
+            .map(|(k, _, _)| *k)
+            .collect();
+        assert_eq!(
+            named,
+            [test_key(0x40 + i as u64)],
+            "{}: nexus {} rtp {} in {entries:?}",
+            disk.display(),
+            n.initiator,
+            n.relative_target_port
+        );
+    }
+    let map = Device::open(lab_map()).expect("open map");
+    let e = map.it_nexus().expect_err("a map has no single nexus");
+    assert!(e.reason.contains("dm-multipath map"), "{e}");
+    for (i, d) in devs.iter().enumerate() {
+        prout(
+            d,
+            &PrOut::register(test_key(0x40 + i as u64), ReservationKey(0)),
+        )
+        .await;
+    }
+}

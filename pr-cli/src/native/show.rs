@@ -63,10 +63,9 @@ pub(super) fn show(o: &Opts, targets: &[Target], out: &mut dyn Write, err: &mut 
             .iter()
             .filter(|e| {
                 !all_known
-                    || !lun_paths.iter().any(|(tid, rtp)| {
-                        e.transport_id.as_ref() == Some(tid)
-                            && (e.all_tg_pt || e.relative_target_port == *rtp)
-                    })
+                    || !lun_paths
+                        .iter()
+                        .any(|(tid, rtp)| pr_multipath::nexus_names(tid, *rtp, e))
             })
             .map(|e| e.key)
             .collect();
