@@ -40,9 +40,12 @@ use crate::sys::{self, LockType};
 
 /// Files this process holds a lock on, by (device, inode), with the descriptors that must
 /// stay open until that lock is released (see the module doc).
-static HELD: Mutex<Option<HashMap<(u64, u64), Vec<File>>>> = Mutex::new(None);
+static HELD: Mutex<Option<Table>> = Mutex::new(None);
 
-fn held() -> MutexGuard<'static, Option<HashMap<(u64, u64), Vec<File>>>> {
+/// (device, inode) of each file held, and the descriptors parked until its release.
+type Table = HashMap<(u64, u64), Vec<File>>;
+
+fn held() -> MutexGuard<'static, Option<Table>> {
     HELD.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -308,7 +308,20 @@ fn take_reservation(lun: &Lun, key: ReservationKey, mode: Mode) -> Result<()> {
         _ => {}
     }
     match lun.reserve(key, ty) {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            if mode == Mode::Exclusive {
+                // Another host registered between our check and our RESERVE: it is losing a
+                // race (its RESERVE will conflict and it will unregister). While it stays
+                // registered it could write; say so.
+                let others = read_state(lun)?.others(key);
+                if !others.is_empty() {
+                    tracing::warn!(lun = lun.name(), %key, ?others,
+                        "exclusive reservation taken while other keys are registered \
+                         (racing acquirers, expected to unregister)");
+                }
+            }
+            Ok(())
+        }
         Err(e) if e.is_reservation_conflict() => {
             let now = read_state(lun)?;
             let holders = now.others(key);

@@ -381,6 +381,25 @@ mod tests {
     }
 
     #[test]
+    fn the_real_scsi_id_names_no_key_for_a_device_that_is_not_scsi() {
+        // udev's scsi_id is on every Debian system (package udev); libvirt runs it by this
+        // path. /dev/null has no SCSI identity: the program fails and prints nothing, and
+        // libvirt falls through to the SHA-256 name, as we must.
+        assert!(
+            Path::new(SCSI_ID).exists(),
+            "{SCSI_ID} is missing: install udev (this test checks how we run it)"
+        );
+        assert_eq!(Programs::default().scsi_key("/dev/null").unwrap(), None);
+        let c = LockspaceConfig {
+            file_dir: Some("/f".into()),
+            scsi_dir: Some("/s".into()),
+            ..LockspaceConfig::default()
+        };
+        let r = resolve("/dev/null", &c, &Programs::default()).unwrap();
+        assert_eq!(r.kind, NameKind::Sha256);
+    }
+
+    #[test]
     fn a_missing_program_is_a_clear_error() {
         let p = Programs {
             lvs: "/nonexistent/lvs".into(),
