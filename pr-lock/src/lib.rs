@@ -17,8 +17,9 @@
 //!
 //! [`DiskLock`] does both; [`FileLock`] and [`LunLock`] each alone.
 //!
-//! This crate is **not** a lock daemon and does not speak virtlockd's RPC: the locks are
-//! held by the process that takes them (fcntl locks are per process) and go with it. It
+//! This crate is **not** a lock daemon and does not go through virtlockd (it takes the
+//! same locks itself; `tests/virtlockd.rs` checks both against the real daemon): the locks
+//! are held by the process that takes them (fcntl locks are per process) and go with it. It
 //! does not patch or configure libvirt, and it sends no SCSI command itself (pr-multipath
 //! does). A disk that is not a SCSI device gets the file lock only, and says so
 //! ([`Enforcement::FileOnly`]).
