@@ -53,7 +53,10 @@ pub struct LunLockOptions {
     pub fence_action: FenceAction,
 }
 
-/// A LUN lock held by this host: its key registered, and the reservation.
+/// A LUN lock held by this host: its key registered, and the reservation. Dropping it
+/// releases it like [`release`](Self::release) (errors then only logged), blocking on the
+/// front door's runtime thread: do not drop one inside a task of that runtime, and use
+/// [`keep`](Self::keep) for a lock that must outlive this value.
 #[derive(Debug)]
 pub struct LunLock {
     lun: Lun,

@@ -66,13 +66,15 @@ impl Contender {
         Self::spawn_as(dir, name, mode, go, stop, None)
     }
 
+    /// As [`spawn`](Self::spawn), as user and group `as_user` when given, running
+    /// `exe` (a copy of this binary that user can run) instead of this binary.
     fn spawn_as(
         dir: &Path,
         name: &str,
         mode: &str,
         go: &Path,
         stop: &Path,
-        uid: Option<u32>,
+        as_user: Option<(u32, &Path)>,
     ) -> Contender {
         let spec = format!(
             "{}\t{name}\t{mode}\t{}\t{}",
@@ -80,16 +82,31 @@ impl Contender {
             go.display(),
             stop.display()
         );
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        let exe = match as_user {
+            Some((_, exe)) => exe.to_owned(),
+            None => std::env::current_exe().unwrap(),
+        };
+        let mut cmd = Command::new(exe);
         cmd.args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
             .env(CHILD, spec)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if let Some(uid) = uid {
+        if let Some((uid, _)) = as_user {
             use std::os::unix::process::CommandExt;
             cmd.uid(uid).gid(uid);
         }
-        let mut child = cmd.spawn().unwrap();
+        // A copy just written may be "busy" for a moment: another test thread's fork can
+        // hold its write descriptor until that child execs.
+        let mut tries = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r.unwrap(),
+            }
+        };
         let out = BufReader::new(child.stdout.take().unwrap());
         Contender { child, out }
     }
@@ -319,8 +336,15 @@ fn a_lockspace_directory_that_is_not_writable_is_a_clear_error() {
     let probe = dir.join("probe");
     let privileged = std::fs::write(&probe, b"").is_ok();
     let _ = std::fs::remove_file(&probe);
-    let uid = privileged.then_some(65534);
-    let mut c = Contender::spawn_as(&dir, NAME, "exclusive", &go, &stop, uid);
+    // The build directory may not be reachable by nobody (a checkout under /root): run
+    // a copy of this binary from the 0755 temporary directory.
+    let exe = tmp.path().join("child");
+    if privileged {
+        std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let as_user = privileged.then_some((65534, exe.as_path()));
+    let mut c = Contender::spawn_as(&dir, NAME, "exclusive", &go, &stop, as_user);
     let r = c.result();
     assert!(
         r.starts_with(&format!(
