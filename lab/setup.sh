@@ -26,6 +26,8 @@
 #                       completions checked by each shell (bash -n, zsh -n, fish
 #                       --no-execute, bash's and fish's answers on real command lines),
 #                       its man page rendered with warnings on (groff -ww, man --warnings)
+#   libvirt-daemon      /usr/sbin/virtlockd, for pr-lock/tests/virtlockd.rs (our lock files
+#                       against the real virtlockd, through its RPC; on this machine, not the guest)
 #   mmdebstrap          builds the Debian sid guest root of the lab's second stack
 #                       (lab/stack/build-sid.sh; the packages in it come from sid, not
 #                       from this machine)
@@ -41,6 +43,7 @@ pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
       gcc g++ valgrind pkg-config
       systemd strace
       zsh fish groff-base man-db
+      libvirt-daemon
       mmdebstrap)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

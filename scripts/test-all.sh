@@ -31,6 +31,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (workspace)"
 cargo test --workspace --locked
 
+step "pr-lock: lock files against the real virtlockd (root, lab/setup.sh's libvirt-daemon)"
+cargo test -p pr-lock --test virtlockd --locked -- --ignored
+
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked
 

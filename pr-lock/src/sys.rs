@@ -1,0 +1,36 @@
+//! The one place with `unsafe`: POSIX record locks (`fcntl(F_SETLK)`) on byte 0, length 1,
+//! of a lock file, as virtlockd takes them. Non-blocking: a lock another process holds is
+//! `EAGAIN` or `EACCES` at once, never a wait.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::errno::Errno;
+
+/// The kind of record lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockType {
+    /// `F_RDLCK`: shared with other readers.
+    Read,
+    /// `F_WRLCK`: exclusive.
+    Write,
+}
+
+/// `fcntl(fd, F_SETLK, {type, SEEK_SET, start 0, len 1})`.
+pub(crate) fn set_lock_byte0(fd: BorrowedFd<'_>, lock: LockType) -> Result<(), Errno> {
+    // SAFETY: `flock` is a plain C struct of integers (plus padding on some targets); all
+    // zeroes is a valid value of it.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    let l_type = match lock {
+        LockType::Read => libc::F_RDLCK,
+        LockType::Write => libc::F_WRLCK,
+    };
+    // The constants are small (0, 1): they fit the field's type.
+    fl.l_type = l_type as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    // SAFETY: the descriptor is open for as long as `fd` borrows it, `F_SETLK` reads one
+    // `struct flock` through the pointer, which points to a live, initialised value.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &fl as *const libc::flock) };
+    Errno::result(rc).map(drop)
+}
