@@ -14,7 +14,7 @@
 use std::io::Write as _;
 
 use pr_cli::mpathpersist::maps::SimMaps;
-use pr_cli::mpathpersist::{Io, run};
+use pr_cli::mpathpersist::{Io, Version, run};
 
 fn step(maps: &SimMaps, line: &str) -> (i32, String, String) {
     let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
@@ -23,7 +23,7 @@ fn step(maps: &SimMaps, line: &str) -> (i32, String, String) {
         out: &mut out,
         err: &mut err,
     };
-    let code = run("mpathpersist", &args, maps, &mut io);
+    let code = run(Version::V0_9_4, "mpathpersist", &args, maps, &mut io);
     (
         code,
         String::from_utf8(out).unwrap(),

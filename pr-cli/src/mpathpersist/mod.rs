@@ -4,6 +4,12 @@
 //! ([`pr_multipath::blocking::Lun`]: pr-multipath's semantics, not 0.9.4's). See
 //! `pr-cli/README.md` for what differs.
 //!
+//! [`Version::V0_15`] is the same personality speaking as current upstream's
+//! mpathpersist (0.15.1, Debian sid), which prints REPORT CAPABILITIES by the right bits
+//! and at most 30 READ FULL STATUS descriptors ([`print`]); everything else (options,
+//! messages, exit statuses) is 0.9.4's. It is chosen by a link name, `prsdk mpathpersist
+//! --compat`, or [`ENV`] ([`Version::select`]).
+//!
 //! Exit statuses are libmpathpersist's `MPATH_PR_*` codes: 0 success, 1 syntax error
 //! (also a configured `reservation_key` that does not match), 2 NOT READY, 3 MEDIUM
 //! ERROR, 4 HARDWARE ERROR, 5 ILLEGAL REQUEST, 6 UNIT ATTENTION, 8 ABORTED COMMAND,
@@ -60,6 +66,68 @@ pub const THREAD_ERROR: i32 = 14;
 /// `MPATH_PR_OTHER`.
 pub const OTHER: i32 = 15;
 
+/// The environment variable that chooses the version the personality speaks as, when
+/// the name it was invoked as does not: `0.9.4` (the default) or `0.15`.
+pub const ENV: &str = "PRSDK_MPATHPERSIST";
+
+/// The mpathpersist the personality speaks as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Version {
+    /// multipath-tools 0.9.4, Debian 12's (the default).
+    #[default]
+    V0_9_4,
+    /// multipath-tools 0.15 (0.15.1, Debian sid's): 0.9.4 with REPORT CAPABILITIES by the
+    /// right bits and READ FULL STATUS cut at 30 descriptors.
+    V0_15,
+}
+
+impl Version {
+    /// Every version, with the names it is known by (the first is the canonical one).
+    pub const ALL: &'static [(Version, &'static [&'static str])] = &[
+        (Version::V0_9_4, &["0.9.4", "0.9"]),
+        (Version::V0_15, &["0.15", "0.15.1", "0.15.0"]),
+    ];
+
+    /// The version named `s` (`0.9.4`, `0.9`, `0.15`, `0.15.0`, `0.15.1`).
+    pub fn parse(s: &str) -> Option<Version> {
+        Self::ALL
+            .iter()
+            .find(|(_, names)| names.contains(&s))
+            .map(|(v, _)| *v)
+    }
+
+    /// Its canonical name: `0.9.4`, `0.15`.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(v, _)| *v == self)
+            .map_or("0.9.4", |(_, names)| names[0])
+    }
+
+    /// The version an invocation name chooses: `mpathpersist-0.15` (any name of
+    /// [`Version::parse`] after `mpathpersist-`); `None` for a name that chooses none
+    /// (`mpathpersist`) or is no mpathpersist name.
+    pub fn of_program_name(name: &str) -> Option<Version> {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        base.strip_prefix("mpathpersist-").and_then(Version::parse)
+    }
+
+    /// The version to speak as: `explicit` (a link name's or `--compat`'s) when given,
+    /// else `env` (the value of [`ENV`], if set), else 0.9.4. An unknown `env` value is
+    /// an error (its message).
+    pub fn select(explicit: Option<Version>, env: Option<&str>) -> Result<Version, String> {
+        if let Some(v) = explicit {
+            return Ok(v);
+        }
+        match env {
+            None | Some("") => Ok(Version::default()),
+            Some(s) => Version::parse(s).ok_or_else(|| {
+                format!("{ENV}={s}: not a known mpathpersist version (0.9.4 or 0.15)")
+            }),
+        }
+    }
+}
+
 /// `MPATH_MX_TIDS`: the most TransportIDs mpathpersist sends.
 pub const MAX_TIDS: usize = 32;
 
@@ -95,9 +163,9 @@ pub const LONG: &[LongOpt] = &[
     req("alloc-length", 'l'),
 ];
 
+const USAGE_HEAD: &str = "Usage: mpathpersist [OPTIONS] [DEVICE]\n";
+
 const USAGE: &str = "\
-Usage: mpathpersist [OPTIONS] [DEVICE]
-prsdk's mpathpersist personality (the options of multipath-tools 0.9.4):
   -i, --in                      a PERSISTENT RESERVE IN command, with one of
       -k, --read-keys           the registered keys
       -r, --read-reservation    the reservation
@@ -126,6 +194,18 @@ prsdk's mpathpersist personality (the options of multipath-tools 0.9.4):
   -h, --help                    this text
 ";
 
+/// The usage text of `version`.
+fn usage(version: Version) -> String {
+    format!(
+        "{USAGE_HEAD}prsdk's mpathpersist personality (the options of multipath-tools {}):\n\
+         {USAGE}",
+        match version {
+            Version::V0_9_4 => "0.9.4",
+            Version::V0_15 => "0.15.1",
+        }
+    )
+}
+
 /// Where the personality's output goes.
 pub struct Io<'a> {
     /// Standard output.
@@ -139,25 +219,35 @@ pub struct Io<'a> {
 /// them), and the allocation length, which any line changes for the lines after it.
 #[derive(Clone, Copy, Debug, Default)]
 struct State {
+    version: Version,
     loglevel: i32,
     verbose: i32,
     noisy: bool,
     mx_alloc_len: u32,
 }
 
-/// Runs `mpathpersist` with `args` (without the program name; `prog` is how it was
-/// invoked, for getopt's messages) on the maps of `maps`. Returns the exit status.
-pub fn run(prog: &str, args: &[String], maps: &dyn Maps, io: &mut Io<'_>) -> i32 {
+/// Runs `mpathpersist` `version` with `args` (without the program name; `prog` is how
+/// it was invoked, for getopt's messages) on the maps of `maps`. Returns the exit status.
+pub fn run(
+    version: Version,
+    prog: &str,
+    args: &[String],
+    maps: &dyn Maps,
+    io: &mut Io<'_>,
+) -> i32 {
     if args.is_empty() {
         let _ = writeln!(io.err, "No parameter used");
-        let _ = io.err.write_all(USAGE.as_bytes());
+        let _ = io.err.write_all(usage(version).as_bytes());
         return 1;
     }
     if maps.needs_root() && !real_user_is_root() {
         let _ = writeln!(io.err, "need to be root");
         return 1;
     }
-    let mut state = State::default();
+    let mut state = State {
+        version,
+        ..State::default()
+    };
     match handle_args(prog, args, 0, &mut state, maps, io) {
         Flow::Exit(code) => code,
         Flow::Done(code) if code >= 0 => code,
@@ -297,7 +387,7 @@ fn handle_args(
                 }
                 'd' => device = Some(arg),
                 'h' => {
-                    let _ = io.err.write_all(USAGE.as_bytes());
+                    let _ = io.err.write_all(usage(state.version).as_bytes());
                     return Flow::Done(0);
                 }
                 'H' => hex = true,
@@ -389,7 +479,7 @@ fn handle_args(
     };
     if ret == SYNTAX_ERROR {
         if nline == 0 {
-            let _ = io.err.write_all(USAGE.as_bytes());
+            let _ = io.err.write_all(usage(state.version).as_bytes());
         } else {
             let _ = writeln!(io.err, "syntax error on line {nline} in batch file");
         }
@@ -496,7 +586,7 @@ fn command(c: &Command<'_>, state: &State, maps: &dyn Maps, io: &mut Io<'_>) -> 
         let sa = c.prin_sa.unwrap_or(0);
         return match prin(dev.as_ref(), sa, state, io) {
             Ok(bytes) => {
-                let (o, e) = print::prin(sa, &bytes);
+                let (o, e) = print::prin_as(state.version, state.verbose, sa, &bytes);
                 let _ = io.out.write_all(&o);
                 let _ = io.err.write_all(&e);
                 SUCCESS
