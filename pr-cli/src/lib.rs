@@ -66,9 +66,7 @@ pub fn personality(argv0: &str) -> Personality {
     match argv0.rsplit('/').next().unwrap_or(argv0) {
         "sg_persist" => Personality::SgPersist,
         "mpathpersist" => Personality::MpathPersist,
-        name if mpathpersist::Version::of_program_name(name).is_some() => {
-            Personality::MpathPersist
-        }
+        name if mpathpersist::Version::of_program_name(name).is_some() => Personality::MpathPersist,
         _ => Personality::Native,
     }
 }
@@ -305,37 +303,36 @@ pub fn run_script_with(
         let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
         let (mut o, mut e) = (Vec::new(), Vec::new());
         let first = words.first().map(String::as_str).unwrap_or("");
-        let code = if first == "mpathpersist"
-            || mpathpersist::Version::of_program_name(first).is_some()
-        {
-            let explicit = mpathpersist::Version::of_program_name(first);
-            match mpathpersist_version("prsdk sim", explicit, &mut e) {
-                Ok(version) => {
-                    let mut io = mpathpersist::Io {
-                        out: &mut o,
-                        err: &mut e,
-                    };
-                    mpathpersist::run(version, first, &words[1..], maps, &mut io)
+        let code =
+            if first == "mpathpersist" || mpathpersist::Version::of_program_name(first).is_some() {
+                let explicit = mpathpersist::Version::of_program_name(first);
+                match mpathpersist_version("prsdk sim", explicit, &mut e) {
+                    Ok(version) => {
+                        let mut io = mpathpersist::Io {
+                            out: &mut o,
+                            err: &mut e,
+                        };
+                        mpathpersist::run(version, first, &words[1..], maps, &mut io)
+                    }
+                    Err(code) => code,
                 }
-                Err(code) => code,
-            }
-        } else if words.first().map(String::as_str) != Some("sg_persist") {
-            let _ = writeln!(
-                err,
-                "prsdk sim: not an sg_persist or mpathpersist command: {text}"
-            );
-            status = EXIT_USAGE;
-            continue;
-        } else {
-            let mut empty = std::io::empty();
-            let mut io = sg_persist::Io {
-                out: &mut o,
-                err: &mut e,
-                stdin: &mut empty,
-                in_rdonly_env: false,
+            } else if words.first().map(String::as_str) != Some("sg_persist") {
+                let _ = writeln!(
+                    err,
+                    "prsdk sim: not an sg_persist or mpathpersist command: {text}"
+                );
+                status = EXIT_USAGE;
+                continue;
+            } else {
+                let mut empty = std::io::empty();
+                let mut io = sg_persist::Io {
+                    out: &mut o,
+                    err: &mut e,
+                    stdin: &mut empty,
+                    in_rdonly_env: false,
+                };
+                sg_persist::run("sg_persist", &words[1..], opener, &mut io)
             };
-            sg_persist::run("sg_persist", &words[1..], opener, &mut io)
-        };
         let _ = writeln!(out, "$ {text}");
         let _ = out.write_all(&o);
         let _ = out.write_all(&e);

@@ -6,7 +6,7 @@
 //!
 //! [`Version::V0_15`] is the same personality speaking as current upstream's
 //! mpathpersist (0.15.1, Debian sid), which prints REPORT CAPABILITIES by the right bits
-//! and at most 30 READ FULL STATUS descriptors ([`print`]); everything else (options,
+//! and at most 30 READ FULL STATUS descriptors ([`mod@print`]); everything else (options,
 //! messages, exit statuses) is 0.9.4's. It is chosen by a link name, `prsdk mpathpersist
 //! --compat`, or [`ENV`] ([`Version::select`]).
 //!
@@ -165,8 +165,8 @@ pub const LONG: &[LongOpt] = &[
 
 const USAGE_HEAD: &str = "Usage: mpathpersist [OPTIONS] [DEVICE]\n";
 
-const USAGE: &str = "\
-  -i, --in                      a PERSISTENT RESERVE IN command, with one of
+/// The options part of the usage text (after the two header lines).
+const USAGE: &str = "  -i, --in                      a PERSISTENT RESERVE IN command, with one of
       -k, --read-keys           the registered keys
       -r, --read-reservation    the reservation
       -c, --report-capabilities the device's PR capabilities
@@ -228,13 +228,7 @@ struct State {
 
 /// Runs `mpathpersist` `version` with `args` (without the program name; `prog` is how
 /// it was invoked, for getopt's messages) on the maps of `maps`. Returns the exit status.
-pub fn run(
-    version: Version,
-    prog: &str,
-    args: &[String],
-    maps: &dyn Maps,
-    io: &mut Io<'_>,
-) -> i32 {
+pub fn run(version: Version, prog: &str, args: &[String], maps: &dyn Maps, io: &mut Io<'_>) -> i32 {
     if args.is_empty() {
         let _ = writeln!(io.err, "No parameter used");
         let _ = io.err.write_all(usage(version).as_bytes());
@@ -902,6 +896,58 @@ fn batch_file(file: &str, state: &mut State, maps: &dyn Maps, io: &mut Io<'_>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_by_name_link_and_environment() {
+        assert_eq!(Version::parse("0.9.4"), Some(Version::V0_9_4));
+        assert_eq!(Version::parse("0.9"), Some(Version::V0_9_4));
+        assert_eq!(Version::parse("0.15"), Some(Version::V0_15));
+        assert_eq!(Version::parse("0.15.1"), Some(Version::V0_15));
+        for bad in ["", "0.14", "0.15.2", "15", "0.9.5", " 0.15"] {
+            assert_eq!(Version::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(Version::V0_15.name(), "0.15");
+        assert_eq!(Version::V0_9_4.name(), "0.9.4");
+        assert_eq!(
+            Version::of_program_name("/usr/local/sbin/mpathpersist-0.15"),
+            Some(Version::V0_15)
+        );
+        assert_eq!(
+            Version::of_program_name("mpathpersist-0.9.4"),
+            Some(Version::V0_9_4)
+        );
+        assert_eq!(Version::of_program_name("mpathpersist"), None);
+        assert_eq!(Version::of_program_name("mpathpersist-0.14"), None);
+        assert_eq!(Version::of_program_name("prsdk"), None);
+        // A link's (or --compat's) version wins over the environment's.
+        assert_eq!(
+            Version::select(Some(Version::V0_9_4), Some("0.15")),
+            Ok(Version::V0_9_4)
+        );
+        assert_eq!(
+            Version::select(Some(Version::V0_15), Some("bogus")),
+            Ok(Version::V0_15)
+        );
+        assert_eq!(Version::select(None, Some("0.15")), Ok(Version::V0_15));
+        assert_eq!(Version::select(None, None), Ok(Version::V0_9_4));
+        assert_eq!(Version::select(None, Some("")), Ok(Version::V0_9_4));
+        assert_eq!(
+            Version::select(None, Some("0.16")),
+            Err(
+                "PRSDK_MPATHPERSIST=0.16: not a known mpathpersist version (0.9.4 or 0.15)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn the_usage_names_the_version() {
+        assert!(usage(Version::V0_9_4).starts_with(
+            "Usage: mpathpersist [OPTIONS] [DEVICE]\nprsdk's mpathpersist personality (the \
+             options of multipath-tools 0.9.4):\n  -i, --in"
+        ));
+        assert!(usage(Version::V0_15).contains("(the options of multipath-tools 0.15.1):\n"));
+    }
 
     #[test]
     fn numbers_as_sscanf_reads_them() {

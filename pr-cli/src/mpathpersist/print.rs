@@ -437,6 +437,113 @@ mod tests {
     }
 
     #[test]
+    fn capabilities_as_0_15_read_the_right_bits() {
+        // LIO: flags 0d 81, mask ea 01: every type 1 (0.9.4: every type 0).
+        let lio = [0, 8, 0x0d, 0x81, 0xea, 0x01, 0, 0];
+        let (out, err) = prin_as(Version::V0_15, 0, 2, &lio);
+        assert!(err.is_empty());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Report capabilities response:\n  Compatible Reservation Handling(CRH): 0\n  \
+             Specify Initiator Ports Capable(SIP_C): 1\n  All Target Ports Capable(ATP_C): \
+             1\n  Persist Through Power Loss Capable(PTPL_C): 1\n  Type Mask Valid(TMV): \
+             1\n  Allow Commands: 0\n  Persist Through Power Loss Active(PTPL_A): 1\n    \
+             Support indicated in Type mask:\n      Write Exclusive, all registrants: 1\n      \
+             Exclusive Access, registrants only: 1\n      Write Exclusive, registrants only: \
+             1\n      Exclusive Access: 1\n      Write Exclusive: 1\n      Exclusive Access, \
+             all registrants: 1\n"
+        );
+        // PTPL_C is bit 0 only: 0.9.4 says 1 for any bit of the byte, 0.15 says 0 here.
+        let no_ptpl = [0, 8, 0x0c, 0x80, 0, 0, 0, 0];
+        let ptpl = |v| {
+            let (out, _) = prin_as(v, 0, 2, &no_ptpl);
+            String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .find(|l| l.contains("PTPL_C"))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            ptpl(Version::V0_9_4).as_deref(),
+            Some("  Persist Through Power Loss Capable(PTPL_C): 1")
+        );
+        assert_eq!(
+            ptpl(Version::V0_15).as_deref(),
+            Some("  Persist Through Power Loss Capable(PTPL_C): 0")
+        );
+        // Each type from its own bit, 0 or 1: only WR_EX (0x0200) and EX_AC_AR (0x0001).
+        let (out, _) = prin_as(Version::V0_15, 0, 2, &[0, 8, 0, 0x80, 0x02, 0x01, 0, 0]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("      Write Exclusive, all registrants: 0\n"));
+        assert!(text.contains("      Exclusive Access: 0\n"));
+        assert!(text.contains("      Write Exclusive: 1\n"));
+        assert!(text.ends_with("      Exclusive Access, all registrants: 1\n"));
+        // The same mask through 0.9.4's masks (0x0201 & 0x02, & 0x100): 0 for both.
+        let (out, _) = prin(2, &[0, 8, 0, 0x80, 0x02, 0x01, 0, 0]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("      Write Exclusive: 0\n"));
+        assert!(text.ends_with("      Exclusive Access, all registrants: 0\n"));
+        // A LENGTH of 2: nothing on standard output, the complaint on standard error.
+        let (out, err) = prin_as(Version::V0_15, 0, 2, &[0, 2, 0, 0, 0, 0, 0, 0]);
+        assert!(out.is_empty());
+        assert_eq!(err, b"Unexpected response for PRIN Report Capabilities\n");
+    }
+
+    /// A READ FULL STATUS response of `n` descriptors without TransportIDs, keys 1..=n.
+    fn full_status(n: u32) -> Vec<u8> {
+        let mut b = vec![0, 0, 0, 9];
+        b.extend_from_slice(&(24 * n).to_be_bytes());
+        for i in 1..=u64::from(n) {
+            let mut d = vec![0u8; 24];
+            d[..8].copy_from_slice(&i.to_be_bytes());
+            d[12] = 2;
+            b.extend_from_slice(&d);
+        }
+        b
+    }
+
+    #[test]
+    fn full_status_as_0_15_stops_after_30_descriptors() {
+        let keys = |out: &[u8]| {
+            String::from_utf8(out.to_vec())
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("   Key = "))
+                .count()
+        };
+        let b = full_status(31);
+        let (out094, err094) = prin(3, &b);
+        assert_eq!(keys(&out094), 31);
+        assert!(err094.is_empty());
+        let (out, err) = prin_as(Version::V0_15, 0, 3, &b);
+        assert_eq!(keys(&out), 30);
+        assert!(
+            !String::from_utf8(out.clone())
+                .unwrap()
+                .contains("Key = 0x1f\n")
+        );
+        assert!(
+            String::from_utf8(out.clone())
+                .unwrap()
+                .contains("   Key = 0x1e\n")
+        );
+        assert!(err.is_empty(), "said at -v 1 and above only");
+        // The same text as 0.9.4's for the first 30.
+        assert!(out094.starts_with(&out));
+        let (_, err) = prin_as(Version::V0_15, 1, 3, &b);
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "mpath_format_readfullstatus: READ FULL STATUS result truncated, count=30\n"
+        );
+        // Exactly 30: all of them, nothing said.
+        let b = full_status(30);
+        let (out, err) = prin_as(Version::V0_15, 3, 3, &b);
+        assert_eq!(keys(&out), 30);
+        assert!(err.is_empty());
+        assert_eq!(out, prin(3, &b).0);
+    }
+
+    #[test]
     fn full_status_descriptors_reuse_one_record() {
         // Two descriptors; the second has no TransportID and shows the first's.
         let mut b = vec![0, 0, 0, 7, 0, 0, 0, 72];
