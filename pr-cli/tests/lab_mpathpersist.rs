@@ -18,7 +18,8 @@
 //! exactly as the stack's, REPORT CAPABILITIES included. Steps marked sid-only run on sid
 //! alone: a RESERVE with no configured key, which 0.15 (and pr-multipath) refuses with
 //! exit 1 where 0.9.4 sends it (a divergence of our 0.9.4 personality, documented in
-//! `pr-cli/README.md`). No step gives `-X`: 0.9.4 and 0.15
+//! `pr-cli/README.md`), and a RESERVE through paths that sg_persist unregistered behind
+//! multipathd's back, which LIO answers with NOT READY: 0.15 exits 15 (0.9.4: 2). No step gives `-X`: 0.9.4 and 0.15
 //! clear SPEC_I_PT in the parameter list their first path's thread shares while that
 //! thread may not have sent it yet (in this lab 0.9.4's REGISTER went out without the
 //! TransportIDs), so what they send is a race; `-X` is compared on the host.
@@ -54,6 +55,9 @@ enum Step {
     Batch(Vec<String>),
     /// The other node: sg_persist arguments, its path appended; not compared.
     Other(Vec<String>),
+    /// This node without multipathd: sg_persist arguments, run on each of node 1's
+    /// paths; not compared.
+    Own(Vec<String>),
     /// A step run (and compared) on the sid stack only.
     SidOnly(Box<Step>),
 }
@@ -64,6 +68,10 @@ fn mp(args: &[&str], dev: Dev) -> Step {
 
 fn sid_only(step: Step) -> Step {
     Step::SidOnly(Box::new(step))
+}
+
+fn own(args: &[&str]) -> Step {
+    Step::Own(args.iter().map(|s| (*s).to_owned()).collect())
 }
 
 fn other(args: &[&str]) -> Step {
@@ -190,6 +198,11 @@ fn sequence() -> Vec<Step> {
         mp(&[], Dev::None),
         mp(&["--out", "--register", &sark], Map),
         mp(&["-i", "-k"], Map),
+        // Our paths unregistered behind multipathd's back (its key stays KEY): LIO
+        // answers RESERVE with NOT READY on every path, which 0.15 counts retryable (15;
+        // 0.9.4: 2).
+        sid_only(own(&["-n", "-o", "-G", "-K", KEY, "-S", "0"])),
+        sid_only(mp(&["-o", "-R", "-T", "5", "-K", KEY], Map)),
     ]
 }
 
@@ -296,6 +309,18 @@ fn run_sequence(lun: &LabLun, program: Prog<'_>, sid: bool) -> Vec<(String, i32,
                 let r = one(program, &args);
                 out.push((format!("mpathpersist -f <{lines:?}>"), r.0, r.1, r.2));
             }
+            Step::Own(args) => {
+                for p in &lun.paths {
+                    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let _ = sg_persist(&a, &p.display().to_string());
+                }
+                out.push((
+                    format!("(this node, sg_persist on each path) {}", args.join(" ")),
+                    0,
+                    String::new(),
+                    String::new(),
+                ));
+            }
             Step::SidOnly(_) => unreachable!("unwrapped above"),
             Step::Other(args) => {
                 let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -386,7 +411,7 @@ fn prsdk_mpathpersist_matches_the_stacks_mpathpersist() {
     let compared = steps
         .iter()
         .filter(|s| match s {
-            Step::Other(_) => false,
+            Step::Other(_) | Step::Own(_) => false,
             Step::SidOnly(_) => sid,
             _ => true,
         })
@@ -410,7 +435,7 @@ fn prsdk_mpathpersist_matches_the_stacks_mpathpersist() {
     let mut transcript = String::new();
     let mut codes = std::collections::BTreeMap::new();
     for (t, m) in theirs.iter().zip(&mine) {
-        if !t.0.starts_with("(other") {
+        if !t.0.starts_with('(') {
             *codes.entry(t.1).or_insert(0) += 1;
         }
         transcript.push_str(&format!("$ {}\n{}[exit {}]\n", t.0, t.2, t.1));

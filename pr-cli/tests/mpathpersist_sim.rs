@@ -298,6 +298,18 @@ fn version_0_15_by_name_and_by_environment() {
             format!("$ mpathpersist-0.9.4 -i -c map1\n{CAPABILITIES}[exit 0]\n")
         )
     );
+    // Nobody registered: LIO answers RESERVE with NOT READY (LOGICAL UNIT COMMUNICATION
+    // FAILURE) on every path; 0.9.4 exits 2, 0.15 counts it retryable and ends with 15.
+    let reserve = "mpathpersist -o -R -T 5 -K 0x1 map1\nmpathpersist-0.15 -o -R -T 5 -K 0x1 map1\n";
+    assert_eq!(
+        sim_script(None, reserve),
+        (
+            Some(0),
+            "$ mpathpersist -o -R -T 5 -K 0x1 map1\nPR out: command failed\n[exit 2]\n$ \
+             mpathpersist-0.15 -o -R -T 5 -K 0x1 map1\nPR out: command failed\n[exit 15]\n"
+                .to_owned()
+        )
+    );
     // An unknown version in the environment: said, and the line fails (1).
     let (code, out) = sim_script(Some("0.16"), "mpathpersist -i -c map1\n");
     assert_eq!(code, Some(0));

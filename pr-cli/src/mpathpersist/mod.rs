@@ -15,7 +15,8 @@
 //! ERROR, 4 HARDWARE ERROR, 5 ILLEGAL REQUEST, 6 UNIT ATTENTION, 8 ABORTED COMMAND,
 //! 9 NO SENSE, 10 malformed sense, 11 RESERVATION CONFLICT, 12 the device cannot be
 //! opened or is not a block device, 13 not a multipath map (or no usable path, or
-//! device-mapper trouble), 14 thread error, 15 anything else.
+//! device-mapper trouble), 14 thread error, 15 anything else. As 0.15, a NOT READY
+//! answer ends as 15 (16 for a RELEASE) instead of 2.
 
 pub mod maps;
 mod options;
@@ -65,6 +66,9 @@ pub const DMMP_ERROR: i32 = 13;
 pub const THREAD_ERROR: i32 = 14;
 /// `MPATH_PR_OTHER`.
 pub const OTHER: i32 = 15;
+/// `MPATH_PR_RETRYABLE_ERROR` (0.13 and later; meant to be internal, but a RELEASE that
+/// failed so on every path returns it).
+pub const RETRYABLE_ERROR: i32 = 16;
 
 /// The environment variable that chooses the version the personality speaks as, when
 /// the name it was invoked as does not: `0.9.4` (the default) or `0.15`.
@@ -671,7 +675,7 @@ fn prin(dev: &dyn MapDevice, sa: u8, state: &State, io: &mut Io<'_>) -> Result<V
             }
             Ok(bytes)
         }
-        Ok(Err(e)) => Err(report(&lun, &e, io)),
+        Ok(Err(e)) => Err(version_code(state.version, report(&lun, &e, io), false)),
         Err(e) => Err(bridge_code(&e, io)),
     }
 }
@@ -769,7 +773,11 @@ fn prout(dev: &dyn MapDevice, c: &Command<'_>, state: &State, io: &mut Io<'_>) -
             }
             SUCCESS
         }
-        Err(e) => report(&lun, &e, io),
+        Err(e) => version_code(
+            state.version,
+            report(&lun, &e, io),
+            c.prout_sa == Some(PROUT_REL),
+        ),
     }
 }
 
@@ -787,6 +795,20 @@ fn report(lun: &Lun, e: &Error, io: &mut Io<'_>) -> i32 {
         }
     }
     code
+}
+
+/// The status `version` ends with where 0.9.4's would be `code`: 0.13 and later take
+/// NOT READY (but 04h/07h while retries remain) as an error another path may not have,
+/// try the next path, and when every path failed so end with `MPATH_PR_OTHER` (15), or,
+/// for a RELEASE (sent down every path at once), with `MPATH_PR_RETRYABLE_ERROR` (16)
+/// (`libmpathpersist/mpath_pr_ioctl.c` and `mpath_persist_int.c`, 0.14.3). pr-multipath
+/// has tried the other paths already.
+fn version_code(version: Version, code: i32, release: bool) -> i32 {
+    match (version, code) {
+        (Version::V0_15, SENSE_NOT_READY) if release => RETRYABLE_ERROR,
+        (Version::V0_15, SENSE_NOT_READY) => OTHER,
+        _ => code,
+    }
 }
 
 fn code_is_answer(code: i32) -> bool {
@@ -938,6 +960,29 @@ mod tests {
                     .to_owned()
             )
         );
+    }
+
+    #[test]
+    fn not_ready_ends_as_0_15_ends_it() {
+        assert_eq!(version_code(Version::V0_9_4, SENSE_NOT_READY, false), 2);
+        assert_eq!(version_code(Version::V0_9_4, SENSE_NOT_READY, true), 2);
+        assert_eq!(version_code(Version::V0_15, SENSE_NOT_READY, false), OTHER);
+        assert_eq!(
+            version_code(Version::V0_15, SENSE_NOT_READY, true),
+            RETRYABLE_ERROR
+        );
+        for code in [
+            SUCCESS,
+            SYNTAX_ERROR,
+            ILLEGAL_REQ,
+            SENSE_UNIT_ATTENTION,
+            11,
+            12,
+            13,
+        ] {
+            assert_eq!(version_code(Version::V0_15, code, false), code);
+            assert_eq!(version_code(Version::V0_15, code, true), code);
+        }
     }
 
     #[test]
