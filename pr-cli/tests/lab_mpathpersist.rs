@@ -412,7 +412,7 @@ fn prsdk_mpathpersist_matches_the_stacks_mpathpersist() {
         .iter()
         .filter(|s| match s {
             Step::Other(_) | Step::Own(_) => false,
-            Step::SidOnly(_) => sid,
+            Step::SidOnly(b) => sid && !matches!(**b, Step::Other(_) | Step::Own(_)),
             _ => true,
         })
         .count();
