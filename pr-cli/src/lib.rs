@@ -8,8 +8,10 @@
 //! actions, `fence`/`unfence` on many LUNs, tables or `--json`) run on maps and devices or
 //! on a simulated cluster (`--sim`). Its help, shell completions
 //! (`prsdk completions bash|zsh|fish`) and manual page (`prsdk man`) are generated from the
-//! same definitions as its parsers ([`generate`]). It is **not** yet the whole tool of
-//! issue 14: a personality of mpathpersist 0.15 is still to come. It never talks to
+//! same definitions as its parsers ([`generate`]). The mpathpersist personality also
+//! speaks as current upstream's mpathpersist (0.15.1) where that prints otherwise
+//! ([`mpathpersist::Version`]: a link named `mpathpersist-0.15`, `prsdk mpathpersist
+//! --compat 0.15`, or `PRSDK_MPATHPERSIST=0.15`). It never talks to
 //! pr-sgio directly: like every face, it is a skin over pr-multipath and pr-core.
 //!
 //! # What differs from sg_persist 1.46
@@ -57,13 +59,31 @@ pub enum Personality {
     Native,
 }
 
-/// The personality of `argv0` (its last path component).
+/// The personality of `argv0` (its last path component): `sg_persist`, `mpathpersist`
+/// or `mpathpersist-VERSION` (`mpathpersist-0.15`, see [`mpathpersist::Version`]), else
+/// native.
 pub fn personality(argv0: &str) -> Personality {
     match argv0.rsplit('/').next().unwrap_or(argv0) {
         "sg_persist" => Personality::SgPersist,
         "mpathpersist" => Personality::MpathPersist,
+        name if mpathpersist::Version::of_program_name(name).is_some() => Personality::MpathPersist,
         _ => Personality::Native,
     }
+}
+
+/// The mpathpersist version to speak as: `explicit` (a link name's, `--compat`'s), else
+/// the environment's ([`mpathpersist::ENV`]), else 0.9.4. An unknown value in the
+/// environment is reported on `err` (`prog: ...`) and is [`EXIT_USAGE`].
+fn mpathpersist_version(
+    prog: &str,
+    explicit: Option<mpathpersist::Version>,
+    err: &mut dyn Write,
+) -> Result<mpathpersist::Version, i32> {
+    let env = std::env::var_os(mpathpersist::ENV).map(|v| v.to_string_lossy().into_owned());
+    mpathpersist::Version::select(explicit, env.as_deref()).map_err(|msg| {
+        let _ = writeln!(err, "{prog}: {msg}");
+        EXIT_USAGE
+    })
 }
 
 /// Exit status of a native usage error.
@@ -90,8 +110,13 @@ pub fn main_with(
             sg_persist::run(argv0, &args[1..], &FrontDoor, &mut io)
         }
         Personality::MpathPersist => {
+            let explicit = mpathpersist::Version::of_program_name(argv0);
+            let version = match mpathpersist_version(argv0, explicit, err) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
             let mut io = mpathpersist::Io { out, err };
-            mpathpersist::run(argv0, &args[1..], &maps::FrontDoor, &mut io)
+            mpathpersist::run(version, argv0, &args[1..], &maps::FrontDoor, &mut io)
         }
         Personality::Native => native(args, out, err, stdin, in_rdonly_env),
     }
@@ -115,8 +140,33 @@ fn native(
             sg_persist::run("sg_persist", &args[2..], &FrontDoor, &mut io)
         }
         Some("mpathpersist") => {
+            // `--compat VERSION` or `--compat=VERSION`, first after `mpathpersist` only.
+            let (compat, rest) = match args.get(2).map(String::as_str) {
+                Some("--compat") => (Some(args.get(3).cloned().unwrap_or_default()), 4),
+                Some(a) if a.starts_with("--compat=") => (Some(a[9..].to_owned()), 3),
+                _ => (None, 2),
+            };
+            let explicit = match compat {
+                None => None,
+                Some(v) => match mpathpersist::Version::parse(&v) {
+                    Some(v) => Some(v),
+                    None => {
+                        let _ = writeln!(
+                            err,
+                            "prsdk mpathpersist: --compat '{v}': not a known mpathpersist \
+                             version (0.9.4 or 0.15)"
+                        );
+                        return EXIT_USAGE;
+                    }
+                },
+            };
+            let version = match mpathpersist_version("prsdk mpathpersist", explicit, err) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
             let mut io = mpathpersist::Io { out, err };
-            mpathpersist::run("mpathpersist", &args[2..], &maps::FrontDoor, &mut io)
+            let rest = args.get(rest..).unwrap_or(&[]);
+            mpathpersist::run(version, "mpathpersist", rest, &maps::FrontDoor, &mut io)
         }
         Some("sim") => sim(&args[2..], out, err, stdin),
         Some("--version" | "-V") => {
@@ -252,29 +302,37 @@ pub fn run_script_with(
         }
         let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
         let (mut o, mut e) = (Vec::new(), Vec::new());
-        let code = if words.first().map(String::as_str) == Some("mpathpersist") {
-            let mut io = mpathpersist::Io {
-                out: &mut o,
-                err: &mut e,
+        let first = words.first().map(String::as_str).unwrap_or("");
+        let code =
+            if first == "mpathpersist" || mpathpersist::Version::of_program_name(first).is_some() {
+                let explicit = mpathpersist::Version::of_program_name(first);
+                match mpathpersist_version("prsdk sim", explicit, &mut e) {
+                    Ok(version) => {
+                        let mut io = mpathpersist::Io {
+                            out: &mut o,
+                            err: &mut e,
+                        };
+                        mpathpersist::run(version, first, &words[1..], maps, &mut io)
+                    }
+                    Err(code) => code,
+                }
+            } else if words.first().map(String::as_str) != Some("sg_persist") {
+                let _ = writeln!(
+                    err,
+                    "prsdk sim: not an sg_persist or mpathpersist command: {text}"
+                );
+                status = EXIT_USAGE;
+                continue;
+            } else {
+                let mut empty = std::io::empty();
+                let mut io = sg_persist::Io {
+                    out: &mut o,
+                    err: &mut e,
+                    stdin: &mut empty,
+                    in_rdonly_env: false,
+                };
+                sg_persist::run("sg_persist", &words[1..], opener, &mut io)
             };
-            mpathpersist::run("mpathpersist", &words[1..], maps, &mut io)
-        } else if words.first().map(String::as_str) != Some("sg_persist") {
-            let _ = writeln!(
-                err,
-                "prsdk sim: not an sg_persist or mpathpersist command: {text}"
-            );
-            status = EXIT_USAGE;
-            continue;
-        } else {
-            let mut empty = std::io::empty();
-            let mut io = sg_persist::Io {
-                out: &mut o,
-                err: &mut e,
-                stdin: &mut empty,
-                in_rdonly_env: false,
-            };
-            sg_persist::run("sg_persist", &words[1..], opener, &mut io)
-        };
         let _ = writeln!(out, "$ {text}");
         let _ = out.write_all(&o);
         let _ = out.write_all(&e);

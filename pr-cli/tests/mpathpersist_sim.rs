@@ -14,7 +14,7 @@
 use std::io::Write as _;
 
 use pr_cli::mpathpersist::maps::SimMaps;
-use pr_cli::mpathpersist::{Io, run};
+use pr_cli::mpathpersist::{Io, Version, run};
 
 fn step(maps: &SimMaps, line: &str) -> (i32, String, String) {
     let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
@@ -23,7 +23,7 @@ fn step(maps: &SimMaps, line: &str) -> (i32, String, String) {
         out: &mut out,
         err: &mut err,
     };
-    let code = run("mpathpersist", &args, maps, &mut io);
+    let code = run(Version::V0_9_4, "mpathpersist", &args, maps, &mut io);
     (
         code,
         String::from_utf8(out).unwrap(),
@@ -227,5 +227,191 @@ fn prsdk_sim_mixes_both_tools() {
         String::from_utf8(o.stdout).unwrap(),
         "$ mpathpersist -o -G -S 0x9 map1\n[exit 0]\n$ sg_persist -n -k path3\n  PR \
          generation=0x2, 2 registered reservation keys follow:\n    0x9\n    0x9\n[exit 0]\n"
+    );
+}
+
+/// `prsdk sim` on a script, with `PRSDK_MPATHPERSIST` set to `env` (removed if `None`):
+/// exit status and standard output.
+fn sim_script(env: Option<&str>, script: &str) -> (Option<i32>, String) {
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prsdk"));
+    c.args(["sim", "--paths", "2", "--node2-paths", "1"])
+        .env_remove("PRSDK_MPATHPERSIST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(v) = env {
+        c.env("PRSDK_MPATHPERSIST", v);
+    }
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), String::from_utf8(o.stdout).unwrap())
+}
+
+/// LIO's capabilities as mpathpersist 0.15 prints them: every type 1.
+const CAPABILITIES_0_15: &str = "Report capabilities response:
+  Compatible Reservation Handling(CRH): 1
+  Specify Initiator Ports Capable(SIP_C): 1
+  All Target Ports Capable(ATP_C): 1
+  Persist Through Power Loss Capable(PTPL_C): 1
+  Type Mask Valid(TMV): 1
+  Allow Commands: 1
+  Persist Through Power Loss Active(PTPL_A): 0
+    Support indicated in Type mask:
+      Write Exclusive, all registrants: 1
+      Exclusive Access, registrants only: 1
+      Write Exclusive, registrants only: 1
+      Exclusive Access: 1
+      Write Exclusive: 1
+      Exclusive Access, all registrants: 1
+";
+
+/// The 0.15 personality, chosen by the name a line is run as (`mpathpersist-0.15`, as a
+/// link would be) or by `PRSDK_MPATHPERSIST`; the name wins over the environment.
+#[test]
+fn version_0_15_by_name_and_by_environment() {
+    let both = "mpathpersist -i -c map1\nmpathpersist-0.15 -i -c map1\n";
+    let expect = |first: &str, second: &str| {
+        format!(
+            "$ mpathpersist -i -c map1\n{first}[exit 0]\n$ mpathpersist-0.15 -i -c map1\n\
+             {second}[exit 0]\n"
+        )
+    };
+    assert_eq!(
+        sim_script(None, both),
+        (Some(0), expect(CAPABILITIES, CAPABILITIES_0_15))
+    );
+    assert_eq!(
+        sim_script(Some("0.15"), both),
+        (Some(0), expect(CAPABILITIES_0_15, CAPABILITIES_0_15))
+    );
+    assert_eq!(
+        sim_script(Some("0.15.1"), "mpathpersist-0.9.4 -i -c map1\n"),
+        (
+            Some(0),
+            format!("$ mpathpersist-0.9.4 -i -c map1\n{CAPABILITIES}[exit 0]\n")
+        )
+    );
+    // Nobody registered: LIO answers RESERVE with NOT READY (LOGICAL UNIT COMMUNICATION
+    // FAILURE) on every path; 0.9.4 exits 2, 0.15 counts it retryable and ends with 15.
+    let reserve = "mpathpersist -o -R -T 5 -K 0x1 map1\nmpathpersist-0.15 -o -R -T 5 -K 0x1 map1\n";
+    assert_eq!(
+        sim_script(None, reserve),
+        (
+            Some(0),
+            "$ mpathpersist -o -R -T 5 -K 0x1 map1\nPR out: command failed\n[exit 2]\n$ \
+             mpathpersist-0.15 -o -R -T 5 -K 0x1 map1\nPR out: command failed\n[exit 15]\n"
+                .to_owned()
+        )
+    );
+    // An unknown version in the environment: said, and the line fails (1).
+    let (code, out) = sim_script(Some("0.16"), "mpathpersist -i -c map1\n");
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        "$ mpathpersist -i -c map1\nprsdk sim: PRSDK_MPATHPERSIST=0.16: not a known \
+         mpathpersist version (0.9.4 or 0.15)\n[exit 1]\n"
+    );
+}
+
+/// The binary run as `argv0` (through a link of that name in a temporary directory)
+/// with `args` and `PRSDK_MPATHPERSIST` = `env`: exit status, standard output, standard
+/// error.
+fn prsdk_as(argv0: &str, args: &[&str], env: Option<&str>) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join(argv0);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_prsdk"), &link).unwrap();
+    let mut c = std::process::Command::new(&link);
+    c.args(args).env_remove("PRSDK_MPATHPERSIST");
+    if let Some(v) = env {
+        c.env("PRSDK_MPATHPERSIST", v);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
+/// Every way of choosing the version reaches the personality (its usage text names the
+/// version), and a bad choice is a clear error with exit 1.
+#[test]
+fn choosing_the_version() {
+    let says = |r: &(Option<i32>, String, String), v: &str| {
+        assert_eq!(r.0, Some(0), "{r:?}");
+        assert!(r.1.is_empty(), "{r:?}");
+        assert!(
+            r.2.contains(&format!("(the options of multipath-tools {v}):\n")),
+            "{r:?}"
+        );
+    };
+    says(&prsdk_as("mpathpersist", &["-h"], None), "0.9.4");
+    says(&prsdk_as("mpathpersist", &["-h"], Some("0.15")), "0.15.1");
+    says(&prsdk_as("mpathpersist-0.15", &["-h"], None), "0.15.1");
+    says(
+        &prsdk_as("mpathpersist-0.15", &["-h"], Some("0.9.4")),
+        "0.15.1",
+    );
+    says(
+        &prsdk_as("mpathpersist-0.9.4", &["-h"], Some("0.15")),
+        "0.9.4",
+    );
+    says(&prsdk_as("prsdk", &["mpathpersist", "-h"], None), "0.9.4");
+    says(
+        &prsdk_as("prsdk", &["mpathpersist", "-h"], Some("0.15")),
+        "0.15.1",
+    );
+    says(
+        &prsdk_as("prsdk", &["mpathpersist", "--compat", "0.15", "-h"], None),
+        "0.15.1",
+    );
+    says(
+        &prsdk_as(
+            "prsdk",
+            &["mpathpersist", "--compat=0.15.1", "-h"],
+            Some("0.9.4"),
+        ),
+        "0.15.1",
+    );
+    says(
+        &prsdk_as(
+            "prsdk",
+            &["mpathpersist", "--compat=0.9.4", "-h"],
+            Some("0.15"),
+        ),
+        "0.9.4",
+    );
+    // `--compat` only first: later, it is an mpathpersist option (which it is not).
+    let r = prsdk_as("prsdk", &["mpathpersist", "-h", "--compat=0.15"], None);
+    says(&r, "0.9.4");
+    let r = prsdk_as("prsdk", &["mpathpersist", "--compat", "0.14", "-h"], None);
+    assert_eq!(
+        r,
+        (
+            Some(1),
+            String::new(),
+            "prsdk mpathpersist: --compat '0.14': not a known mpathpersist version (0.9.4 \
+             or 0.15)\n"
+                .to_owned()
+        )
+    );
+    let r = prsdk_as("prsdk", &["mpathpersist", "--compat"], None);
+    assert_eq!(r.0, Some(1), "{r:?}");
+    // The program's name as invoked (here the link's path) starts the message.
+    let r = prsdk_as("mpathpersist", &["-h"], Some("bogus"));
+    assert_eq!((r.0, r.1.as_str()), (Some(1), ""), "{r:?}");
+    assert!(
+        r.2.ends_with(
+            "/mpathpersist: PRSDK_MPATHPERSIST=bogus: not a known mpathpersist version \
+             (0.9.4 or 0.15)\n"
+        ),
+        "{r:?}"
     );
 }

@@ -183,6 +183,15 @@ pub fn page() -> String {
             }
             tp(&mut s, &tag, d.help);
         }
+        if p.name == "mpathpersist" {
+            let _ = writeln!(
+                s,
+                ".PP\n{}",
+                esc(
+                    "It speaks as multipath-tools 0.9.4 (Debian 12) unless told otherwise: as 0.15 (0.15.1, current upstream, Debian sid) through a link named mpathpersist-0.15, with prsdk mpathpersist --compat 0.15 (the first argument; --compat=0.15 too), or with PRSDK_MPATHPERSIST=0.15 in the environment, in that order of precedence (mpathpersist-0.9.4 and 0.9.4 choose 0.9.4). 0.15 prints REPORT CAPABILITIES by the right bits (PTPL_C from bit 0, each type 0 or 1 from its own bit) and at most 30 READ FULL STATUS descriptors; its options, other output and exit statuses are 0.9.4's."
+                )
+            );
+        }
         let statuses = if p.name == "sg_persist" {
             "Exit statuses are sg3_utils': 0 success, 1 syntax error, 2 not ready, 5 illegal request, 6 unit attention, 9 invalid opcode, 24 reservation conflict, 31 contradictory options, 97 malformed response, 50 + errno for the operating system's errors (52 no such file, 75 not a SCSI device)."
         } else {
@@ -212,6 +221,11 @@ pub fn page() -> String {
         &mut s,
         "\\fBSG_PERSIST_IN_RDONLY\\fR",
         "sg_persist personality: open the device read-only for PR IN commands, as sg_persist does.",
+    );
+    tp(
+        &mut s,
+        "\\fBPRSDK_MPATHPERSIST\\fR",
+        "mpathpersist personality: the version to speak as, 0.9.4 (the default) or 0.15, unless the name it is invoked as (mpathpersist-0.15) or --compat chooses; any other value is an error.",
     );
     s.push_str(".SH EXAMPLES\n.nf\n");
     for e in [

@@ -4,12 +4,19 @@
 //! ([`pr_multipath::blocking::Lun`]: pr-multipath's semantics, not 0.9.4's). See
 //! `pr-cli/README.md` for what differs.
 //!
+//! [`Version::V0_15`] is the same personality speaking as current upstream's
+//! mpathpersist (0.15.1, Debian sid), which prints REPORT CAPABILITIES by the right bits
+//! and at most 30 READ FULL STATUS descriptors ([`mod@print`]); everything else (options,
+//! messages, exit statuses) is 0.9.4's. It is chosen by a link name, `prsdk mpathpersist
+//! --compat`, or [`ENV`] ([`Version::select`]).
+//!
 //! Exit statuses are libmpathpersist's `MPATH_PR_*` codes: 0 success, 1 syntax error
 //! (also a configured `reservation_key` that does not match), 2 NOT READY, 3 MEDIUM
 //! ERROR, 4 HARDWARE ERROR, 5 ILLEGAL REQUEST, 6 UNIT ATTENTION, 8 ABORTED COMMAND,
 //! 9 NO SENSE, 10 malformed sense, 11 RESERVATION CONFLICT, 12 the device cannot be
 //! opened or is not a block device, 13 not a multipath map (or no usable path, or
-//! device-mapper trouble), 14 thread error, 15 anything else.
+//! device-mapper trouble), 14 thread error, 15 anything else. As 0.15, a NOT READY
+//! answer ends as 15 (16 for a RELEASE) instead of 2.
 
 pub mod maps;
 mod options;
@@ -59,6 +66,71 @@ pub const DMMP_ERROR: i32 = 13;
 pub const THREAD_ERROR: i32 = 14;
 /// `MPATH_PR_OTHER`.
 pub const OTHER: i32 = 15;
+/// `MPATH_PR_RETRYABLE_ERROR` (0.13 and later; meant to be internal, but a RELEASE that
+/// failed so on every path returns it).
+pub const RETRYABLE_ERROR: i32 = 16;
+
+/// The environment variable that chooses the version the personality speaks as, when
+/// the name it was invoked as does not: `0.9.4` (the default) or `0.15`.
+pub const ENV: &str = "PRSDK_MPATHPERSIST";
+
+/// The mpathpersist the personality speaks as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Version {
+    /// multipath-tools 0.9.4, Debian 12's (the default).
+    #[default]
+    V0_9_4,
+    /// multipath-tools 0.15 (0.15.1, Debian sid's): 0.9.4 with REPORT CAPABILITIES by the
+    /// right bits and READ FULL STATUS cut at 30 descriptors.
+    V0_15,
+}
+
+impl Version {
+    /// Every version, with the names it is known by (the first is the canonical one).
+    pub const ALL: &'static [(Version, &'static [&'static str])] = &[
+        (Version::V0_9_4, &["0.9.4", "0.9"]),
+        (Version::V0_15, &["0.15", "0.15.1", "0.15.0"]),
+    ];
+
+    /// The version named `s` (`0.9.4`, `0.9`, `0.15`, `0.15.0`, `0.15.1`).
+    pub fn parse(s: &str) -> Option<Version> {
+        Self::ALL
+            .iter()
+            .find(|(_, names)| names.contains(&s))
+            .map(|(v, _)| *v)
+    }
+
+    /// Its canonical name: `0.9.4`, `0.15`.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(v, _)| *v == self)
+            .map_or("0.9.4", |(_, names)| names[0])
+    }
+
+    /// The version an invocation name chooses: `mpathpersist-0.15` (any name of
+    /// [`Version::parse`] after `mpathpersist-`); `None` for a name that chooses none
+    /// (`mpathpersist`) or is no mpathpersist name.
+    pub fn of_program_name(name: &str) -> Option<Version> {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        base.strip_prefix("mpathpersist-").and_then(Version::parse)
+    }
+
+    /// The version to speak as: `explicit` (a link name's or `--compat`'s) when given,
+    /// else `env` (the value of [`ENV`], if set), else 0.9.4. An unknown `env` value is
+    /// an error (its message).
+    pub fn select(explicit: Option<Version>, env: Option<&str>) -> Result<Version, String> {
+        if let Some(v) = explicit {
+            return Ok(v);
+        }
+        match env {
+            None | Some("") => Ok(Version::default()),
+            Some(s) => Version::parse(s).ok_or_else(|| {
+                format!("{ENV}={s}: not a known mpathpersist version (0.9.4 or 0.15)")
+            }),
+        }
+    }
+}
 
 /// `MPATH_MX_TIDS`: the most TransportIDs mpathpersist sends.
 pub const MAX_TIDS: usize = 32;
@@ -95,10 +167,10 @@ pub const LONG: &[LongOpt] = &[
     req("alloc-length", 'l'),
 ];
 
-const USAGE: &str = "\
-Usage: mpathpersist [OPTIONS] [DEVICE]
-prsdk's mpathpersist personality (the options of multipath-tools 0.9.4):
-  -i, --in                      a PERSISTENT RESERVE IN command, with one of
+const USAGE_HEAD: &str = "Usage: mpathpersist [OPTIONS] [DEVICE]\n";
+
+/// The options part of the usage text (after the two header lines).
+const USAGE: &str = "  -i, --in                      a PERSISTENT RESERVE IN command, with one of
       -k, --read-keys           the registered keys
       -r, --read-reservation    the reservation
       -c, --report-capabilities the device's PR capabilities
@@ -126,6 +198,18 @@ prsdk's mpathpersist personality (the options of multipath-tools 0.9.4):
   -h, --help                    this text
 ";
 
+/// The usage text of `version`.
+fn usage(version: Version) -> String {
+    format!(
+        "{USAGE_HEAD}prsdk's mpathpersist personality (the options of multipath-tools {}):\n\
+         {USAGE}",
+        match version {
+            Version::V0_9_4 => "0.9.4",
+            Version::V0_15 => "0.15.1",
+        }
+    )
+}
+
 /// Where the personality's output goes.
 pub struct Io<'a> {
     /// Standard output.
@@ -139,25 +223,29 @@ pub struct Io<'a> {
 /// them), and the allocation length, which any line changes for the lines after it.
 #[derive(Clone, Copy, Debug, Default)]
 struct State {
+    version: Version,
     loglevel: i32,
     verbose: i32,
     noisy: bool,
     mx_alloc_len: u32,
 }
 
-/// Runs `mpathpersist` with `args` (without the program name; `prog` is how it was
-/// invoked, for getopt's messages) on the maps of `maps`. Returns the exit status.
-pub fn run(prog: &str, args: &[String], maps: &dyn Maps, io: &mut Io<'_>) -> i32 {
+/// Runs `mpathpersist` `version` with `args` (without the program name; `prog` is how
+/// it was invoked, for getopt's messages) on the maps of `maps`. Returns the exit status.
+pub fn run(version: Version, prog: &str, args: &[String], maps: &dyn Maps, io: &mut Io<'_>) -> i32 {
     if args.is_empty() {
         let _ = writeln!(io.err, "No parameter used");
-        let _ = io.err.write_all(USAGE.as_bytes());
+        let _ = io.err.write_all(usage(version).as_bytes());
         return 1;
     }
     if maps.needs_root() && !real_user_is_root() {
         let _ = writeln!(io.err, "need to be root");
         return 1;
     }
-    let mut state = State::default();
+    let mut state = State {
+        version,
+        ..State::default()
+    };
     match handle_args(prog, args, 0, &mut state, maps, io) {
         Flow::Exit(code) => code,
         Flow::Done(code) if code >= 0 => code,
@@ -297,7 +385,7 @@ fn handle_args(
                 }
                 'd' => device = Some(arg),
                 'h' => {
-                    let _ = io.err.write_all(USAGE.as_bytes());
+                    let _ = io.err.write_all(usage(state.version).as_bytes());
                     return Flow::Done(0);
                 }
                 'H' => hex = true,
@@ -389,7 +477,7 @@ fn handle_args(
     };
     if ret == SYNTAX_ERROR {
         if nline == 0 {
-            let _ = io.err.write_all(USAGE.as_bytes());
+            let _ = io.err.write_all(usage(state.version).as_bytes());
         } else {
             let _ = writeln!(io.err, "syntax error on line {nline} in batch file");
         }
@@ -496,7 +584,7 @@ fn command(c: &Command<'_>, state: &State, maps: &dyn Maps, io: &mut Io<'_>) -> 
         let sa = c.prin_sa.unwrap_or(0);
         return match prin(dev.as_ref(), sa, state, io) {
             Ok(bytes) => {
-                let (o, e) = print::prin(sa, &bytes);
+                let (o, e) = print::prin_as(state.version, state.verbose, sa, &bytes);
                 let _ = io.out.write_all(&o);
                 let _ = io.err.write_all(&e);
                 SUCCESS
@@ -587,7 +675,7 @@ fn prin(dev: &dyn MapDevice, sa: u8, state: &State, io: &mut Io<'_>) -> Result<V
             }
             Ok(bytes)
         }
-        Ok(Err(e)) => Err(report(&lun, &e, io)),
+        Ok(Err(e)) => Err(version_code(state.version, report(&lun, &e, io), false)),
         Err(e) => Err(bridge_code(&e, io)),
     }
 }
@@ -675,7 +763,11 @@ fn prout(dev: &dyn MapDevice, c: &Command<'_>, state: &State, io: &mut Io<'_>) -
             }
             SUCCESS
         }
-        Err(e) => report(&lun, &e, io),
+        Err(e) => version_code(
+            state.version,
+            report(&lun, &e, io),
+            c.prout_sa == Some(PROUT_REL),
+        ),
     }
 }
 
@@ -693,6 +785,20 @@ fn report(lun: &Lun, e: &Error, io: &mut Io<'_>) -> i32 {
         }
     }
     code
+}
+
+/// The status `version` ends with where 0.9.4's would be `code`: 0.13 and later take
+/// NOT READY (but 04h/07h while retries remain) as an error another path may not have,
+/// try the next path, and when every path failed so end with `MPATH_PR_OTHER` (15), or,
+/// for a RELEASE (sent down every path at once), with `MPATH_PR_RETRYABLE_ERROR` (16)
+/// (`libmpathpersist/mpath_pr_ioctl.c` and `mpath_persist_int.c`, 0.14.3). pr-multipath
+/// has tried the other paths already.
+fn version_code(version: Version, code: i32, release: bool) -> i32 {
+    match (version, code) {
+        (Version::V0_15, SENSE_NOT_READY) if release => RETRYABLE_ERROR,
+        (Version::V0_15, SENSE_NOT_READY) => OTHER,
+        _ => code,
+    }
 }
 
 fn code_is_answer(code: i32) -> bool {
@@ -802,6 +908,81 @@ fn batch_file(file: &str, state: &mut State, maps: &dyn Maps, io: &mut Io<'_>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_by_name_link_and_environment() {
+        assert_eq!(Version::parse("0.9.4"), Some(Version::V0_9_4));
+        assert_eq!(Version::parse("0.9"), Some(Version::V0_9_4));
+        assert_eq!(Version::parse("0.15"), Some(Version::V0_15));
+        assert_eq!(Version::parse("0.15.1"), Some(Version::V0_15));
+        for bad in ["", "0.14", "0.15.2", "15", "0.9.5", " 0.15"] {
+            assert_eq!(Version::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(Version::V0_15.name(), "0.15");
+        assert_eq!(Version::V0_9_4.name(), "0.9.4");
+        assert_eq!(
+            Version::of_program_name("/usr/local/sbin/mpathpersist-0.15"),
+            Some(Version::V0_15)
+        );
+        assert_eq!(
+            Version::of_program_name("mpathpersist-0.9.4"),
+            Some(Version::V0_9_4)
+        );
+        assert_eq!(Version::of_program_name("mpathpersist"), None);
+        assert_eq!(Version::of_program_name("mpathpersist-0.14"), None);
+        assert_eq!(Version::of_program_name("prsdk"), None);
+        // A link's (or --compat's) version wins over the environment's.
+        assert_eq!(
+            Version::select(Some(Version::V0_9_4), Some("0.15")),
+            Ok(Version::V0_9_4)
+        );
+        assert_eq!(
+            Version::select(Some(Version::V0_15), Some("bogus")),
+            Ok(Version::V0_15)
+        );
+        assert_eq!(Version::select(None, Some("0.15")), Ok(Version::V0_15));
+        assert_eq!(Version::select(None, None), Ok(Version::V0_9_4));
+        assert_eq!(Version::select(None, Some("")), Ok(Version::V0_9_4));
+        assert_eq!(
+            Version::select(None, Some("0.16")),
+            Err(
+                "PRSDK_MPATHPERSIST=0.16: not a known mpathpersist version (0.9.4 or 0.15)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn not_ready_ends_as_0_15_ends_it() {
+        assert_eq!(version_code(Version::V0_9_4, SENSE_NOT_READY, false), 2);
+        assert_eq!(version_code(Version::V0_9_4, SENSE_NOT_READY, true), 2);
+        assert_eq!(version_code(Version::V0_15, SENSE_NOT_READY, false), OTHER);
+        assert_eq!(
+            version_code(Version::V0_15, SENSE_NOT_READY, true),
+            RETRYABLE_ERROR
+        );
+        for code in [
+            SUCCESS,
+            SYNTAX_ERROR,
+            ILLEGAL_REQ,
+            SENSE_UNIT_ATTENTION,
+            11,
+            12,
+            13,
+        ] {
+            assert_eq!(version_code(Version::V0_15, code, false), code);
+            assert_eq!(version_code(Version::V0_15, code, true), code);
+        }
+    }
+
+    #[test]
+    fn the_usage_names_the_version() {
+        assert!(usage(Version::V0_9_4).starts_with(
+            "Usage: mpathpersist [OPTIONS] [DEVICE]\nprsdk's mpathpersist personality (the \
+             options of multipath-tools 0.9.4):\n  -i, --in"
+        ));
+        assert!(usage(Version::V0_15).contains("(the options of multipath-tools 0.15.1):\n"));
+    }
 
     #[test]
     fn numbers_as_sscanf_reads_them() {

@@ -1,7 +1,8 @@
 //! What `mpathpersist` 0.9.4 prints for a PR IN response, computed from the response's
 //! bytes as libmpathpersist 0.9.4 lays them out in its result structures (the buffer is
 //! zeroed first, so bytes the device did not send read as zeros): the READ KEYS, READ
-//! RESERVATION, REPORT CAPABILITIES and READ FULL STATUS texts, and `dumpHex`'s layout.
+//! RESERVATION, REPORT CAPABILITIES and READ FULL STATUS texts, and `dumpHex`'s layout;
+//! and where 0.15 prints otherwise ([`Version::V0_15`]), what 0.15 prints.
 //!
 //! Its quirks are kept, since scripts parse this text: REPORT CAPABILITIES prints
 //! `PTPL_C` as "any bit of the first flags byte", `Allow Commands` as 0 or 1, and the type
@@ -9,6 +10,15 @@
 //! the byte-4 bit values (so LIO's mask, `ea 01`, prints 0 for every type); READ FULL
 //! STATUS reuses one record for every descriptor, so a descriptor without a TransportID
 //! shows the previous one's.
+//!
+//! 0.15 differs in two places (multipath-tools commit c8ed5e6, in 0.14.0, and 0.15's
+//! library): REPORT CAPABILITIES shows `PTPL_C` from bit 0 and each type mask entry as 0
+//! or 1 from its own bit (the mask read big-endian: bits `0x8000`, `0x4000`, `0x2000`,
+//! `0x0800`, `0x0200`, `0x0001`); READ FULL STATUS stops after 30 descriptors (the
+//! records that fit in the library's 8192-byte buffer), saying so at `-v 1` and above.
+//! The reused record is still reused.
+
+use super::Version;
 
 use crate::sg_persist::print::TYPE_NAMES;
 
@@ -116,9 +126,18 @@ pub fn read_reservation(b: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// REPORT CAPABILITIES (`-i -c`): standard output, and standard error for a LENGTH of 2
-/// or less (nothing is printed then, and the command still succeeds).
+/// The most READ FULL STATUS descriptors 0.15 decodes: as many of its 270-byte records
+/// as fit in its 8192-byte buffer.
+pub const MAX_DESCRIPTORS_0_15: u32 = 30;
+
+/// REPORT CAPABILITIES (`-i -c`) as 0.9.4 prints it: standard output, and standard error
+/// for a LENGTH of 2 or less (nothing is printed then, and the command still succeeds).
 pub fn report_capabilities(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
+    report_capabilities_as(Version::V0_9_4, b, out, err);
+}
+
+/// REPORT CAPABILITIES (`-i -c`) as `version` prints it.
+pub fn report_capabilities_as(version: Version, b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
     if be16(b, 0) <= 2 {
         err.extend_from_slice(b"Unexpected response for PRIN Report Capabilities\n");
         return;
@@ -132,8 +151,14 @@ pub fn report_capabilities(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
             bit(f0 & 0x08 != 0),
         ),
         ("All Target Ports Capable(ATP_C)", bit(f0 & 0x04 != 0)),
-        // 0.9.4 tests the whole byte, not PTPL_C (bit 0).
-        ("Persist Through Power Loss Capable(PTPL_C)", bit(f0 != 0)),
+        // 0.9.4 tests the whole byte, not PTPL_C (bit 0); 0.15 tests bit 0.
+        (
+            "Persist Through Power Loss Capable(PTPL_C)",
+            bit(match version {
+                Version::V0_9_4 => f0 != 0,
+                Version::V0_15 => f0 & 0x01 != 0,
+            }),
+        ),
         ("Type Mask Valid(TMV)", bit(f1 & 0x80 != 0)),
         ("Allow Commands", bit((f1 >> 4) & 0x7 != 0)),
         (
@@ -147,15 +172,20 @@ pub fn report_capabilities(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
     }
     if f1 & 0x80 != 0 {
         out.extend_from_slice(b"    Support indicated in Type mask:\n");
-        for (ty, m) in [
-            (7, 0x80),
-            (6, 0x40),
-            (5, 0x20),
-            (3, 0x08),
-            (1, 0x02),
-            (8, 0x100),
+        // (type, 0.9.4's mask, 0.15's bit)
+        for (ty, m094, m015) in [
+            (7, 0x80, 0x8000),
+            (6, 0x40, 0x4000),
+            (5, 0x20, 0x2000),
+            (3, 0x08, 0x0800),
+            (1, 0x02, 0x0200),
+            (8, 0x100, 0x0001),
         ] {
-            out.extend_from_slice(format!("      {}: {}\n", TYPE_NAMES[ty], mask & m).as_bytes());
+            let v = match version {
+                Version::V0_9_4 => mask & m094,
+                Version::V0_15 => u16::from(mask & m015 != 0),
+            };
+            out.extend_from_slice(format!("      {}: {v}\n", TYPE_NAMES[ty]).as_bytes());
         }
     }
 }
@@ -209,10 +239,24 @@ fn decode_tid(r: &mut Record, b: &[u8], start: usize, length: i64) {
     }
 }
 
-/// READ FULL STATUS (`-i -s`): standard output, and libmpathpersist's complaint about a
-/// descriptor that runs past the response on standard error. There is no limit on the
-/// number of descriptors (0.9.4 writes past its 32 pointers).
+/// READ FULL STATUS (`-i -s`) as 0.9.4 prints it: standard output, and libmpathpersist's
+/// complaint about a descriptor that runs past the response on standard error. There is
+/// no limit on the number of descriptors (0.9.4 writes past its buffer and its 32
+/// pointers).
 pub fn read_full_status(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
+    read_full_status_as(Version::V0_9_4, 0, b, out, err);
+}
+
+/// READ FULL STATUS (`-i -s`) as `version` prints it at verbosity `verbose` (0.15 stops
+/// after [`MAX_DESCRIPTORS_0_15`] descriptors and, at `verbose` 1 and above, says so on
+/// standard error).
+pub fn read_full_status_as(
+    version: Version,
+    verbose: i32,
+    b: &[u8],
+    out: &mut Vec<u8>,
+    err: &mut Vec<u8>,
+) {
     let generation = be32(b, 0);
     let additional = be32(b, 4);
     out.extend_from_slice(format!("  PR generation=0x{generation:x} \n").as_bytes());
@@ -235,8 +279,22 @@ pub fn read_full_status(b: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>) {
     let mut k: u32 = 0;
     let mut p: usize = 0;
     let mut guard = 0;
+    let mut count = 0u32;
     while k < additional && guard < PARAM_LEN {
         guard += 1;
+        if version == Version::V0_15 && count == MAX_DESCRIPTORS_0_15 {
+            if verbose >= 1 {
+                err.extend_from_slice(
+                    format!(
+                        "mpath_format_readfullstatus: READ FULL STATUS result truncated, \
+                         count={count}\n"
+                    )
+                    .as_bytes(),
+                );
+            }
+            break;
+        }
+        count += 1;
         r.key = be64(&area, p);
         r.flag = at(&area, p + 12);
         r.scope_type = at(&area, p + 13);
@@ -327,15 +385,21 @@ fn print_descriptor(r: &Record, out: &mut Vec<u8>) {
     }
 }
 
-/// The text of a PR IN response of service action `sa` (0-3): standard output and
-/// standard error.
+/// The text 0.9.4 prints for a PR IN response of service action `sa` (0-3): standard
+/// output and standard error.
 pub fn prin(sa: u8, b: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    prin_as(Version::V0_9_4, 0, sa, b)
+}
+
+/// The text `version` prints, at verbosity `verbose`, for a PR IN response of service
+/// action `sa` (0-3): standard output and standard error.
+pub fn prin_as(version: Version, verbose: i32, sa: u8, b: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     match sa {
         0 => read_keys(b, &mut out),
         1 => read_reservation(b, &mut out),
-        2 => report_capabilities(b, &mut out, &mut err),
-        _ => read_full_status(b, &mut out, &mut err),
+        2 => report_capabilities_as(version, b, &mut out, &mut err),
+        _ => read_full_status_as(version, verbose, b, &mut out, &mut err),
     }
     (out, err)
 }
@@ -370,6 +434,113 @@ mod tests {
         let (out, err) = prin(2, &[0, 2, 0, 0, 0, 0, 0, 0]);
         assert!(out.is_empty());
         assert!(!err.is_empty());
+    }
+
+    #[test]
+    fn capabilities_as_0_15_read_the_right_bits() {
+        // LIO: flags 0d 81, mask ea 01: every type 1 (0.9.4: every type 0).
+        let lio = [0, 8, 0x0d, 0x81, 0xea, 0x01, 0, 0];
+        let (out, err) = prin_as(Version::V0_15, 0, 2, &lio);
+        assert!(err.is_empty());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Report capabilities response:\n  Compatible Reservation Handling(CRH): 0\n  \
+             Specify Initiator Ports Capable(SIP_C): 1\n  All Target Ports Capable(ATP_C): \
+             1\n  Persist Through Power Loss Capable(PTPL_C): 1\n  Type Mask Valid(TMV): \
+             1\n  Allow Commands: 0\n  Persist Through Power Loss Active(PTPL_A): 1\n    \
+             Support indicated in Type mask:\n      Write Exclusive, all registrants: 1\n      \
+             Exclusive Access, registrants only: 1\n      Write Exclusive, registrants only: \
+             1\n      Exclusive Access: 1\n      Write Exclusive: 1\n      Exclusive Access, \
+             all registrants: 1\n"
+        );
+        // PTPL_C is bit 0 only: 0.9.4 says 1 for any bit of the byte, 0.15 says 0 here.
+        let no_ptpl = [0, 8, 0x0c, 0x80, 0, 0, 0, 0];
+        let ptpl = |v| {
+            let (out, _) = prin_as(v, 0, 2, &no_ptpl);
+            String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .find(|l| l.contains("PTPL_C"))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            ptpl(Version::V0_9_4).as_deref(),
+            Some("  Persist Through Power Loss Capable(PTPL_C): 1")
+        );
+        assert_eq!(
+            ptpl(Version::V0_15).as_deref(),
+            Some("  Persist Through Power Loss Capable(PTPL_C): 0")
+        );
+        // Each type from its own bit, 0 or 1: only WR_EX (0x0200) and EX_AC_AR (0x0001).
+        let (out, _) = prin_as(Version::V0_15, 0, 2, &[0, 8, 0, 0x80, 0x02, 0x01, 0, 0]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("      Write Exclusive, all registrants: 0\n"));
+        assert!(text.contains("      Exclusive Access: 0\n"));
+        assert!(text.contains("      Write Exclusive: 1\n"));
+        assert!(text.ends_with("      Exclusive Access, all registrants: 1\n"));
+        // The same mask through 0.9.4's masks (0x0201 & 0x02, & 0x100): 0 for both.
+        let (out, _) = prin(2, &[0, 8, 0, 0x80, 0x02, 0x01, 0, 0]);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("      Write Exclusive: 0\n"));
+        assert!(text.ends_with("      Exclusive Access, all registrants: 0\n"));
+        // A LENGTH of 2: nothing on standard output, the complaint on standard error.
+        let (out, err) = prin_as(Version::V0_15, 0, 2, &[0, 2, 0, 0, 0, 0, 0, 0]);
+        assert!(out.is_empty());
+        assert_eq!(err, b"Unexpected response for PRIN Report Capabilities\n");
+    }
+
+    /// A READ FULL STATUS response of `n` descriptors without TransportIDs, keys 1..=n.
+    fn full_status(n: u32) -> Vec<u8> {
+        let mut b = vec![0, 0, 0, 9];
+        b.extend_from_slice(&(24 * n).to_be_bytes());
+        for i in 1..=u64::from(n) {
+            let mut d = vec![0u8; 24];
+            d[..8].copy_from_slice(&i.to_be_bytes());
+            d[12] = 2;
+            b.extend_from_slice(&d);
+        }
+        b
+    }
+
+    #[test]
+    fn full_status_as_0_15_stops_after_30_descriptors() {
+        let keys = |out: &[u8]| {
+            String::from_utf8(out.to_vec())
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("   Key = "))
+                .count()
+        };
+        let b = full_status(31);
+        let (out094, err094) = prin(3, &b);
+        assert_eq!(keys(&out094), 31);
+        assert!(err094.is_empty());
+        let (out, err) = prin_as(Version::V0_15, 0, 3, &b);
+        assert_eq!(keys(&out), 30);
+        assert!(
+            !String::from_utf8(out.clone())
+                .unwrap()
+                .contains("Key = 0x1f\n")
+        );
+        assert!(
+            String::from_utf8(out.clone())
+                .unwrap()
+                .contains("   Key = 0x1e\n")
+        );
+        assert!(err.is_empty(), "said at -v 1 and above only");
+        // The same text as 0.9.4's for the first 30.
+        assert!(out094.starts_with(&out));
+        let (_, err) = prin_as(Version::V0_15, 1, 3, &b);
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "mpath_format_readfullstatus: READ FULL STATUS result truncated, count=30\n"
+        );
+        // Exactly 30: all of them, nothing said.
+        let b = full_status(30);
+        let (out, err) = prin_as(Version::V0_15, 3, 3, &b);
+        assert_eq!(keys(&out), 30);
+        assert!(err.is_empty());
+        assert_eq!(out, prin(3, &b).0);
     }
 
     #[test]

@@ -614,9 +614,9 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "mpathpersist",
-        brief: "Debian 12's mpathpersist (multipath-tools 0.9.4)",
-        synopsis: "[mpathpersist options] DEVICE",
-        summary: "Debian 12's mpathpersist (multipath-tools 0.9.4): same options, output and exit statuses (also through a link named mpathpersist)",
+        brief: "Debian 12's mpathpersist (multipath-tools 0.9.4), or 0.15",
+        synopsis: "[--compat VERSION] [mpathpersist options] DEVICE",
+        summary: "Debian 12's mpathpersist (multipath-tools 0.9.4): same options, output and exit statuses (also through a link named mpathpersist); with --compat 0.15 (first), a link named mpathpersist-0.15 or PRSDK_MPATHPERSIST=0.15, current upstream's mpathpersist (0.15.1) where it prints otherwise (REPORT CAPABILITIES, READ FULL STATUS past 30 descriptors)",
     },
     Tool {
         name: "sim",
