@@ -61,6 +61,21 @@ pub struct OptDoc {
     pub help: &'static str,
 }
 
+/// An [`OptDoc`], as the personalities' tables spell it.
+pub const fn doc(
+    short: char,
+    long: &'static [&'static str],
+    arg: Option<&'static str>,
+    help: &'static str,
+) -> OptDoc {
+    OptDoc {
+        short,
+        long,
+        arg,
+        help,
+    }
+}
+
 /// One parsed item, in command-line order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {

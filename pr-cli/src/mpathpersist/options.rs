@@ -2,21 +2,7 @@
 //! the shell completions ([`crate::generate`]); the parser's own tables are `SHORT` and
 //! `LONG` in the parent module, and a test checks that this list covers them exactly.
 
-use crate::getopt::OptDoc;
-
-const fn doc(
-    short: char,
-    long: &'static [&'static str],
-    arg: Option<&'static str>,
-    help: &'static str,
-) -> OptDoc {
-    OptDoc {
-        short,
-        long,
-        arg,
-        help,
-    }
-}
+use crate::getopt::{OptDoc, doc};
 
 /// Every option, documented (for the man page and the completions; a test checks that it
 /// covers [`super::SHORT`] and [`super::LONG`] exactly).
