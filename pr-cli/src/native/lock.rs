@@ -10,9 +10,7 @@ use pr_lock::{DiskLock, DiskLockRequest, Enforcement, Error, LockspaceConfig, Mo
 
 use super::parse::{Opts, Usage, key_of};
 use super::sim::{SimCluster, targets};
-use super::{
-    EXIT_CONFLICT, EXIT_OTHER, EXIT_PERMISSION, EXIT_TARGET, EXIT_USAGE, exit_code,
-};
+use super::{EXIT_CONFLICT, EXIT_OTHER, EXIT_PERMISSION, EXIT_TARGET, EXIT_USAGE, exit_code};
 
 /// Exit status: COMMAND was found but could not be run (as the shells say).
 pub(super) const EXIT_CANNOT_RUN: i32 = 126;
@@ -56,9 +54,7 @@ pub(super) fn lock(
         }
     };
     if o.exec.is_empty() {
-        return Err(Usage(
-            "no command: lock DISK -- COMMAND [ARG...]".into(),
-        ));
+        return Err(Usage("no command: lock DISK -- COMMAND [ARG...]".into()));
     }
     let key = match o.key {
         Some(_) => Some(key_of("key", &o.key)?),
@@ -87,13 +83,12 @@ pub(super) fn lock(
     }
     if sim.is_some() {
         // The simulated map DISK names (opening it is the front door's business).
-        let lun = targets(o, sim)
-            .pop()
-            .map(|(_, l)| l)
-            .unwrap_or_else(|| Err(pr_multipath::Error::NotFound {
+        let lun = targets(o, sim).pop().map(|(_, l)| l).unwrap_or_else(|| {
+            Err(pr_multipath::Error::NotFound {
                 what: disk.clone(),
                 reason: "no target".into(),
-            }));
+            })
+        });
         match lun {
             Ok(l) => request = request.storage(Storage::Lun(l)),
             Err(e) => {
