@@ -45,6 +45,7 @@ mod core;
 mod errors;
 mod fleet;
 mod helper;
+mod lock;
 mod logging;
 mod ops;
 mod sim;
@@ -71,6 +72,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fleet::CancelToken>()?;
     m.add_class::<helper::HelperClient>()?;
     m.add_class::<helper::SimHelper>()?;
+    m.add_class::<lock::DiskLock>()?;
+    m.add_class::<lock::LunLock>()?;
     m.add_function(wrap_pyfunction!(fleet::fence, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::unfence, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::fence_async, m)?)?;
