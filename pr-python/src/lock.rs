@@ -22,7 +22,11 @@ use crate::errors::{internal_error_message, to_pyerr};
 use crate::sync::Device;
 
 fn mode(shared: bool) -> Mode {
-    if shared { Mode::Shared } else { Mode::Exclusive }
+    if shared {
+        Mode::Shared
+    } else {
+        Mode::Exclusive
+    }
 }
 
 /// An exception of `pr_sdk.errors.<class>` with the lock fields.
@@ -93,6 +97,78 @@ fn drop_detached<T: Send>(py: Python<'_>, lock: T) {
     });
 }
 
+/// A lock object's state. The mutex is only ever held for a moment, never while waiting
+/// for the device (a thread waiting for it with the GIL, while the acquiring thread needs
+/// the GIL back, would deadlock): acquiring marks the slot `Busy` and waits without it.
+enum State<T> {
+    Free,
+    Busy,
+    Held(T),
+}
+
+struct Slot<T>(Mutex<State<T>>);
+
+impl<T> Slot<T> {
+    fn new() -> Self {
+        Slot(Mutex::new(State::Free))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State<T>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the slot busy for an acquire; `what` names the class in the error.
+    fn begin(&self, what: &str) -> PyResult<()> {
+        let mut st = self.state();
+        match *st {
+            State::Free => {
+                *st = State::Busy;
+                Ok(())
+            }
+            State::Busy => Err(PyValueError::new_err(format!(
+                "this {what} is being acquired or released by another thread"
+            ))),
+            State::Held(_) => Err(PyValueError::new_err(format!(
+                "this {what} is already held"
+            ))),
+        }
+    }
+
+    /// Ends an acquire: held, or free again.
+    fn end(&self, lock: Option<T>) {
+        *self.state() = lock.map_or(State::Free, State::Held);
+    }
+
+    /// The held lock, taken out (the slot is free again).
+    fn take(&self) -> Option<T> {
+        let mut st = self.state();
+        match std::mem::replace(&mut *st, State::Free) {
+            State::Held(l) => Some(l),
+            other => {
+                *st = other;
+                None
+            }
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        match &*self.state() {
+            State::Held(l) => f(Some(l)),
+            _ => f(None),
+        }
+    }
+
+    fn take_mut(&mut self) -> Option<T> {
+        match std::mem::replace(
+            self.0.get_mut().unwrap_or_else(PoisonError::into_inner),
+            State::Free,
+        ) {
+            State::Held(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
 fn device_lun(py: Python<'_>, device: &Device) -> PyResult<Lun> {
     Ok(Lun::from(device.handle.lun(py)?))
 }
@@ -107,7 +183,7 @@ fn device_lun(py: Python<'_>, device: &Device) -> PyResult<Lun> {
 #[pyclass(frozen, module = "pr_sdk._native", name = "DiskLock")]
 pub(crate) struct DiskLock {
     request: DiskLockRequest,
-    held: Mutex<Option<PrDiskLock>>,
+    held: Slot<PrDiskLock>,
 }
 
 #[pymethods]
@@ -153,30 +229,31 @@ impl DiskLock {
         request.file_lock_decides_liveness = file_lock_decides_liveness;
         Ok(DiskLock {
             request,
-            held: Mutex::new(None),
+            held: Slot::new(),
         })
     }
 
     /// Takes the lock: the lock file, then (with a key) the LUN's reservation. Raises
     /// ``LockHeldError`` when another holds it (nothing of this call is left then).
     fn acquire(&self, py: Python<'_>) -> PyResult<()> {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.is_some() {
-            return Err(PyValueError::new_err("this DiskLock is already held"));
-        }
+        self.held.begin("DiskLock")?;
         let request = &self.request;
-        *held = Some(run(py, || PrDiskLock::acquire(request))?);
-        Ok(())
+        let out = run(py, || PrDiskLock::acquire(request));
+        match out {
+            Ok(l) => {
+                self.held.end(Some(l));
+                Ok(())
+            }
+            Err(e) => {
+                self.held.end(None);
+                Err(e)
+            }
+        }
     }
 
     /// Releases the reservation, then the lock file; a lock not held: nothing to do.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        let lock = self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match lock {
+        match self.held.take() {
             Some(l) => run(py, || l.release()),
             None => Ok(()),
         }
@@ -219,36 +296,30 @@ impl DiskLock {
     /// Whether this object holds the lock now.
     #[getter]
     fn held(&self) -> bool {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        self.held.with(|l| l.is_some())
     }
 
     /// The lock file while held (the disk itself for a direct lease), else ``None``.
     #[getter]
     fn lock_file(&self) -> Option<String> {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.as_ref()
-            .map(|l| l.resource().path().display().to_string())
+        self.held
+            .with(|l| l.map(|l| l.resource().path().display().to_string()))
     }
 
     /// The lockspace resource name while held (SHA-256, SCSI ID, LVM UUID, or the disk).
     #[getter]
     fn resource_name(&self) -> Option<String> {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.as_ref().map(|l| l.resource().name.clone())
+        self.held.with(|l| l.map(|l| l.resource().name.clone()))
     }
 
     /// While held: ``None`` when the LUN's reservation enforces the lock too, else why the
     /// lock file alone does (no key, ``file_only``, not a SCSI device).
     #[getter]
     fn file_only_reason(&self) -> Option<String> {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        match held.as_ref().map(PrDiskLock::enforcement) {
+        self.held.with(|l| match l.map(PrDiskLock::enforcement) {
             Some(Enforcement::FileOnly(why)) => Some(why.clone()),
             _ => None,
-        }
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -266,12 +337,7 @@ impl DiskLock {
 
 impl Drop for DiskLock {
     fn drop(&mut self) {
-        let lock = self
-            .held
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(l) = lock {
+        if let Some(l) = self.held.take_mut() {
             Python::attach(|py| drop_detached(py, l));
         }
     }
@@ -288,7 +354,7 @@ pub(crate) struct LunLock {
     key: pr_core::types::ReservationKey,
     mode: Mode,
     options: LunLockOptions,
-    held: Mutex<Option<PrLunLock>>,
+    held: Slot<PrLunLock>,
 }
 
 #[pymethods]
@@ -320,31 +386,32 @@ impl LunLock {
             key,
             mode: mode(shared),
             options,
-            held: Mutex::new(None),
+            held: Slot::new(),
         })
     }
 
     /// Takes the lock; ``LockHeldError`` (naming the holders' keys) when another host
     /// holds the LUN.
     fn acquire(&self, py: Python<'_>) -> PyResult<()> {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.is_some() {
-            return Err(PyValueError::new_err("this LunLock is already held"));
-        }
+        self.held.begin("LunLock")?;
         let (lun, key, mode, options) = (&self.lun, self.key, self.mode, &self.options);
-        *held = Some(run(py, || PrLunLock::acquire(lun, key, mode, options))?);
-        Ok(())
+        let out = run(py, || PrLunLock::acquire(lun, key, mode, options));
+        match out {
+            Ok(l) => {
+                self.held.end(Some(l));
+                Ok(())
+            }
+            Err(e) => {
+                self.held.end(None);
+                Err(e)
+            }
+        }
     }
 
     /// Releases the reservation and this host's registration; ``LockNotHeldError`` when
     /// it was fenced meanwhile. A lock not held: nothing to do.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        let lock = self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match lock {
+        match self.held.take() {
             Some(l) => run(py, || l.release()),
             None => Ok(()),
         }
@@ -381,10 +448,7 @@ impl LunLock {
     /// Whether this object holds the lock now.
     #[getter]
     fn held(&self) -> bool {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        self.held.with(|l| l.is_some())
     }
 
     fn __repr__(&self) -> String {
@@ -400,12 +464,7 @@ impl LunLock {
 
 impl Drop for LunLock {
     fn drop(&mut self) {
-        let lock = self
-            .held
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(l) = lock {
+        if let Some(l) = self.held.take_mut() {
             Python::attach(|py| drop_detached(py, l));
         }
     }
