@@ -146,6 +146,19 @@ fn file_lock_exclusive_shared_and_signal() {
     let a = lock(&[], &["sh", "-c", "kill -TERM $$"]);
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     assert_eq!(prsdk(&a).0, 128 + 15);
+    // Ctrl-C reaches the whole process group: the holder ignores it while COMMAND runs
+    // (here COMMAND sends SIGINT to prsdk itself), lives, releases, passes the status on.
+    let a = lock(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "kill -INT $PPID; kill -QUIT $PPID; sleep 0.1; exit 5",
+        ],
+    );
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    assert_eq!(prsdk(&a).0, 5);
+    assert!(entries(d.path()).is_empty(), "{:?}", entries(d.path()));
     // A command that does not exist: 127, the lock released.
     let a = lock(&[], &["/nonexistent/command"]);
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
