@@ -140,3 +140,15 @@ def test_disk_lock_errors(cluster, tmp_path):
 def test_repr(cluster):
     lock = pr_sdk.LunLock(cluster.device(0, 0), 0x1111, shared=True)
     assert repr(lock) == 'LunLock("lun0", key=0x1111, shared=True, held=False)'
+
+
+def test_image_file_gets_the_lock_file_only(tmp_path):
+    image = tmp_path / "vm1.qcow2"
+    image.write_bytes(b"\0" * 4096)
+    space = tmp_path / "files"
+    space.mkdir()
+    with pr_sdk.DiskLock(str(image), key=0x1111, file_lockspace=space) as lock:
+        reason = lock.file_only_reason
+        assert reason is not None and "not a SCSI device" in reason, reason
+        assert os.listdir(space) == [lock.resource_name]
+    assert os.listdir(space) == []
