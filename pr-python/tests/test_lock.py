@@ -152,3 +152,19 @@ def test_image_file_gets_the_lock_file_only(tmp_path):
         assert reason is not None and "not a SCSI device" in reason, reason
         assert os.listdir(space) == [lock.resource_name]
     assert os.listdir(space) == []
+
+
+@pytest.mark.parametrize("preempt, sent, not_sent", [(True, "cdb 5f 04", "cdb 5f 05"), (False, "cdb 5f 05", "cdb 5f 04")])
+def test_force_sends_preempt_and_abort_or_preempt(cluster, preempt, sent, not_sent):
+    # PERSISTENT RESERVE OUT service action 04h PREEMPT, 05h PREEMPT AND ABORT.
+    a, b = cluster.device(0, 1), cluster.device(1, 1)
+    # The fenced holder's context manager raises on exit: its lock was taken away.
+    with pytest.raises(pr_sdk.LockNotHeldError, match="0xa is not registered"):
+        with pr_sdk.LunLock(a, 0xA):
+            cluster.sim.clear_trace()
+            with pr_sdk.LunLock(b, 0xB, force=True, preempt=preempt):
+                assert sim_keys(cluster, 1) == [0xB]
+                assert cluster.sim.reservation(1) == (WERO, 0xB)
+            trace = "\n".join(cluster.sim.trace())
+            assert sent in trace and not_sent not in trace, trace
+    assert sim_keys(cluster, 1) == [] and cluster.sim.reservation(1) is None
