@@ -76,3 +76,37 @@ impl fmt::Display for Mode {
         })
     }
 }
+
+/// While this guard lives, this process ignores the terminal's SIGINT and SIGQUIT, as
+/// `system(3)` does while its child runs: for a program that holds a lock while a child
+/// runs (`prsdk lock DISK -- COMMAND`). Ctrl-C reaches the whole foreground process
+/// group: the child gets it and ends as it chooses, and the lock holder survives to
+/// release the lock. Without this, the holder would die with the signal: the kernel drops
+/// its lock file's lock, but its reservation would stay on the LUN. Create it after the
+/// child is spawned (ignored dispositions are inherited across `exec`); dropping it
+/// restores the previous dispositions. Process-wide: one at a time.
+#[derive(Debug)]
+pub struct TerminalSignalsIgnored {
+    previous: [libc::sighandler_t; 2],
+}
+
+impl TerminalSignalsIgnored {
+    /// Ignores SIGINT and SIGQUIT until the guard is dropped.
+    pub fn new() -> Self {
+        TerminalSignalsIgnored {
+            previous: sys::ignore_terminal_signals(),
+        }
+    }
+}
+
+impl Default for TerminalSignalsIgnored {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TerminalSignalsIgnored {
+    fn drop(&mut self) {
+        sys::restore_terminal_signals(self.previous);
+    }
+}

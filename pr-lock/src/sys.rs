@@ -34,3 +34,25 @@ pub(crate) fn set_lock_byte0(fd: BorrowedFd<'_>, lock: LockType) -> Result<(), E
     let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &fl as *const libc::flock) };
     Errno::result(rc).map(drop)
 }
+
+/// The terminal's signals that `system(3)` ignores while its child runs.
+const TERMINAL_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
+
+/// Sets SIGINT and SIGQUIT to be ignored; returns their previous dispositions.
+pub(crate) fn ignore_terminal_signals() -> [libc::sighandler_t; 2] {
+    // SAFETY: `signal` with `SIG_IGN` installs no handler code; it only changes this
+    // process's disposition of a valid signal number.
+    TERMINAL_SIGNALS.map(|s| unsafe { libc::signal(s, libc::SIG_IGN) })
+}
+
+/// Restores the dispositions [`ignore_terminal_signals`] returned.
+pub(crate) fn restore_terminal_signals(previous: [libc::sighandler_t; 2]) {
+    for (s, h) in TERMINAL_SIGNALS.into_iter().zip(previous) {
+        if h != libc::SIG_ERR {
+            // SAFETY: `h` is a disposition `signal` returned for this same signal (the
+            // default, ignore, or a handler the program had installed), so restoring it
+            // installs nothing new.
+            unsafe { libc::signal(s, h) };
+        }
+    }
+}

@@ -5,7 +5,8 @@
 //! ([`pr_multipath::Lun`]: a dm-multipath map, one SCSI device, or simulated paths) with
 //! every PR IN and PR OUT action (each Python call becomes one `OutRequest` or
 //! `PrInAction`), the many-LUN fence/unfence with progress and cancellation, pr-core's
-//! TransportIDs and the pr-sim simulator with its fault injection, through two front
+//! TransportIDs, pr-lock's disk locks (`DiskLock`, `LunLock`: module `lock`) and the pr-sim
+//! simulator with its fault injection, through two front
 //! doors: a blocking `Device` that releases the GIL while it waits, and an asyncio
 //! `AsyncDevice` whose coroutines can be cancelled and run concurrently. Both run their
 //! operations on pr-multipath's one runtime thread ([`pr_multipath::blocking`]).
@@ -45,6 +46,7 @@ mod core;
 mod errors;
 mod fleet;
 mod helper;
+mod lock;
 mod logging;
 mod ops;
 mod sim;
@@ -71,6 +73,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fleet::CancelToken>()?;
     m.add_class::<helper::HelperClient>()?;
     m.add_class::<helper::SimHelper>()?;
+    m.add_class::<lock::DiskLock>()?;
+    m.add_class::<lock::LunLock>()?;
     m.add_function(wrap_pyfunction!(fleet::fence, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::unfence, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::fence_async, m)?)?;

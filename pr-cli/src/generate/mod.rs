@@ -100,6 +100,7 @@ pub(crate) fn targets_word(c: &Command) -> &'static str {
     match c.kind {
         Kind::Show => "[MAP...]",
         Kind::Read | Kind::Out | Kind::Fleet => "TARGET...",
+        Kind::Lock => "DISK -- COMMAND [ARG...]",
     }
 }
 

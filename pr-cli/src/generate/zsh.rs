@@ -126,6 +126,7 @@ pub(super) fn script() -> String {
             .collect();
         let target = match c.kind {
             spec::Kind::Show => "'*:map:_prsdk_targets'",
+            spec::Kind::Lock => "':disk:_prsdk_targets' '*::command:_normal'",
             _ => "'*:target:_prsdk_targets'",
         };
         let _ = writeln!(

@@ -7,6 +7,7 @@
 //! goes through pr-multipath's front door ([`pr_multipath::blocking::Lun`] and its fleet
 //! operations).
 
+mod lock;
 mod out;
 mod parse;
 mod read;
@@ -213,6 +214,9 @@ fn run_parsed(
         Some(s) => Some((s, s.node_of(o)?)),
         None => None,
     };
+    if o.command == "lock" {
+        return lock::lock(o, sim, err);
+    }
     if o.targets.is_empty() && !o.all_maps && o.command != "show" {
         return Err(Usage(
             "no target: name maps or devices, or give --all-maps".into(),

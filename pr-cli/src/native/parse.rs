@@ -34,6 +34,15 @@ pub(super) struct Opts {
     pub(super) abort: bool,
     pub(super) unreg: bool,
     pub(super) preempt: bool,
+    pub(super) shared: bool,
+    pub(super) force: bool,
+    pub(super) file_lockspace: Option<String>,
+    pub(super) scsi_lockspace: Option<String>,
+    pub(super) lvm_lockspace: Option<String>,
+    /// What follows `--` (`lock`'s command and its arguments).
+    pub(super) exec: Vec<String>,
+    /// Whether `--` was given.
+    pub(super) dashdash: bool,
     pub(super) script: Option<String>,
     pub(super) verbose: u8,
     pub(super) help: bool,
@@ -70,6 +79,11 @@ impl Opts {
             Opt::Abort => self.abort = true,
             Opt::Unreg => self.unreg = true,
             Opt::Preempt => self.preempt = true,
+            Opt::Shared => self.shared = true,
+            Opt::Force => self.force = true,
+            Opt::FileLockspace => self.file_lockspace = Some(v),
+            Opt::ScsiLockspace => self.scsi_lockspace = Some(v),
+            Opt::LvmLockspace => self.lvm_lockspace = Some(v),
         }
     }
 }
@@ -88,6 +102,12 @@ pub(super) fn parse(args: &[String]) -> Result<Opts, Usage> {
     let mut o = Opts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if a == "--" {
+            // The end of the options: the rest is `lock`'s command, never parsed.
+            o.dashdash = true;
+            o.exec = it.by_ref().cloned().collect();
+            break;
+        }
         if let Some(long) = a.strip_prefix("--") {
             let (name, attached) = match long.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_owned())),
@@ -149,6 +169,12 @@ pub(super) fn parse(args: &[String]) -> Result<Opts, Usage> {
     }
     if o.all_maps && !o.targets.is_empty() {
         return Err(Usage("give targets or --all-maps, not both".into()));
+    }
+    if o.dashdash && o.command != "lock" && !o.command.is_empty() {
+        return Err(Usage(format!(
+            "'--' (a command to run) applies to lock only, not to {}",
+            o.command
+        )));
     }
     Ok(o)
 }

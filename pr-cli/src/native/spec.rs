@@ -57,6 +57,16 @@ pub enum Opt {
     Unreg,
     /// `--preempt`.
     Preempt,
+    /// `--shared`.
+    Shared,
+    /// `--force`.
+    Force,
+    /// `--file-lockspace`.
+    FileLockspace,
+    /// `--scsi-lockspace`.
+    ScsiLockspace,
+    /// `--lvm-lockspace`.
+    LvmLockspace,
 }
 
 /// Whether an option takes a value, and how its value is completed.
@@ -319,6 +329,42 @@ pub const OPTIONS: &[OptSpec] = &[
         Cmd,
         "PREEMPT instead of PREEMPT AND ABORT",
     ),
+    flag(
+        Opt::Shared,
+        "shared",
+        Cmd,
+        "a shared lock (libvirt's <shareable/>)",
+    ),
+    flag(
+        Opt::Force,
+        "force",
+        Cmd,
+        "fence the LUN's other holders instead of failing",
+    ),
+    value(
+        Opt::FileLockspace,
+        "file-lockspace",
+        "DIR",
+        File,
+        Cmd,
+        "lockd.conf's file_lockspace_dir: locks named by the SHA-256 of the disk path",
+    ),
+    value(
+        Opt::ScsiLockspace,
+        "scsi-lockspace",
+        "DIR",
+        File,
+        Cmd,
+        "lockd.conf's scsi_lockspace_dir: locks named by the disk's SCSI ID (scsi_id)",
+    ),
+    value(
+        Opt::LvmLockspace,
+        "lvm-lockspace",
+        "DIR",
+        File,
+        Cmd,
+        "lockd.conf's lvm_lockspace_dir: locks named by the volume's LVM UUID (lvs)",
+    ),
 ];
 
 /// The option `long` (without `--`), if native mode has it.
@@ -383,6 +429,8 @@ pub enum Kind {
     Out,
     /// `fence` / `unfence`: all targets at once.
     Fleet,
+    /// `lock`: one disk, and a command to run while holding its lock.
+    Lock,
 }
 
 /// One native command.
@@ -568,6 +616,40 @@ pub const COMMANDS: &[Command] = &[
         summary: "register K on every path of every target (REGISTER AND IGNORE EXISTING KEY)",
         details: "",
     },
+    Command {
+        name: "lock",
+        kind: Kind::Lock,
+        options: &[
+            opt(
+                Opt::Key,
+                "K",
+                "this host's reservation key (distinct per host); without it, the lock file only",
+            ),
+            opt(Opt::Shared, "", "a shared lock (libvirt's <shareable/>)"),
+            opt(
+                Opt::Force,
+                "",
+                "fence the LUN's other holders (PREEMPT AND ABORT) instead of failing",
+            ),
+            opt(
+                Opt::FileLockspace,
+                "",
+                "lockd.conf's file_lockspace_dir (lock named by the SHA-256 of DISK as given)",
+            ),
+            opt(
+                Opt::ScsiLockspace,
+                "",
+                "lockd.conf's scsi_lockspace_dir (lock named by DISK's SCSI ID)",
+            ),
+            opt(
+                Opt::LvmLockspace,
+                "",
+                "lockd.conf's lvm_lockspace_dir (lock named by DISK's LVM UUID)",
+            ),
+        ],
+        summary: "lock DISK as virtlockd does and with a reservation, run COMMAND, release, exit with COMMAND's status",
+        details: "pr-lock's DiskLock, like flock(1): takes the lock file virtlockd would take (same directory, name and fcntl lock; named as libvirt's lockd.conf settings given as --file-lockspace, --scsi-lockspace, --lvm-lockspace say, or a lease on DISK itself when none is given; the directory must exist), then with --key the LUN's reservation (exclusive: Write Exclusive Registrants Only, --shared: Write Exclusive All Registrants; a disk that is not a SCSI device gets the lock file only), runs COMMAND (not a shell; it does not inherit the lock file's descriptor), and releases both when COMMAND ends. Exits with COMMAND's status (128+N when a signal N ended it), 4 when the disk is held by another process or host (the message names the holder's key), 126 or 127 when COMMAND cannot be run, 7 when releasing failed after COMMAND succeeded. While COMMAND runs, prsdk ignores SIGINT and SIGQUIT (as system(3) does: Ctrl-C reaches COMMAND, and prsdk lives to release). The lock lives with this process: if prsdk is killed, the lock file is released by the kernel but a reservation stays on the LUN. With --sim, DISK is a simulated map (/dev/mapper/mpatha) and the lock file is still a real file.",
+    },
 ];
 
 /// The native command `name`, if there is one.
@@ -679,7 +761,10 @@ pub const EXIT_STATUSES: &[(i32, &str)] = &[
         super::EXIT_PERMISSION,
         "the operating system refused access (not root, no CAP_SYS_RAWIO)",
     ),
-    (super::EXIT_CONFLICT, "RESERVATION CONFLICT"),
+    (
+        super::EXIT_CONFLICT,
+        "RESERVATION CONFLICT; for lock: the disk is held by another process or host",
+    ),
     (
         super::EXIT_ILLEGAL,
         "ILLEGAL REQUEST, or the transport cannot carry the request",

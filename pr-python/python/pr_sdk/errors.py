@@ -10,7 +10,7 @@ then ``b""``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 __all__ = [
     "PrError",
@@ -35,6 +35,9 @@ __all__ = [
     "OperationCancelledError",
     "HelperConnectionError",
     "InternalError",
+    "LockError",
+    "LockHeldError",
+    "LockNotHeldError",
 ]
 
 
@@ -197,3 +200,48 @@ class HelperConnectionError(PrError, ConnectionError):
 class InternalError(PrError):
     """A bug in pr-sdk (a Rust panic, turned into an exception): please report it to the
     pr-sdk developers with its message."""
+
+
+class LockError(PrError):
+    """A disk lock (:class:`~pr_sdk.DiskLock`, :class:`~pr_sdk.LunLock`) could not be taken
+    or released: the lockspace directory is missing or not a directory, a lock file could
+    not be opened, the program naming the lock (``scsi_id``, ``lvs``) could not be run,
+    or fencing a holder failed. ``holders`` lists the keys concerned (empty when unknown);
+    ``lock_file`` the lock file (``None`` when the error is about the LUN)."""
+
+    holders: List[int]
+    """The other hosts' reservation keys (the reservation holder's first)."""
+    lock_file: Optional[str]
+    """The lock file concerned, if the error is about it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        holders: Optional[List[int]] = None,
+        lock_file: Optional[str] = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, **fields)
+        self.holders = list(holders or [])
+        self.lock_file = lock_file
+
+    def to_dict(self) -> Dict[str, Any]:
+        """As :meth:`PrError.to_dict`, with ``holders`` and ``lock_file``."""
+        d = super().to_dict()
+        d["holders"] = self.holders
+        d["lock_file"] = self.lock_file
+        return d
+
+
+class LockHeldError(LockError):
+    """Another holds the lock: another host's reservation or registrations on the LUN
+    (``holders`` names their keys, the message says what they hold and whether
+    ``force=True`` would fence them), or another process's lock on the lock file
+    (``lock_file``; ``holders`` empty: the lock file does not say who). Nothing of the
+    refused acquire is left."""
+
+
+class LockNotHeldError(LockError):
+    """Releasing a LUN lock whose key is no longer registered (it was fenced meanwhile);
+    nothing was changed."""
