@@ -23,8 +23,8 @@
 //! Two nodes share the guest: node 1 acts on the LUNs' multipath maps, node 2 on its own
 //! path devices (in no map), as the other lab tests model them. Each node has its own
 //! agent state: before each action the test puts that node's files (fence_scsi's
-//! `fence_scsi.key` / `.dev`, fence_mpath's `mpath.devices`) into `/var/run/cluster` and
-//! saves them back after, as two hosts would each keep theirs.
+//! `/var/run/cluster.key` and `.dev`, fence_mpath's `/var/run/cluster/mpath.devices`) in
+//! place and saves them back after, as two hosts would each keep theirs.
 //!
 //! Unit attentions: before each action the test consumes the pending ones on every path
 //! (`sg_turs` until it answers GOOD), in both runs alike; an action that fails on a unit
@@ -53,9 +53,6 @@ const SG_TURS: &str = "/usr/bin/sg_turs";
 const MPATHPERSIST: &str = "/sbin/mpathpersist";
 const FENCE_SCSI: &str = "/usr/sbin/fence_scsi";
 const FENCE_MPATH: &str = "/usr/sbin/fence_mpath";
-/// Both agents' state directory (fence_scsi's `STORE_PATH` is fixed to it; fence_mpath's
-/// `--store-path` default).
-const STORE: &str = "/var/run/cluster";
 const CLUSTER: &str = "labcluster";
 /// In an agent's arguments: the corosync-cmapctl stand-in's path.
 const CMAP: &str = "@CMAPCTL@";
@@ -126,7 +123,9 @@ fn reset(luns: &[LabLun]) {
             lun.map.display()
         );
     }
-    let _ = std::fs::remove_dir_all(STORE);
+    for f in STATE_FILES {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 /// Keys (sorted) and reservation of every LUN, read with the stack's sg_persist on the
@@ -203,16 +202,37 @@ const MPATH: Agent = Agent {
     path_option: "--mpathpersist-path",
 };
 
-/// Copies every file of `from` into `to` (created), after emptying `to`.
-fn replace_dir(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
-    if let Ok(rd) = std::fs::read_dir(from) {
-        for e in rd.flatten() {
-            if e.path().is_file() {
-                std::fs::copy(e.path(), to.join(e.file_name()))
-                    .unwrap_or_else(|err| panic!("copy {}: {err}", e.path().display()));
+/// The agents' state on a host: fence_scsi keeps its key and devices beside its
+/// `STORE_PATH` (`/var/run/cluster` + `.key`, `.dev`), fence_mpath in its `--store-path`
+/// directory.
+const STATE_FILES: [&str; 3] = [
+    "/var/run/cluster.key",
+    "/var/run/cluster.dev",
+    "/var/run/cluster/mpath.devices",
+];
+
+/// Puts node `dir`'s saved state files in place (removing those it has not).
+fn restore_state(dir: &Path) {
+    for (i, f) in STATE_FILES.iter().enumerate() {
+        let saved = dir.join(i.to_string());
+        let _ = std::fs::remove_file(f);
+        if saved.exists() {
+            if let Some(parent) = Path::new(f).parent() {
+                std::fs::create_dir_all(parent).expect("state directory");
             }
+            std::fs::copy(&saved, f).unwrap_or_else(|e| panic!("restore {f}: {e}"));
+        }
+    }
+}
+
+/// Saves the state files into node `dir` (and removes them from the host).
+fn save_state(dir: &Path) {
+    for (i, f) in STATE_FILES.iter().enumerate() {
+        let saved = dir.join(i.to_string());
+        let _ = std::fs::remove_file(&saved);
+        if Path::new(f).exists() {
+            std::fs::copy(f, &saved).unwrap_or_else(|e| panic!("save {f}: {e}"));
+            let _ = std::fs::remove_file(f);
         }
     }
 }
@@ -242,7 +262,7 @@ fn run_sequence(
                 let state = &nodes[usize::from(*node) - 1];
                 let mut retries = 0;
                 let (rc, stdout, stderr) = loop {
-                    replace_dir(state, Path::new(STORE));
+                    restore_state(state);
                     let cmap = dir.join("corosync-cmapctl").display().to_string();
                     let o = Command::new(agent.program)
                         .args(args.iter().map(|a| a.replace(CMAP, &cmap)))
@@ -250,7 +270,7 @@ fn run_sequence(
                         .arg("-v")
                         .output()
                         .unwrap_or_else(|e| panic!("{}: {e}", agent.program));
-                    replace_dir(Path::new(STORE), state);
+                    save_state(state);
                     let r = (
                         o.status.code().unwrap_or(-1),
                         String::from_utf8_lossy(&o.stdout).into_owned(),
