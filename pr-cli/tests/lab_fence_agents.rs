@@ -15,8 +15,8 @@
 //! `sg_persist` on a node-1 path after the action).
 //!
 //! Normalised, and only this: the timestamp that starts each of the agent's log lines;
-//! PR generations (`generation=0x...`) as offsets from the first printed in the same
-//! action (the two runs start from different generations); on the sid stack the version
+//! PR generations (`generation=0x...`) as offsets from the first printed for the same LUN
+//! in the same action (the two runs start from different generations); on the sid stack the version
 //! line of `sg_persist -V` (fence_scsi's monitor runs it; sid's sg_persist is 1.48, the
 //! personality is 1.46's).
 //!
@@ -27,7 +27,9 @@
 //! place and saves them back after, as two hosts would each keep theirs.
 //!
 //! Unit attentions: before each action the test consumes the pending ones on every path
-//! (`sg_turs` until it answers GOOD), in both runs alike; an action that fails on a unit
+//! (the stack's `sg_persist -n -k` until it no longer ends in UNIT ATTENTION), in both runs
+//! alike (fence_scsi's own `sg_turs` does not do it on sid: sg3-utils 1.48's answers "bad
+//! pass-through setup" on the lab's devices and sends nothing); an action that fails on a unit
 //! attention all the same (multipathd's path checker and the agent's own commands race
 //! for them) is run again, at most twice, after consuming them, as Pacemaker retries a
 //! failed fencing action; the retries are printed and only the last attempt is compared.
@@ -36,20 +38,24 @@
 //! - Every `off` sends PREEMPT AND ABORT (both agents), which deadlocks LIO over tcm_loop
 //!   (`lab/README.md`): over `loop` the sequences leave `off` out and say so; over iSCSI
 //!   they fence.
+//! - On sid, fence_scsi's `on` for a node that is already on is left out: fence_scsi 4.17
+//!   then preempts the node's own key through one path, leaving a unit attention on its
+//!   other paths, and its `sg_turs` does not consume it there, so whether its next
+//!   `sg_persist` fails depends on when multipathd's path checker ran (with either tool).
+//!   On Debian 12 (fence_scsi 4.12 re-registers without preempting) it runs.
 //! - fence_mpath needs a multipath map for each node, and the lab has one multipathd,
 //!   one `/etc/multipath/prkeys` and maps over node 1's nexuses only (node 2's are
 //!   blacklisted). So fence_mpath runs as node 1 only; node 2's registrations are made by
 //!   the stack's `sg_persist` on its path (not compared), and it is node 1 that fences
 //!   node 2. "Node 2 fences node 1" is covered by fence_scsi.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pr_lab_support::{LabLun, need, run};
 
 const SG_PERSIST: &str = "/usr/bin/sg_persist";
-const SG_TURS: &str = "/usr/bin/sg_turs";
 const MPATHPERSIST: &str = "/sbin/mpathpersist";
 const FENCE_SCSI: &str = "/usr/sbin/fence_scsi";
 const FENCE_MPATH: &str = "/usr/sbin/fence_mpath";
@@ -75,11 +81,14 @@ fn all_paths(luns: &[LabLun]) -> Vec<String> {
         .collect()
 }
 
-/// Consumes the pending unit attentions of each device: `sg_turs` until GOOD (at most 4).
+/// Consumes the pending unit attentions of each device: the stack's `sg_persist -n -k`
+/// until it no longer ends in UNIT ATTENTION (at most 6 times). Not `sg_turs`: sid's
+/// (sg3-utils 1.48) prints "Test unit ready: bad pass-through setup" for every lab device
+/// and exits 0 without sending anything.
 fn drain(devs: &[String]) {
     for d in devs {
-        for _ in 0..4 {
-            if run(SG_TURS, &[d]).0 == 0 {
+        for _ in 0..6 {
+            if run(SG_PERSIST, &["-n", "-k", d]).0 != 6 {
                 break;
             }
         }
@@ -334,10 +343,35 @@ fn strip_timestamp(line: &str) -> &str {
     }
 }
 
-fn normalize_text(text: &str, base: &mut Option<i64>, sid: bool) -> String {
+/// Which LUN a device of the lab belongs to (its map, node 1's and node 2's paths).
+fn lun_of(luns: &[LabLun]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for (i, l) in luns.iter().enumerate() {
+        for p in std::iter::once(&l.map).chain(&l.paths).chain(&l.node2) {
+            m.insert(p.display().to_string(), i);
+        }
+    }
+    m
+}
+
+/// The agent's output with timestamps removed and PR generations as offsets from the
+/// first printed for the same LUN (the device of the last `Executing:` line) in `bases`.
+fn normalize_text(
+    text: &str,
+    bases: &mut HashMap<String, i64>,
+    luns: &HashMap<String, usize>,
+    sid: bool,
+) -> String {
     let mut out = String::new();
+    let mut device = String::new();
     for line in text.split_inclusive('\n') {
         let mut line = strip_timestamp(line).to_owned();
+        if line.contains("Executing: ") {
+            let dev = line.split_whitespace().last().unwrap_or_default();
+            device = luns
+                .get(dev)
+                .map_or_else(|| dev.to_owned(), |i| format!("LUN {i}"));
+        }
         while let Some(pos) = line.find("generation=0x") {
             let hex: String = line[pos + 13..]
                 .chars()
@@ -346,9 +380,9 @@ fn normalize_text(text: &str, base: &mut Option<i64>, sid: bool) -> String {
             let Ok(g) = i64::from_str_radix(&hex, 16) else {
                 break;
             };
-            let b = *base.get_or_insert(g);
+            let b = *bases.entry(device.clone()).or_insert(g);
             line = format!(
-                "{}generation=<first{:+}>{}",
+                "{}generation=<{device} first{:+}>{}",
                 &line[..pos],
                 g - b,
                 &line[pos + 13 + hex.len()..]
@@ -366,10 +400,10 @@ fn normalize_text(text: &str, base: &mut Option<i64>, sid: bool) -> String {
     out
 }
 
-fn normalize(o: &mut Outcome, sid: bool) {
-    let mut base = None;
-    o.stdout = normalize_text(&o.stdout, &mut base, sid);
-    o.stderr = normalize_text(&o.stderr, &mut base, sid);
+fn normalize(o: &mut Outcome, luns: &HashMap<String, usize>, sid: bool) {
+    let mut bases = HashMap::new();
+    o.stdout = normalize_text(&o.stdout, &mut bases, luns, sid);
+    o.stderr = normalize_text(&o.stderr, &mut bases, luns, sid);
 }
 
 /// Runs `steps` with the real tool and with ours, compares, prints the transcript;
@@ -392,13 +426,14 @@ fn compare(agent: &Agent, luns: &[LabLun], steps: &[Step]) -> BTreeMap<i32, usiz
     let ours = env!("CARGO_BIN_EXE_prsdk");
     let mut theirs = run_sequence(agent, luns, steps, dir.path(), agent.real_tool);
     let mut mine = run_sequence(agent, luns, steps, dir.path(), ours);
+    let lun_map = lun_of(luns);
     let mut diffs = Vec::new();
     let mut transcript = String::new();
     let mut codes = BTreeMap::new();
     let mut retries = (0, 0);
     for (t, m) in theirs.iter_mut().zip(mine.iter_mut()) {
-        normalize(t, sid);
-        normalize(m, sid);
+        normalize(t, &lun_map, sid);
+        normalize(m, &lun_map, sid);
         retries.0 += t.retries;
         retries.1 += m.retries;
         *codes.entry(t.rc).or_insert(0) += 1;
@@ -493,6 +528,7 @@ fn fence_agents_scsi_with_prsdk_as_sg_persist() {
     let maps = join(luns.iter().map(|l| l.map.clone()));
     let node2 = join(luns.iter().map(|l| l.node2[0].clone()));
     let fence = can_fence(&luns);
+    let sid = std::env::var("LAB_STACK").is_ok_and(|s| s == "sid");
     let agent = |node: u8, a: &[&str]| Step::Agent(node, strings(a));
     let mut steps = vec![
         // Before anything: no key file yet (monitor fails), node 1 off.
@@ -506,10 +542,22 @@ fn fence_agents_scsi_with_prsdk_as_sg_persist() {
         agent(2, &["-o", "status", "-n", "node1", "-d", &node2]),
         agent(1, &["-o", "monitor", "-d", &maps]),
         agent(2, &["-o", "monitor", "-d", &node2]),
-        // On again: already registered (fence_scsi forces `on`).
-        agent(1, &["-o", "on", "-n", "node1", "-d", &maps]),
-        agent(1, &["-o", "status", "-n", "node1", "-d", &maps]),
     ];
+    if sid {
+        eprintln!(
+            "sid: no `on` of a node already on: fence_scsi 4.17 then preempts its own key \
+             through one path, which leaves a unit attention on the node's other paths; its \
+             sg_turs (sg3-utils 1.48) sends nothing here, so whether its next sg_persist meets \
+             that unit attention depends on when multipathd's path checker runs: the \
+             transcript is not reproducible, with either tool"
+        );
+    } else {
+        // On again: already registered (fence_scsi forces `on`).
+        steps.extend([
+            agent(1, &["-o", "on", "-n", "node1", "-d", &maps]),
+            agent(1, &["-o", "status", "-n", "node1", "-d", &maps]),
+        ]);
+    }
     if fence {
         steps.extend([
             // Node 2 fences node 1, twice (the second finds it off).
@@ -532,10 +580,7 @@ fn fence_agents_scsi_with_prsdk_as_sg_persist() {
     }
     let codes = compare(&SCSI, &luns, &steps);
     assert!(codes.contains_key(&0), "no action succeeded: {codes:?}");
-    assert!(
-        codes.contains_key(&2),
-        "no status answered OFF: {codes:?}"
-    );
+    assert!(codes.contains_key(&2), "no status answered OFF: {codes:?}");
     assert!(codes.contains_key(&1), "no action failed: {codes:?}");
 }
 
@@ -573,8 +618,5 @@ fn fence_agents_mpath_with_prsdk_as_mpathpersist() {
     }
     let codes = compare(&MPATH, &luns, &steps);
     assert!(codes.contains_key(&0), "no action succeeded: {codes:?}");
-    assert!(
-        codes.contains_key(&2),
-        "no status answered OFF: {codes:?}"
-    );
+    assert!(codes.contains_key(&2), "no status answered OFF: {codes:?}");
 }
