@@ -12,7 +12,9 @@
 //! default, so no `--sg_turs-path`). For every action: the agent's exit status, standard
 //! output and standard error must be equal, and so must the end state of every LUN (the
 //! registered keys, sorted, and the reservation's key and type, read with the stack's
-//! `sg_persist` on a node-1 path after the action).
+//! `sg_persist` on a node-1 path after the action). The transcript (the real tool's run,
+//! normalised) and a summary line are kept in
+//! `target/tmp/lab_fence_agents-TOOL-STACK-TRANSPORT.txt`.
 //!
 //! Normalised, and only this: the timestamp that starts each of the agent's log lines;
 //! PR generations (`generation=0x...`) as offsets from the first printed for the same LUN
@@ -458,18 +460,35 @@ fn compare(agent: &Agent, luns: &[LabLun], steps: &[Step]) -> BTreeMap<i32, usiz
             ));
         }
     }
-    eprintln!("{transcript}");
-    eprintln!(
-        "{}: {} steps on {} LUN(s) ({}, stack {}), exit statuses {codes:?}, unit-attention \
-         retries: real {}, prsdk {}",
+    let stack = std::env::var("LAB_STACK").unwrap_or_else(|_| "debian12".into());
+    let summary = format!(
+        "{}: {} steps on {} LUN(s) ({}, stack {stack}), exit statuses {codes:?}, \
+         unit-attention retries: real {}, prsdk {}, {} step(s) differ",
         agent.program,
         theirs.len(),
         luns.len(),
         luns[0].transport,
-        std::env::var("LAB_STACK").unwrap_or_else(|_| "?".into()),
         retries.0,
-        retries.1
+        retries.1,
+        diffs.len()
     );
+    eprintln!("{transcript}");
+    eprintln!("{summary}");
+    // Kept in the shared repository for the record (the harness shows a passing test's
+    // output only with --nocapture).
+    let record = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "lab_fence_agents-{}-{stack}-{}.txt",
+        agent.tool, luns[0].transport
+    ));
+    let _ = std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR"));
+    if let Err(e) = std::fs::write(
+        &record,
+        format!("{summary}\n\n{transcript}\n{}", diffs.join("\n")),
+    ) {
+        eprintln!("cannot write {}: {e}", record.display());
+    } else {
+        eprintln!("transcript: {}", record.display());
+    }
     assert!(
         diffs.is_empty(),
         "{} of {} steps differ:\n{}",
