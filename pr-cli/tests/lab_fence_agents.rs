@@ -17,10 +17,10 @@
 //! `target/tmp/lab_fence_agents-TOOL-STACK-TRANSPORT.txt`.
 //!
 //! Normalised, and only this: the timestamp that starts each of the agent's log lines;
-//! PR generations (`generation=0x...`) as offsets from the first printed for the same LUN
-//! in the same action (the two runs start from different generations); on the sid stack the version
-//! line of `sg_persist -V` (fence_scsi's monitor runs it; sid's sg_persist is 1.48, the
-//! personality is 1.46's).
+//! PR generations (`generation=0x...`) as offsets from the first printed for the same
+//! LUN in the same action (the two runs start from different generations); on the sid
+//! stack the version line of `sg_persist -V` (fence_scsi's monitor runs it; sid's
+//! sg_persist is 1.48, the personality is 1.46's).
 //!
 //! Two nodes share the guest: node 1 acts on the LUNs' multipath maps, node 2 on its own
 //! path devices (in no map), as the other lab tests model them. Each node has its own
@@ -30,11 +30,12 @@
 //!
 //! Unit attentions: before each action the test consumes the pending ones on every path
 //! (the stack's `sg_persist -n -k` until it no longer ends in UNIT ATTENTION), in both runs
-//! alike (fence_scsi's own `sg_turs` does not do it on sid: sg3-utils 1.48's answers "bad
-//! pass-through setup" on the lab's devices and sends nothing); an action that fails on a unit
-//! attention all the same (multipathd's path checker and the agent's own commands race
-//! for them) is run again, at most twice, after consuming them, as Pacemaker retries a
-//! failed fencing action; the retries are printed and only the last attempt is compared.
+//! alike (fence_scsi's own `sg_turs` does not do it on sid: sg3-utils 1.48's answers
+//! "bad pass-through setup" on the lab's devices and sends nothing); an action that fails
+//! on a unit attention all the same (multipathd's path checker and the agent's own
+//! commands race for them) is run again, at most twice, after consuming them, as
+//! Pacemaker retries a failed fencing action; the retries are printed and counted in the
+//! summary, and only the last attempt is compared.
 //!
 //! What cannot run here, and why:
 //! - Every `off` sends PREEMPT AND ABORT (both agents), which deadlocks LIO over tcm_loop
