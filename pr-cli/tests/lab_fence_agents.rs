@@ -31,7 +31,7 @@
 //! Unit attentions: before each action the test consumes the pending ones on every path
 //! (the stack's `sg_persist -n -k` until it no longer ends in UNIT ATTENTION), in both runs
 //! alike (fence_scsi's own `sg_turs` does not do it on sid: sg3-utils 1.48's answers
-//! "bad pass-through setup" on the lab's devices and sends nothing); an action that fails
+//! "bad pass-through setup" on the lab's devices and consumes none); an action that fails
 //! on a unit attention all the same (multipathd's path checker and the agent's own
 //! commands race for them) is run again, at most twice, after consuming them, as
 //! Pacemaker retries a failed fencing action; the retries are printed and counted in the
@@ -567,7 +567,7 @@ fn fence_agents_scsi_with_prsdk_as_sg_persist() {
         eprintln!(
             "sid: no `on` of a node already on: fence_scsi 4.17 then preempts its own key \
              through one path, which leaves a unit attention on the node's other paths; its \
-             sg_turs (sg3-utils 1.48) sends nothing here, so whether its next sg_persist meets \
+             sg_turs (sg3-utils 1.48) consumes none here, so whether its next sg_persist meets \
              that unit attention depends on when multipathd's path checker runs: the \
              transcript is not reproducible, with either tool"
         );
