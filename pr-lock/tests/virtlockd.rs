@@ -164,7 +164,7 @@ fn connect(tmp: &Path) -> (Daemon, Client) {
 
 #[test]
 #[ignore = "needs root and Debian's virtlockd (package libvirt-daemon): run with --ignored"]
-fn virtlockd_and_pr_lock_block_each_other() {
+fn host_only_virtlockd_and_pr_lock_block_each_other() {
     let tmp = tempfile::tempdir().unwrap();
     let (_daemon, mut vl) = connect(tmp.path());
     // The "VM": the lock owner virtlockd records. Not this process: virtlockd kills a
