@@ -117,26 +117,37 @@ impl<T> Slot<T> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Marks the slot busy for an acquire; `what` names the class in the error.
-    fn begin(&self, what: &str) -> PyResult<()> {
+    /// Acquires with `acquire` (run without the mutex): the slot is `Busy` meanwhile, then
+    /// held, or free again when `acquire` failed. `what` names the class in the errors.
+    fn acquire(&self, what: &str, acquire: impl FnOnce() -> PyResult<T>) -> PyResult<()> {
+        {
+            let mut st = self.state();
+            match *st {
+                State::Free => *st = State::Busy,
+                State::Busy => {
+                    return Err(PyValueError::new_err(format!(
+                        "this {what} is being acquired or released by another thread"
+                    )));
+                }
+                State::Held(_) => {
+                    return Err(PyValueError::new_err(format!(
+                        "this {what} is already held"
+                    )));
+                }
+            }
+        }
+        let out = acquire();
         let mut st = self.state();
-        match *st {
-            State::Free => {
-                *st = State::Busy;
+        match out {
+            Ok(l) => {
+                *st = State::Held(l);
                 Ok(())
             }
-            State::Busy => Err(PyValueError::new_err(format!(
-                "this {what} is being acquired or released by another thread"
-            ))),
-            State::Held(_) => Err(PyValueError::new_err(format!(
-                "this {what} is already held"
-            ))),
+            Err(e) => {
+                *st = State::Free;
+                Err(e)
+            }
         }
-    }
-
-    /// Ends an acquire: held, or free again.
-    fn end(&self, lock: Option<T>) {
-        *self.state() = lock.map_or(State::Free, State::Held);
     }
 
     /// The held lock, taken out (the slot is free again).
@@ -236,19 +247,9 @@ impl DiskLock {
     /// Takes the lock: the lock file, then (with a key) the LUN's reservation. Raises
     /// ``LockHeldError`` when another holds it (nothing of this call is left then).
     fn acquire(&self, py: Python<'_>) -> PyResult<()> {
-        self.held.begin("DiskLock")?;
         let request = &self.request;
-        let out = run(py, || PrDiskLock::acquire(request));
-        match out {
-            Ok(l) => {
-                self.held.end(Some(l));
-                Ok(())
-            }
-            Err(e) => {
-                self.held.end(None);
-                Err(e)
-            }
-        }
+        self.held
+            .acquire("DiskLock", || run(py, || PrDiskLock::acquire(request)))
     }
 
     /// Releases the reservation, then the lock file; a lock not held: nothing to do.
@@ -393,19 +394,10 @@ impl LunLock {
     /// Takes the lock; ``LockHeldError`` (naming the holders' keys) when another host
     /// holds the LUN.
     fn acquire(&self, py: Python<'_>) -> PyResult<()> {
-        self.held.begin("LunLock")?;
         let (lun, key, mode, options) = (&self.lun, self.key, self.mode, &self.options);
-        let out = run(py, || PrLunLock::acquire(lun, key, mode, options));
-        match out {
-            Ok(l) => {
-                self.held.end(Some(l));
-                Ok(())
-            }
-            Err(e) => {
-                self.held.end(None);
-                Err(e)
-            }
-        }
+        self.held.acquire("LunLock", || {
+            run(py, || PrLunLock::acquire(lun, key, mode, options))
+        })
     }
 
     /// Releases the reservation and this host's registration; ``LockNotHeldError`` when
