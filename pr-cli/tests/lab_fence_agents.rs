@@ -100,27 +100,14 @@ fn drain(devs: &[String]) {
 
 /// The stack's `sg_persist ARGS DEV`, re-sent on UNIT ATTENTION; must then succeed.
 fn sg_persist(args: &[&str], dev: &str) -> String {
-    for _ in 0..6 {
-        let (rc, out, err) = run(SG_PERSIST, &[args, &[dev]].concat());
-        match rc {
-            0 => return out,
-            6 => continue,
-            _ => panic!("sg_persist {args:?} {dev} failed ({rc}):\n{out}\n{err}"),
-        }
-    }
-    panic!("sg_persist {args:?} {dev}: unit attention 6 times");
+    pr_lab_support::sg_persist_settled(SG_PERSIST, args, dev, 6)
 }
 
 /// Every registration and reservation of every LUN gone, multipathd's key and status for
 /// the maps unset, no agent state, no unit attention pending.
 fn reset(luns: &[LabLun]) {
     for lun in luns {
-        let all: Vec<String> = lun
-            .paths
-            .iter()
-            .chain(&lun.node2)
-            .map(|p| p.display().to_string())
-            .collect();
+        let all = lun.devices();
         for p in &all {
             sg_persist(&["-n", "-o", "-I", "-S", "0xfeed"], p);
         }

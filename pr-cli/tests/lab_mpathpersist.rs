@@ -208,25 +208,12 @@ fn sequence() -> Vec<Step> {
 
 /// `sg_persist ARGS DEV`, re-sent on UNIT ATTENTION; must then succeed.
 fn sg_persist(args: &[&str], dev: &str) -> String {
-    for _ in 0..5 {
-        let (rc, out, err) = run(SG_PERSIST, &[args, &[dev]].concat());
-        match rc {
-            0 => return out,
-            6 => continue,
-            _ => panic!("sg_persist {args:?} {dev} failed ({rc}):\n{out}\n{err}"),
-        }
-    }
-    panic!("sg_persist {args:?} {dev}: unit attention 5 times");
+    pr_lab_support::sg_persist_settled(SG_PERSIST, args, dev, 5)
 }
 
 /// Registrations and reservation gone, multipathd's key and status for the map unset.
 fn reset(lun: &LabLun) {
-    let all: Vec<String> = lun
-        .paths
-        .iter()
-        .chain(&lun.node2)
-        .map(|p| p.display().to_string())
-        .collect();
+    let all = lun.devices();
     for p in &all {
         sg_persist(&["-n", "-o", "-I", "-S", "0xfeed"], p);
     }

@@ -42,15 +42,7 @@ fn base(p: &std::path::Path) -> String {
 
 /// `sg_persist ARGS DEV`, again on a unit attention (status 6), at most 5 times.
 fn sgp(args: &[&str], dev: &str) -> String {
-    for _ in 0..5 {
-        let (rc, out, err) = run(SG_PERSIST, &[args, &[dev]].concat());
-        match rc {
-            0 => return out,
-            6 => continue,
-            _ => panic!("sg_persist {args:?} {dev} failed ({rc}):\n{out}\n{err}"),
-        }
-    }
-    panic!("sg_persist {args:?} {dev}: unit attention 5 times");
+    pr_lab_support::sg_persist_settled(SG_PERSIST, args, dev, 5)
 }
 
 /// `prsdk --json ARGS`: its status and document.
@@ -79,12 +71,7 @@ fn prsdk_ok(args: &[&str]) -> Value {
 
 /// Every registration and reservation of the LUN gone.
 fn reset(lun: &LabLun) {
-    let all: Vec<String> = lun
-        .paths
-        .iter()
-        .chain(&lun.node2)
-        .map(|p| p.display().to_string())
-        .collect();
+    let all = lun.devices();
     for p in &all {
         sgp(&["-n", "-o", "-I", "-S", "0xfeed"], p);
     }

@@ -20,7 +20,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use pr_lab_support::{LabLun, run};
+use pr_lab_support::LabLun;
 
 const DEBIAN: &str = "/usr/bin/sg_persist";
 
@@ -125,26 +125,13 @@ fn one(program: &str, args: &[&str], dev: &str) -> (i32, String, String) {
 
 /// Debian's sg_persist, re-sent on UNIT ATTENTION; must succeed.
 fn setup(args: &[&str], dev: &str) -> String {
-    for _ in 0..5 {
-        let (rc, out, err) = run(DEBIAN, &[args, &[dev]].concat());
-        match rc {
-            0 => return out,
-            6 => continue,
-            _ => panic!("sg_persist {args:?} {dev} failed ({rc}):\n{out}\n{err}"),
-        }
-    }
-    panic!("sg_persist {args:?} {dev}: unit attention 5 times");
+    pr_lab_support::sg_persist_settled(DEBIAN, args, dev, 5)
 }
 
 /// Every registration and the reservation of the LUN gone, no unit attention pending on
 /// the three devices the sequence uses.
 fn reset(lun: &LabLun) {
-    let all: Vec<String> = lun
-        .paths
-        .iter()
-        .chain(&lun.node2)
-        .map(|p| p.display().to_string())
-        .collect();
+    let all = lun.devices();
     for p in &all {
         setup(&["-n", "-o", "-I", "-S", "0xfeed"], p);
     }

@@ -117,6 +117,29 @@ impl LabLun {
     pub fn is_iscsi(&self) -> bool {
         self.transport == "iscsi"
     }
+
+    /// Every path device of the LUN, node 1's then node 2's, as strings.
+    pub fn devices(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .chain(&self.node2)
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+}
+
+/// `sg_persist ARGS DEV` (the program at `sg_persist`), re-sent while it ends in UNIT
+/// ATTENTION (exit 6), at most `tries` times; it must then succeed. Its stdout.
+pub fn sg_persist_settled(sg_persist: &str, args: &[&str], dev: &str, tries: usize) -> String {
+    for _ in 0..tries {
+        let (rc, out, err) = run(sg_persist, &[args, &[dev]].concat());
+        match rc {
+            0 => return out,
+            6 => continue,
+            _ => panic!("sg_persist {args:?} {dev} failed ({rc}):\n{out}\n{err}"),
+        }
+    }
+    panic!("sg_persist {args:?} {dev}: unit attention {tries} times");
 }
 
 /// Runs a command; returns (exit code, stdout, stderr).
