@@ -40,12 +40,14 @@ fn files_in(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// The four steps for one disk; returns a line for the summary.
+/// `reservation`: whether pr-lock's hold includes the LUN's reservation (a multipath map)
+/// or is the file lock only (an image file: pr-multipath says it is not a SCSI device).
 fn prove(
     lab: &Libvirt,
     name: &str,
     disk: &DomainDisk,
     kind: NameKind,
-    key: Option<ReservationKey>,
+    reservation: bool,
 ) -> String {
     let path = disk.path().to_string_lossy().into_owned();
     let lockspace = lab.lockspace();
@@ -53,10 +55,8 @@ fn prove(
         .unwrap_or_else(|e| panic!("{path}: pr-lock cannot name its lock: {e}"));
     assert_eq!(expected.kind, kind, "{path}: named {expected:?}");
     let dir = expected.dir.clone().expect("an indirect lease");
-    let mut request = DiskLockRequest::new(path.clone(), Mode::Exclusive, lockspace);
-    if let Some(k) = key {
-        request = request.key(k);
-    }
+    // With this host's key: the image file gets the file lock only, by pr-lock's choice.
+    let request = DiskLockRequest::new(path.clone(), Mode::Exclusive, lockspace).key(KEY);
     let xml = lab.domain_xml(name, disk);
 
     // 1. libvirt runs the domain: virtlockd holds the disk's lock file; ours fails.
@@ -103,10 +103,15 @@ fn prove(
     let ours = DiskLock::acquire(&request)
         .unwrap_or_else(|e| panic!("{path}: pr-lock's acquire after virsh destroy: {e}"));
     assert_eq!(ours.resource(), &expected);
-    match (key, ours.enforcement()) {
-        (Some(_), Enforcement::FileAndReservation) | (None, Enforcement::FileOnly(_)) => {}
+    match (reservation, ours.enforcement()) {
+        (true, Enforcement::FileAndReservation) | (false, Enforcement::FileOnly(_)) => {}
         (_, other) => panic!("{path}: enforced as {other:?}"),
     }
+    println!(
+        "{name}: pr-lock holds {} ({:?})",
+        expected.path().display(),
+        ours.enforcement()
+    );
     let t0 = Instant::now();
     match lab.create(name, &xml) {
         Ok(_) => panic!("{path}: libvirt started {name} while pr-lock held its lock file"),
@@ -163,18 +168,18 @@ fn lab_libvirt_lockd_and_pr_lock_block_each_other_iscsi_only() {
         "prlock-lun",
         &DomainDisk::Block(lun.map.clone()),
         NameKind::Scsi,
-        Some(KEY),
+        true,
     );
     let file_line = prove(
         &lab,
         "prlock-file",
         &DomainDisk::File(image),
         NameKind::Sha256,
-        Some(KEY),
+        false,
     );
     drop(lab);
     println!(
-        "libvirt lab ({}): virtlockd ready {:.1} s, libvirtd {:.1} s, QEMU probe {:.1} s\n  {lun_line}\n  {file_line}\n  test total {:.1} s",
+        "libvirt lab ({}): virtlockd ready {:.1} s, libvirtd {:.1} s, domcapabilities {:.1} s\n  {lun_line}\n  {file_line}\n  test total {:.1} s",
         std::env::var("LAB_STACK").unwrap_or_default(),
         t.virtlockd_ready.as_secs_f64(),
         t.libvirtd_ready.as_secs_f64(),
