@@ -63,6 +63,7 @@ fn prove(
     let first = lab
         .create(name, &xml)
         .unwrap_or_else(|e| panic!("virsh create {name} ({path}) failed: {e}\n{}", lab.logs()));
+    assert_eq!(lab.state(name), "running", "{name} after virsh create");
     assert_eq!(
         files_in(&dir),
         vec![expected.path()],
@@ -137,6 +138,7 @@ fn prove(
             lab.logs()
         )
     });
+    assert_eq!(lab.state(name), "running", "{name} after virsh create");
     lab.destroy(name);
     DiskLock::acquire(&request)
         .unwrap_or_else(|e| panic!("{path}: pr-lock's acquire after the second destroy: {e}"))

@@ -490,6 +490,17 @@ impl Libvirt {
         }
     }
 
+    /// `virsh domstate NAME` (`running`, `paused`, `shut off`, ...); panics when virsh fails.
+    pub(crate) fn state(&self, name: &str) -> String {
+        let out = self.virsh(&["domstate", name]);
+        assert!(
+            out.status.success(),
+            "virsh domstate {name}: {}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// `virsh destroy NAME`; panics when it fails.
     pub(crate) fn destroy(&self, name: &str) {
         let out = self.virsh(&["destroy", name]);
