@@ -106,8 +106,8 @@ pub(crate) struct Timings {
     /// virtlockd's socket answered after this.
     pub(crate) virtlockd_ready: Duration,
     /// libvirtd answered its first call (`virsh version`) after this: its drivers'
-    /// start, which includes libvirt's QEMU capability probe (measured: 10.6 s of it on
-    /// Debian 12's libvirt 9.0 under TCG-in-TCG).
+    /// start, which includes libvirt's QEMU capability probe (measured under TCG in the lab:
+    /// 4.6-10.6 s on Debian 12's libvirt 9.0, 11.1 s on sid's 12.8).
     pub(crate) libvirtd_ready: Duration,
     /// `virsh domcapabilities` for [`QEMU`] (libvirt's QEMU capability probe when the
     /// driver's start has not done it; then only the cache lookup).
