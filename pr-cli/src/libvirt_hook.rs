@@ -532,6 +532,11 @@ fn holder(config_path: &Path, domain: &str, xml: &str) -> i32 {
             Ok(h) => held.push(h),
             Err(e) => {
                 let mut message = format!("disk {} ({}): {e}", disk.target, disk.path);
+                if let Error::FileLockBusy { path, .. } = &e
+                    && let Some(who) = who_holds(path)
+                {
+                    message.push_str(&format!("; held by {who}"));
+                }
                 if exit_of(&e) == EXIT_CONFLICT {
                     message.push_str(
                         "; not started (another domain, or another host, holds this disk; live migration of exclusive disks is not supported by this hook)",
@@ -667,4 +672,45 @@ fn is_our_holder(pid: i32, domain: &str) -> bool {
         && args.len() >= 2
         && args[args.len() - 2] == b"holder"
         && args[args.len() - 1] == domain.as_bytes()
+}
+
+/// Who holds a lock on byte 0 of the lock file `path` (fcntl `F_GETLK`): this hook's
+/// holder of some domain, virtlockd, or another process of this host, with its pid.
+/// `None` when nobody does any more, or when the holder is not a process of this host
+/// (a lock on a shared filesystem held by another host reports no usable pid).
+fn who_holds(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    // The lock an exclusive acquire would take: byte 0, length 1.
+    let mut lock = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 1,
+        l_pid: 0,
+    };
+    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETLK(&mut lock)).ok()?;
+    if lock.l_type == libc::F_UNLCK as libc::c_short || lock.l_pid <= 0 {
+        return None;
+    }
+    let pid = lock.l_pid;
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if let [.., hook, _, _, holder, domain] = &args[..]
+        && hook == "libvirt-hook"
+        && holder == "holder"
+    {
+        return Some(format!("domain {domain} (its lock holder, pid {pid})"));
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    match comm.trim() {
+        "" => Some(format!("pid {pid}")),
+        "virtlockd" => Some(format!(
+            "virtlockd (pid {pid}: libvirt's lockd, for a running domain)"
+        )),
+        c => Some(format!("{c} (pid {pid})")),
+    }
 }

@@ -192,7 +192,10 @@ fn holds_from_prepare_to_release_and_refuses_a_second_domain() {
     assert!(
         err.starts_with("prsdk libvirt-hook: domain web2: disk vdb (")
             && err.contains(&b)
-            && err.contains("lock is held by another process"),
+            && err.contains("lock is held by another process")
+            && err.contains(&format!(
+                "; held by domain web1 (its lock holder, pid {pid})"
+            )),
         "{err}"
     );
     assert_eq!(s.state_files(), ["web1.pid"]);
