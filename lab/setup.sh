@@ -27,7 +27,12 @@
 #                       --no-execute, bash's and fish's answers on real command lines),
 #                       its man page rendered with warnings on (groff -ww, man --warnings)
 #   libvirt-daemon      /usr/sbin/virtlockd, for pr-lock/tests/virtlockd.rs (our lock files
-#                       against the real virtlockd, through its RPC; on this machine, not the guest)
+#                       against the real virtlockd, through its RPC; on this machine, not the guest);
+#                       also libvirtd and the lockd lock driver (lockd.so) for pr-lock's lab_libvirt
+#                       (libvirtd and virtlockd started by hand in the guest, never on this machine)
+#   libvirt-daemon-driver-qemu libvirt-clients   libvirtd's QEMU driver and virsh, for lab_libvirt.
+#                       Not libvirt-daemon-system: it only adds config files and systemd units
+#                       that start the daemons on this machine; the test writes its own config
 #   mmdebstrap          builds the Debian sid guest root of the lab's second stack
 #                       (lab/stack/build-sid.sh; the packages in it come from sid, not
 #                       from this machine)
@@ -43,7 +48,7 @@ pkgs=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio zstd xz-utils
       gcc g++ valgrind pkg-config
       systemd strace
       zsh fish groff-base man-db
-      libvirt-daemon
+      libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
       mmdebstrap)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
