@@ -170,7 +170,7 @@ fn native(
             mpathpersist::run(version, "mpathpersist", rest, &maps::FrontDoor, &mut io)
         }
         Some("sim") => sim(&args[2..], out, err, stdin),
-        Some("libvirt-hook") => libvirt_hook::run(&args[2..], err, stdin),
+        Some("libvirt-hook") => libvirt_hook::run(&args[2..], out, err, stdin),
         Some("--version" | "-V") => {
             let _ = writeln!(out, "prsdk {}", env!("CARGO_PKG_VERSION"));
             0

@@ -195,7 +195,12 @@ impl Config {
 /// Runs `prsdk libvirt-hook ARGS` (`args`: what follows `libvirt-hook`). Returns the exit
 /// status. Nothing is ever written on standard output: for `migrate begin` and `restore
 /// begin`, libvirt takes the hook's output as a replacement domain XML (empty: unchanged).
-pub(crate) fn run(args: &[String], err: &mut dyn Write, stdin: &mut dyn BufRead) -> i32 {
+pub(crate) fn run(
+    args: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    stdin: &mut dyn BufRead,
+) -> i32 {
     let mut config = None;
     let mut rest = args;
     loop {
@@ -217,23 +222,30 @@ pub(crate) fn run(args: &[String], err: &mut dyn Write, stdin: &mut dyn BufRead)
     let config = config
         .or_else(|| std::env::var_os(CONF_ENV).map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF));
+    let words: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut xml = String::new();
     // Read all of standard input whatever the operation: libvirt writes the domain XML
     // there and must not get EPIPE.
-    let mut xml = String::new();
-    let read = stdin.read_to_string(&mut xml);
-    let words: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut read_input = |xml: &mut String| {
+        stdin
+            .read_to_string(xml)
+            .map(drop)
+            .map_err(|e| fail(EXIT_OTHER, format!("standard input: {e}")))
+    };
     match words[..] {
-        ["holder", domain] => {
-            if let Err(e) = read {
-                return holder_report(&fail(EXIT_OTHER, format!("standard input: {e}")));
-            }
-            holder(&config, domain, &xml)
+        ["--help" | "-h"] => {
+            let text = crate::generate::help::command("libvirt-hook").unwrap_or_default();
+            let _ = out.write_all(text.as_bytes());
+            0
         }
+        ["holder", domain] => match read_input(&mut xml) {
+            Ok(()) => holder(&config, domain, &xml),
+            Err(f) => holder_report(&f),
+        },
         ["qemu", domain, op, subop, ..] if words.len() <= 5 => {
+            let read = read_input(&mut xml);
             let result = match (op, subop) {
-                ("prepare", "begin") => read
-                    .map_err(|e| fail(EXIT_OTHER, format!("standard input: {e}")))
-                    .and_then(|_| prepare(&config, domain, &xml)),
+                ("prepare", "begin") => read.and_then(|()| prepare(&config, domain, &xml)),
                 ("release", "end") => release(&config, domain),
                 _ => Ok(()),
             };
@@ -248,7 +260,8 @@ pub(crate) fn run(args: &[String], err: &mut dyn Write, stdin: &mut dyn BufRead)
         [driver, ..] if driver != "qemu" && driver != "holder" => usage(
             err,
             &format!(
-                "'{driver}': only libvirt's qemu hook is supported (qemu DOMAIN OPERATION SUB-OPERATION EXTRA)"
+                "'{driver}': only libvirt's qemu hook is supported \
+                 (qemu DOMAIN OPERATION SUB-OPERATION EXTRA)"
             ),
         ),
         _ => usage(
@@ -667,8 +680,7 @@ fn is_our_holder(pid: i32, domain: &str) -> bool {
         return false;
     };
     let args: Vec<&[u8]> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
-    let has = |w: &str| args.iter().any(|a| *a == w.as_bytes());
-    has("libvirt-hook")
+    args.contains(&b"libvirt-hook".as_slice())
         && args.len() >= 2
         && args[args.len() - 2] == b"holder"
         && args[args.len() - 1] == domain.as_bytes()
