@@ -7,6 +7,8 @@
 //!   holds the lock file at the same time (the two do not get in each other's way);
 //! - node 2's WRITE(10) (a nexus outside the map: another host) gets RESERVATION
 //!   CONFLICT;
+//! - before that, while another host (node 2's nexus) holds the LUN, `virsh create` fails
+//!   (the hook's `prepare begin` is refused) and nothing of ours is left on the LUN;
 //! - `virsh destroy` runs `release end`: the reservation and this key's registrations are
 //!   gone, the holder has exited, no state is left.
 //!
@@ -27,6 +29,8 @@ use pr_lab_support::{LabLun, run, sg_persist_settled};
 const PRSDK: &str = env!("CARGO_BIN_EXE_prsdk");
 /// This host's key in the hook's configuration.
 const KEY: &str = "0x11b70002";
+/// Another host's key, held on node 2's nexus for the refusal.
+const OTHER: &str = "0x22b70002";
 
 fn reservation(dev: &str) -> String {
     sg_persist_settled("sg_persist", &["-n", "-i", "-r"], dev, 5)
@@ -108,6 +112,52 @@ fn lab_libvirt_hook_reservation_beside_lockd_iscsi_only() {
     });
     let name = "prsdk-hook";
     let xml = lab.domain_xml(name, &DomainDisk::Block(lun.map.clone()));
+
+    // Another host (node 2's nexus) holds the LUN: libvirt refuses to start the domain.
+    sg_persist_settled("sg_persist", &["-n", "-o", "-G", "-S", OTHER], &node2, 5);
+    sg_persist_settled(
+        "sg_persist",
+        &["-n", "-o", "-R", "-K", OTHER, "-T", "5"],
+        &node2,
+        5,
+    );
+    match lab.create(name, &xml) {
+        Ok(_) => panic!("libvirt started {name} while {OTHER} holds the LUN"),
+        Err(e) => {
+            println!("while {OTHER} holds the LUN, virsh create fails: {e}");
+            println!(
+                "  (libvirt's error {} the hook's message)",
+                if e.contains(&format!("held by key {OTHER}")) {
+                    "includes"
+                } else {
+                    "does not include"
+                }
+            );
+        }
+    }
+    let k = keys(&node1);
+    assert!(
+        !k.contains(KEY),
+        "the refused start left {KEY} registered:\n{k}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&state).map_or(0, |d| d.count()),
+        0,
+        "the refused start left state in {}",
+        state.display()
+    );
+    sg_persist_settled(
+        "sg_persist",
+        &["-n", "-o", "-L", "-K", OTHER, "-T", "5"],
+        &node2,
+        5,
+    );
+    sg_persist_settled(
+        "sg_persist",
+        &["-n", "-o", "-G", "-K", OTHER, "-S", "0"],
+        &node2,
+        5,
+    );
     let took = lab
         .create(name, &xml)
         .unwrap_or_else(|e| panic!("virsh create {name}: {e}\n{}", lab.logs()));
