@@ -125,13 +125,16 @@ fn lab_libvirt_hook_reservation_beside_lockd_iscsi_only() {
         Ok(_) => panic!("libvirt started {name} while {OTHER} holds the LUN"),
         Err(e) => {
             println!("while {OTHER} holds the LUN, virsh create fails: {e}");
-            println!(
-                "  (libvirt's error {} the hook's message)",
-                if e.contains(&format!("held by key {OTHER}")) {
-                    "includes"
-                } else {
-                    "does not include"
-                }
+            // libvirt (9.0) puts the hook's standard error in its error.
+            assert!(
+                e.contains("Hook script execution failed")
+                    && e.contains("unexpected exit status 4")
+                    && e.contains(&format!(
+                        "prsdk libvirt-hook: domain {name}: disk vda ({}): {}: held by key {OTHER}",
+                        lun.map.display(),
+                        lun.map_name
+                    )),
+                "libvirt's error does not carry the hook's refusal: {e}"
             );
         }
     }
