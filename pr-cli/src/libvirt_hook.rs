@@ -436,28 +436,50 @@ fn exit_of(e: &Error) -> i32 {
     }
 }
 
+/// Opens the disk's LUN and refuses it when this host's `key` is registered there already:
+/// another domain of this host holds it (or a killed holder left it). Releasing a second
+/// lock of the same key would drop the first one's reservation and registration.
+/// `Ok(None)`: not a SCSI device.
+fn open_lun(disk: &pr_lock::libvirt::Disk, key: ReservationKey) -> Result<Option<Lun>, Error> {
+    let lun = match Lun::open(&disk.path) {
+        Ok(l) => l,
+        Err(pr_multipath::Error::NotScsi { .. }) => return Ok(None),
+        Err(e) => return Err(Error::Pr(e)),
+    };
+    if lun.read_keys()?.keys.contains(&key) {
+        return Err(Error::Held {
+            lun: lun.name().to_owned(),
+            holders: vec![key],
+            held: "this host's own key: another domain of this host holds the disk, or a killed lock holder left its registration".into(),
+            forceable: false,
+        });
+    }
+    Ok(Some(lun))
+}
+
 fn acquire(config: &Config, disk: &pr_lock::libvirt::Disk) -> Result<Held, Error> {
     match config.hold {
         Hold::Both => {
             let mut request =
                 DiskLockRequest::new(disk.path.clone(), disk.mode, config.lockspace.clone());
             request.file_lock_decides_liveness = config.liveness;
-            if let Some(k) = config.key {
-                request = request.key(k);
-            } else {
-                request = request.storage(Storage::None);
-            }
+            request = match config.key {
+                Some(k) => match open_lun(disk, k)? {
+                    Some(lun) => request.key(k).storage(Storage::Lun(lun)),
+                    None => request.storage(Storage::None),
+                },
+                None => request.storage(Storage::None),
+            };
             DiskLock::acquire(&request).map(Held::Disk)
         }
         Hold::Reservation => {
             let Some(key) = config.key else {
                 return Ok(Held::Nothing);
             };
-            match Lun::open(&disk.path) {
-                Ok(lun) => LunLock::acquire(&lun, key, disk.mode, &LunLockOptions::default())
+            match open_lun(disk, key)? {
+                Some(lun) => LunLock::acquire(&lun, key, disk.mode, &LunLockOptions::default())
                     .map(Held::Lun),
-                Err(pr_multipath::Error::NotScsi { .. }) => Ok(Held::Nothing),
-                Err(e) => Err(Error::Pr(e)),
+                None => Ok(Held::Nothing),
             }
         }
     }
@@ -539,6 +561,20 @@ fn holder(config_path: &Path, domain: &str, xml: &str) -> i32 {
         let _ = std::fs::remove_file(&pidfile);
         return holder_report(&fail(EXIT_OTHER, format!("{}: {e}", pidfile.display())));
     }
+    // One holder of this host acquires at a time: checking that this host's key is not
+    // on a LUN yet and taking it must not interleave with another domain's start.
+    // Only with a key: lock files need no such care (fcntl refuses a second holder).
+    let serial = config.key.and_then(|_| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(config.state_dir.join("acquire.lock"))
+            .ok()
+            .and_then(|f| Flock::lock(f, FlockArg::LockExclusive).ok())
+    });
     let mut held: Vec<Held> = Vec::new();
     for disk in &plan.disks {
         match acquire(&config, disk) {
@@ -565,6 +601,7 @@ fn holder(config_path: &Path, domain: &str, xml: &str) -> i32 {
             }
         }
     }
+    drop(serial);
     {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "held");

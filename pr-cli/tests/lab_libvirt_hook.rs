@@ -9,6 +9,8 @@
 //!   CONFLICT;
 //! - before that, while another host (node 2's nexus) holds the LUN, `virsh create` fails
 //!   (the hook's `prepare begin` is refused) and nothing of ours is left on the LUN;
+//! - a second domain of this host on the same LUN is refused by the hook (this host's key
+//!   is there already), and the first domain's reservation survives that failed start;
 //! - `virsh destroy` runs `release end`: the reservation and this key's registrations are
 //!   gone, the holder has exited, no state is left.
 //!
@@ -195,6 +197,26 @@ fn lab_libvirt_hook_reservation_beside_lockd_iscsi_only() {
     // This host's paths still write (the guest's IO goes through the map).
     let (rc, out) = write_block(&node1, &data);
     assert_eq!(rc, 0, "node 1's write through {node1}: {out}");
+
+    // A second domain of this host on the same LUN is refused by the hook (this host's
+    // key is on the LUN already), and its failed start's release end leaves the first
+    // domain's reservation in place.
+    let xml2 = lab.domain_xml("prsdk-hook2", &DomainDisk::Block(lun.map.clone()));
+    match lab.create("prsdk-hook2", &xml2) {
+        Ok(_) => panic!("libvirt started a second domain on {}", lun.map.display()),
+        Err(e) => {
+            println!("a second domain on the same LUN: {e}");
+            assert!(
+                e.contains(&format!("held by key {KEY} (this host's own key")),
+                "the second domain was not refused by the hook: {e}"
+            );
+        }
+    }
+    let r = reservation(&node1);
+    assert!(
+        r.contains(&format!("Key={KEY}")) && r.contains("Write Exclusive, registrants only"),
+        "the second domain's refused start dropped the first one's reservation:\n{r}"
+    );
 
     // virsh destroy: release end; the reservation and the registrations go.
     lab.destroy(name);
