@@ -29,6 +29,17 @@ use libvirt::{DomainDisk, Libvirt, LibvirtConfig};
 use pr_lab_support::{LabLun, run, sg_persist_settled};
 
 const PRSDK: &str = env!("CARGO_BIN_EXE_prsdk");
+
+/// The domains' state files in `dir` (not the host-wide `acquire.lock`).
+fn domain_state(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "acquire.lock")
+                .collect()
+        })
+        .unwrap_or_default()
+}
 /// This host's key in the hook's configuration.
 const KEY: &str = "0x11b70002";
 /// Another host's key, held on node 2's nexus for the refusal.
@@ -146,8 +157,8 @@ fn lab_libvirt_hook_reservation_beside_lockd_iscsi_only() {
         "the refused start left {KEY} registered:\n{k}"
     );
     assert_eq!(
-        std::fs::read_dir(&state).map_or(0, |d| d.count()),
-        0,
+        domain_state(&state),
+        Vec::<String>::new(),
         "the refused start left state in {}",
         state.display()
     );
@@ -231,7 +242,7 @@ fn lab_libvirt_hook_reservation_beside_lockd_iscsi_only() {
         "after virsh destroy {KEY} is still registered:\n{k}"
     );
     assert!(
-        !pidfile.exists() && std::fs::read_dir(&state).map_or(0, |d| d.count()) == 0,
+        !pidfile.exists() && domain_state(&state).is_empty(),
         "state left in {}",
         state.display()
     );
