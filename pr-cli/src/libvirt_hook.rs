@@ -11,7 +11,10 @@
 //! them or why not. Its pid file `STATE/DOMAIN.pid` is flock'ed while it lives. `release
 //! end` signals it (SIGTERM, after checking that the pid is this domain's holder) and
 //! waits, bounded, for it to release and exit; the holder leaves what releasing said in
-//! `STATE/DOMAIN.result`, which the hook reads and removes.
+//! `STATE/DOMAIN.result`, which the hook reads and removes. With a reservation key, a
+//! LUN where this host's key is registered already is refused (a second lock of one key
+//! would, once released, drop the first's reservation), and holders acquire one at a
+//! time (`STATE/acquire.lock`, flock'ed, host-wide, left in place).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Read, Write};
