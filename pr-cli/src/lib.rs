@@ -39,6 +39,7 @@
 pub mod device;
 pub mod generate;
 pub mod getopt;
+mod libvirt_hook;
 pub mod mpathpersist;
 pub mod native;
 pub mod sg_persist;
@@ -169,6 +170,7 @@ fn native(
             mpathpersist::run(version, "mpathpersist", rest, &maps::FrontDoor, &mut io)
         }
         Some("sim") => sim(&args[2..], out, err, stdin),
+        Some("libvirt-hook") => libvirt_hook::run(&args[2..], out, err, stdin),
         Some("--version" | "-V") => {
             let _ = writeln!(out, "prsdk {}", env!("CARGO_PKG_VERSION"));
             0

@@ -113,6 +113,12 @@ pub enum Error {
     /// A LUN lock was asked for with the zero key (the zero key means "unregister").
     #[error("the reservation key must not be 0")]
     ZeroKey,
+    /// A domain XML that cannot be read for its disks ([`crate::libvirt::Domain::parse`]).
+    #[error("domain XML: {reason}")]
+    DomainXml {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A persistent-reservation command failed (through pr-multipath).
     #[error(transparent)]
     Pr(#[from] pr_multipath::Error),

@@ -15,7 +15,8 @@
 //!    the lock, even one that lost its lease but still runs. Acquiring a disk another
 //!    host holds fails naming its key, unless forced, which fences it (PREEMPT AND ABORT).
 //!
-//! [`DiskLock`] does both; [`FileLock`] and [`LunLock`] each alone.
+//! [`DiskLock`] does both; [`FileLock`] and [`LunLock`] each alone. [`libvirt`] reads a
+//! domain XML into the disks libvirt's lockd would lock (for `prsdk libvirt-hook`).
 //!
 //! This crate is **not** a lock daemon and does not go through virtlockd (it takes the
 //! same locks itself; `tests/virtlockd.rs` checks both against the real daemon): the locks
@@ -45,6 +46,7 @@
 
 pub mod disk;
 pub mod error;
+pub mod libvirt;
 pub mod lockspace;
 pub mod lun;
 pub mod names;

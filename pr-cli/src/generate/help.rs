@@ -166,9 +166,10 @@ pub fn command(name: &str) -> Option<String> {
     let t = spec::TOOLS.iter().find(|t| t.name == name)?;
     let _ = writeln!(out, "Usage: prsdk {} {}", t.name, t.synopsis);
     para(&mut out, t.summary);
-    if name == "sim" {
+    let options = spec::tool_options(name);
+    if !options.is_empty() {
         out.push_str("\nOptions:\n");
-        for (long, value, help) in spec::SIM_TOOL_OPTIONS {
+        for (long, value, help) in options {
             item(&mut out, &format!("--{long} {value}"), help);
         }
     }

@@ -151,9 +151,10 @@ pub fn page() -> String {
             &format!("\\fBprsdk {}\\fR {}", esc(t.name), esc(t.synopsis)),
             t.summary,
         );
-        if t.name == "sim" {
+        let options = spec::tool_options(t.name);
+        if !options.is_empty() {
             s.push_str(".RS\n");
-            for (n, v, h) in spec::SIM_TOOL_OPTIONS {
+            for (n, v, h) in options {
                 tp(
                     &mut s,
                     &format!("\\fB\\-\\-{}\\fR \\fI{}\\fR", esc(n), esc(v)),

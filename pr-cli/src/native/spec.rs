@@ -707,6 +707,12 @@ pub const TOOLS: &[Tool] = &[
         summary: "reads sg_persist and mpathpersist command lines from standard input, one a line (sg_persist -n -o -I -S 0x1111 path1, mpathpersist -i -k map1), and runs them on one simulated LIO LUN seen through N paths of node 1 (default 2) and M of node 2 (default 2), named path1, path2, ...; map1 is node 1's multipath map, map2 node 2's; prints each command, its output and its exit status",
     },
     Tool {
+        name: "libvirt-hook",
+        brief: "libvirt's qemu hook: hold a domain's disk locks while it runs",
+        synopsis: "[--config FILE] qemu DOMAIN OP SUB-OP EXTRA",
+        summary: "libvirt's qemu hook (install /etc/libvirt/hooks/qemu as a script that runs exec prsdk libvirt-hook qemu \"$@\"), reading the domain XML on standard input and printing nothing on standard output. On prepare begin it starts a detached holder (prsdk libvirt-hook holder DOMAIN, its pid file STATE/DOMAIN.pid) that takes the lock of every disk libvirt's lockd would lock (file, block and dir disks; <shareable/> shared; read-only disks, CD-ROMs, empty drives and network disks are not locked; a volume disk is refused), all or nothing, and exits 0 once they are held, else 4 when a disk is held by another process or host (standard error names the disk and the holder; libvirt then refuses to start the domain with that message), 2 for a missing lockspace directory or a volume disk, 1 for a bad configuration or domain XML, 7 otherwise. On release end it signals the holder (SIGTERM), waits for it to release and exit (release_timeout) and reports failures. Every other operation does nothing. The configuration (FILE, else $PRSDK_LIBVIRT_HOOK_CONF, else /etc/pr-sdk/libvirt-hook.conf) says hold = \"reservation\" (reservations only, beside libvirt's lock_manager = \"lockd\"; needs key) or \"both\" (lock files and reservations: libvirt without a lock manager), key = \"0x...\" (this host's reservation key, distinct per host), the lockspace directories (file_lockspace_dir, scsi_lockspace_dir, lvm_lockspace_dir; by default those of lockd_conf, /etc/libvirt/qemu-lockd.conf), file_lock_decides_liveness, state_dir (/run/pr-sdk/libvirt-hook) and release_timeout (60 s); see pr-lock/README.md",
+    },
+    Tool {
         name: "help",
         brief: "this help, or one command's",
         synopsis: "[COMMAND]",
@@ -739,6 +745,22 @@ pub const SIM_TOOL_OPTIONS: &[(&str, &str, &str)] = &[
         "node 2's paths to the simulated LUN (0-16, default 2)",
     ),
 ];
+
+/// The options of `prsdk libvirt-hook`: name, value name, help.
+pub const LIBVIRT_HOOK_OPTIONS: &[(&str, &str, &str)] = &[(
+    "config",
+    "FILE",
+    "the hook's configuration (default $PRSDK_LIBVIRT_HOOK_CONF, else /etc/pr-sdk/libvirt-hook.conf)",
+)];
+
+/// The options of the tool `name` (`sim`, `libvirt-hook`): name, value name, help.
+pub fn tool_options(name: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+    match name {
+        "sim" => SIM_TOOL_OPTIONS,
+        "libvirt-hook" => LIBVIRT_HOOK_OPTIONS,
+        _ => &[],
+    }
+}
 
 /// The shells `prsdk completions` writes for.
 pub const SHELLS: &[&str] = &["bash", "zsh", "fish"];
