@@ -439,25 +439,24 @@ fn exit_of(e: &Error) -> i32 {
     }
 }
 
-/// Opens the disk's LUN and refuses it when this host's `key` is registered there already:
-/// another domain of this host holds it (or a killed holder left it). Releasing a second
-/// lock of the same key would drop the first one's reservation and registration.
-/// `Ok(None)`: not a SCSI device.
-fn open_lun(disk: &pr_lock::libvirt::Disk, key: ReservationKey) -> Result<Option<Lun>, Error> {
-    let lun = match Lun::open(&disk.path) {
-        Ok(l) => l,
-        Err(pr_multipath::Error::NotScsi { .. }) => return Ok(None),
-        Err(e) => return Err(Error::Pr(e)),
-    };
-    if lun.read_keys()?.keys.contains(&key) {
-        return Err(Error::Held {
-            lun: lun.name().to_owned(),
-            holders: vec![key],
-            held: "this host's own key: another domain of this host holds the disk, or a killed lock holder left its registration".into(),
-            forceable: false,
-        });
+/// Opens the disk's LUN; `Ok(None)`: not a SCSI device.
+fn open_lun(disk: &pr_lock::libvirt::Disk) -> Result<Option<Lun>, Error> {
+    match Lun::open(&disk.path) {
+        Ok(l) => Ok(Some(l)),
+        Err(pr_multipath::Error::NotScsi { .. }) => Ok(None),
+        Err(e) => Err(Error::Pr(e)),
     }
-    Ok(Some(lun))
+}
+
+/// Each domain's holder holds its LUNs under this host's one key: a LUN where the key is
+/// registered already is refused (another domain of this host holds it, or a killed
+/// holder left its registration), since releasing a second lock of the key would drop the
+/// first one's reservation and registration.
+fn lun_options() -> LunLockOptions {
+    LunLockOptions {
+        refuse_own_registration: true,
+        ..LunLockOptions::default()
+    }
 }
 
 fn acquire(config: &Config, disk: &pr_lock::libvirt::Disk) -> Result<Held, Error> {
@@ -467,8 +466,11 @@ fn acquire(config: &Config, disk: &pr_lock::libvirt::Disk) -> Result<Held, Error
                 DiskLockRequest::new(disk.path.clone(), disk.mode, config.lockspace.clone());
             request.file_lock_decides_liveness = config.liveness;
             request = match config.key {
-                Some(k) => match open_lun(disk, k)? {
-                    Some(lun) => request.key(k).storage(Storage::Lun(lun)),
+                Some(k) => match open_lun(disk)? {
+                    Some(lun) => {
+                        request.lun_options = lun_options();
+                        request.key(k).storage(Storage::Lun(lun))
+                    }
                     None => request.storage(Storage::None),
                 },
                 None => request.storage(Storage::None),
@@ -479,9 +481,8 @@ fn acquire(config: &Config, disk: &pr_lock::libvirt::Disk) -> Result<Held, Error
             let Some(key) = config.key else {
                 return Ok(Held::Nothing);
             };
-            match open_lun(disk, key)? {
-                Some(lun) => LunLock::acquire(&lun, key, disk.mode, &LunLockOptions::default())
-                    .map(Held::Lun),
+            match open_lun(disk)? {
+                Some(lun) => LunLock::acquire(&lun, key, disk.mode, &lun_options()).map(Held::Lun),
                 None => Ok(Held::Nothing),
             }
         }
@@ -647,13 +648,12 @@ fn release(config_path: &Path, domain: &str) -> Result<(), Failure> {
     let pidfile = state_file(&config, domain, "pid");
     let resultfile = state_file(&config, domain, "result");
     let Some(file) = open_existing(&pidfile)? else {
-        return Err(fail(
-            EXIT_TARGET,
-            format!(
-                "no lock holder in {} (nothing held for it: not started through this hook, or no disk to lock)",
-                config.state_dir.display()
-            ),
-        ));
+        // Nothing held for it (no disk to lock, a start refused before its holder took
+        // anything, or not started through this hook): nothing to release. libvirt runs
+        // `release end` after every stop and failed start, and logs a failing hook as an
+        // error, so this is not one.
+        tracing::info!(domain, state_dir = %config.state_dir.display(), "no lock holder: nothing to release");
+        return Ok(());
     };
     let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(_stale) => {

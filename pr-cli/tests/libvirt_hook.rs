@@ -201,10 +201,10 @@ fn holds_from_prepare_to_release_and_refuses_a_second_domain() {
     assert_eq!(s.state_files(), ["web1.pid"]);
     // web2's first disk was taken and released again (all or nothing).
     s.try_lock(&other).unwrap().release().unwrap();
-    // libvirt runs `release end` after a failed start too: no holder for web2.
-    let (code, _, err) = s.hook(&["web2", "release", "end", "failed"], &xml2);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no lock holder"), "{err}");
+    // libvirt runs `release end` after a failed start too: no holder for web2, nothing
+    // to release, not an error (libvirt would log it as one).
+    let (code, out, err) = s.hook(&["web2", "release", "end", "failed"], &xml2);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 
     // `virsh destroy web1`.
     assert_eq!(
@@ -274,10 +274,9 @@ fn clear_errors_and_nothing_left_behind() {
     let (code, _, err) = s.hook(&["e1", "prepare", "begin", "-"], vol);
     assert_eq!(code, 2);
     assert!(err.contains("disk vda: type='volume'"), "{err}");
-    // Unknown domain on release.
-    let (code, _, err) = s.hook(&["nosuch", "release", "end", "-"], "");
-    assert_eq!(code, 2);
-    assert!(err.contains("domain nosuch: no lock holder"), "{err}");
+    // Unknown domain on release: nothing held, nothing to do.
+    let (code, out, err) = s.hook(&["nosuch", "release", "end", "-"], "");
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
     // Bad domain names, unknown drivers, bad configurations.
     assert_eq!(s.hook(&["../x", "prepare", "begin", "-"], "").0, 1);
     assert!(s.state_files().is_empty());

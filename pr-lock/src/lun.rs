@@ -51,6 +51,14 @@ pub struct LunLockOptions {
     /// What forcing sends: PREEMPT AND ABORT (default) or PREEMPT (for targets where
     /// PREEMPT AND ABORT is a problem; see [`FenceAction`]).
     pub fence_action: FenceAction,
+    /// This key is used by this lock alone: a LUN where the key is registered already is
+    /// refused with [`Error::Held`] naming it. For a host that holds several locks under
+    /// one key from separate processes (a libvirt hook's holder per domain): re-acquiring
+    /// with a registered key would succeed, and releasing either lock would drop the
+    /// other's reservation and registration. The refusal also covers a registration a
+    /// killed holder left behind, which stays until [`release_key`] removes it. Callers
+    /// serialise their acquires (the check and the REGISTER are two commands).
+    pub refuse_own_registration: bool,
 }
 
 /// A LUN lock held by this host: its key registered, and the reservation. Dropping it
@@ -150,6 +158,16 @@ impl LunLock {
         let ty = reservation_type(mode);
         let before = read_state(lun)?;
         let was_registered = before.keys.contains(&key);
+        if was_registered && options.refuse_own_registration {
+            return Err(Error::Held {
+                lun: lun.name().to_owned(),
+                holders: vec![key],
+                held: "this host's own key, registered already: another lock of this host \
+                       holds the disk, or a killed holder left its registration"
+                    .into(),
+                forceable: false,
+            });
+        }
         let blockers = before.blockers(key, mode);
         if !blockers.is_empty() && !options.force {
             return Err(held(lun, &before, blockers, true));

@@ -302,6 +302,38 @@ fn bad_keys_and_releases_of_unheld_locks_are_clear_errors() {
 }
 
 #[test]
+fn a_key_registered_already_is_refused_when_the_lock_must_be_its_only_user() {
+    for (name, c) in clusters() {
+        let n1 = lun(&c, 0);
+        let first = LunLock::acquire(&n1, K1, Mode::Exclusive, &LunLockOptions::default()).unwrap();
+        let before = state(&n1);
+        // Without the option a second lock of the same key succeeds (the key holds it).
+        LunLock::acquire(&n1, K1, Mode::Exclusive, &LunLockOptions::default())
+            .unwrap()
+            .keep();
+        let sole = LunLockOptions {
+            refuse_own_registration: true,
+            ..LunLockOptions::default()
+        };
+        let e = LunLock::acquire(&n1, K1, Mode::Exclusive, &sole).unwrap_err();
+        assert!(
+            matches!(&e, Error::Held { holders, forceable: false, .. } if holders == &[K1]),
+            "{name}: {e:?}"
+        );
+        assert!(e.to_string().contains("this host's own key"), "{name}: {e}");
+        // The refusal changed nothing: the first lock still holds.
+        assert_eq!(state(&n1), before, "{name}");
+        first.release().unwrap();
+        assert_eq!(state(&n1), (vec![], None), "{name}");
+        // Free again: the option takes it.
+        LunLock::acquire(&n1, K1, Mode::Exclusive, &sole)
+            .unwrap()
+            .release()
+            .unwrap();
+    }
+}
+
+#[test]
 fn a_disk_lock_takes_the_file_lock_first_and_a_lapsed_lease_lets_the_next_host_fence() {
     let c = Sim::cluster(&ClusterSpec {
         luns: 1,
