@@ -447,16 +447,16 @@ impl ErrorInfo {
                 i
             }
             E::FenceFailed { lun, victim, .. } => {
-                let mut i =
-                    Self::new(pr_result::PR_ERR_FENCE_FAILED, message).with_path(Some(lun));
+                let mut i = Self::new(pr_result::PR_ERR_FENCE_FAILED, message).with_path(Some(lun));
                 i.holders = vec![victim.0];
                 i
             }
             E::NotHeld { lun, .. } => {
                 Self::new(pr_result::PR_ERR_LOCK_NOT_HELD, message).with_path(Some(lun))
             }
-            E::FileLockBusy { path, .. } => Self::new(pr_result::PR_ERR_LOCK_FILE_BUSY, message)
-                .with_path(Some(&display(path))),
+            E::FileLockBusy { path, .. } => {
+                Self::new(pr_result::PR_ERR_LOCK_FILE_BUSY, message).with_path(Some(&display(path)))
+            }
             E::HeldByThisProcess { path } => {
                 Self::new(pr_result::PR_ERR_LOCK_HELD_BY_THIS_PROCESS, message)
                     .with_path(Some(&display(path)))

@@ -50,4 +50,6 @@ pub use api::*;
 pub use error::{pr_error, pr_result};
 
 #[cfg(test)]
+mod lock_tests;
+#[cfg(test)]
 mod tests;
