@@ -284,3 +284,20 @@ impl Drop for FileLock {
         let _ = self.release_inner();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a child made by `fork()` finds: its parent's table, under its parent's pid.
+    #[test]
+    fn a_table_inherited_from_another_process_starts_empty() {
+        let pid = std::process::id();
+        let mut inherited = Some((pid.wrapping_add(1), Table::from([((1, 2), Vec::new())])));
+        assert!(table(&mut inherited).is_empty());
+        assert_eq!(inherited.as_ref().map(|(p, _)| *p), Some(pid));
+        // This process's own table is kept.
+        table(&mut inherited).insert((3, 4), Vec::new());
+        assert!(table(&mut inherited).contains_key(&(3, 4)));
+    }
+}
