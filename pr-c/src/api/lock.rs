@@ -216,7 +216,7 @@ fn disk_request(disk: &str, o: &pr_disk_lock_options) -> Result<DiskLockRequest,
         request.lun_options.fence_action = FenceAction::Preempt;
     }
     request.file_lock_decides_liveness = o.file_lock_decides_liveness;
-    request.storage = match (opt_ref(o.lun, "options->lun")?.is_some(), o.file_only) {
+    request.storage = match (!o.lun.is_null(), o.file_only) {
         (true, true) => {
             return Err(ErrorInfo::invalid(
                 "options->file_only",
