@@ -22,7 +22,7 @@ use crate::api::lun::pr_lun;
 use crate::api::prout::check_flags;
 use crate::error::{ErrorInfo, cstring, pr_error, pr_result};
 use crate::ffi::{
-    Handle, Out, boundary, boundary_or, free_handle, handle_ref, into_handle, opt_ref, opt_str_arg,
+    Handle, Out, boundary, boundary_or, free_handle, handle_ref, into_handle, opt_str_arg,
     sized_opt_ref, str_arg,
 };
 
