@@ -3,7 +3,7 @@
 # Every test of the native C API (pr-c, crate pr-c):
 #   1. cargo test -p pr-c (Rust tests, including the header drift check against cbindgen)
 #   2. the exported symbols: only pr_*, SONAME libpr_sdk.so.0
-#   3. tests/c/{functional,garbage}.c and README.md's example, compiled by gcc, each run
+#   3. tests/c/{functional,garbage,locks}.c and README.md's examples, compiled by gcc, each run
 #      under AddressSanitizer+UBSan and under valgrind (errors, definite and indirect
 #      leaks fail); a negative control proves both tools catch a deliberate leak/overflow
 #   4. install.sh into a temporary prefix, then a program built with
@@ -60,8 +60,10 @@ else
   bad "pr_sdk.h as C99, C2x or C++11"
 fi
 
-# The README's example, extracted from the one ```c block.
-awk '/^```c$/{on=1; next} /^```$/{on=0} on' "$here/README.md" > "$work/readme_example.c"
+# The README's examples, one program per ```c block: readme_example.c (the first, also
+# built through pkg-config below), readme_example_2.c, ...
+awk -v dir="$work" '/^```c$/{n++; f=dir "/readme_example" (n > 1 ? "_" n : "") ".c"; on=1; next}
+  /^```$/{on=0} on{print > f}' "$here/README.md"
 [ -s "$work/readme_example.c" ] || { bad "README.md has no C example"; exit 1; }
 
 cflags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I"$here/include" -I"$here/tests/c")
@@ -83,7 +85,10 @@ run_c() { # name source
 }
 run_c functional "$here/tests/c/functional.c"
 run_c garbage "$here/tests/c/garbage.c"
-run_c readme_example "$work/readme_example.c"
+run_c locks "$here/tests/c/locks.c"
+for example in "$work"/readme_example*.c; do
+  run_c "$(basename "$example" .c)" "$example"
+done
 
 step "negative control: the tools must catch a deliberate leak and overflow"
 gcc "${cflags[@]}" "${asan[@]}" "$here/tests/c/leak_control.c" "${ldflags[@]}" -o "$work/control-asan"

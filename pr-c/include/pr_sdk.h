@@ -208,6 +208,61 @@
 #define PR_MAX_FLEET_LUNS (1 << 20)
 
 /**
+ * Lock mode: one holder (fcntl `F_WRLCK`; Write Exclusive, Registrants Only).
+ */
+#define PR_LOCK_EXCLUSIVE 0
+
+/**
+ * Lock mode: many holders, as libvirt's `<shareable/>` disks (fcntl `F_RDLCK`; Write
+ * Exclusive, All Registrants).
+ */
+#define PR_LOCK_SHARED 1
+
+/**
+ * `pr_lun_lock_acquire` flag: fence the other holders instead of failing (only for a
+ * caller that knows they are dead or must lose the disk).
+ */
+#define PR_LOCK_FORCE 1
+
+/**
+ * `pr_lun_lock_acquire` flag: forcing sends PREEMPT instead of PREEMPT AND ABORT (for
+ * targets where PREEMPT AND ABORT is a problem, as LIO over tcm_loop).
+ */
+#define PR_LOCK_PREEMPT_ONLY 2
+
+/**
+ * How a lock file is named: the SHA-256 of the disk path, in `file_lockspace_dir`.
+ */
+#define PR_LOCK_NAME_SHA256 1
+
+/**
+ * How a lock file is named: the SCSI ID (`scsi_id`), in `scsi_lockspace_dir`.
+ */
+#define PR_LOCK_NAME_SCSI 2
+
+/**
+ * How a lock file is named: the LVM UUID (`lvs`), in `lvm_lockspace_dir`.
+ */
+#define PR_LOCK_NAME_LVM 3
+
+/**
+ * How a lock file is named: the disk itself (a direct lease; no lockspace directory
+ * applies).
+ */
+#define PR_LOCK_NAME_DIRECT 4
+
+/**
+ * Enforcement of a disk lock: the lock file and the LUN's reservation.
+ */
+#define PR_LOCK_FILE_AND_RESERVATION 1
+
+/**
+ * Enforcement of a disk lock: the lock file only (no key, `file_only`, or the disk is not
+ * a SCSI device; `pr_disk_lock_file_only_reason` says which).
+ */
+#define PR_LOCK_FILE_ONLY 2
+
+/**
  * Simulator logical unit personality: SPC-5.
  */
 #define PR_SIM_SPC5 0
@@ -281,6 +336,7 @@
  * - 7100-7199: devices, paths and the operating system.
  * - 7200-7299: the SCSI outcome of a command that reached the device.
  * - 7300-7399: multipath policy (pr-multipath refused or could not finish safely).
+ * - 7400-7499: disk and LUN locks (pr-lock).
  */
 enum pr_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -417,6 +473,45 @@ enum pr_result
    * RELEASE with a type other than the held reservation's.
    */
   PR_ERR_TYPE_MISMATCH = 7302,
+  /**
+   * The LUN is held by another host (its reservation, or for an exclusive lock its
+   * registrations): not acquired, nothing of this call left on the LUN. The holders'
+   * keys are in the error object (`pr_error_holders`), the LUN in `pr_error_path`;
+   * forcing fences them.
+   */
+  PR_ERR_LOCK_HELD = 7400,
+  /**
+   * Another process (virtlockd, or another program, on this host or on a shared
+   * filesystem another) holds a conflicting lock on the lock file (`pr_error_path`).
+   */
+  PR_ERR_LOCK_FILE_BUSY = 7401,
+  /**
+   * This process already holds a lock on this lock file (fcntl locks belong to the
+   * process: a second one would silently merge with the first).
+   */
+  PR_ERR_LOCK_HELD_BY_THIS_PROCESS = 7402,
+  /**
+   * The lockspace directory (`pr_error_path`) does not exist.
+   */
+  PR_ERR_NO_LOCKSPACE = 7403,
+  /**
+   * The lockspace path (`pr_error_path`) exists but is not a directory.
+   */
+  PR_ERR_LOCKSPACE_NOT_A_DIRECTORY = 7404,
+  /**
+   * Release of a LUN lock whose key is not registered (fenced meanwhile, or never
+   * taken); nothing was changed.
+   */
+  PR_ERR_LOCK_NOT_HELD = 7405,
+  /**
+   * Forcing did not remove a holder (its key is in `pr_error_holders`).
+   */
+  PR_ERR_FENCE_FAILED = 7406,
+  /**
+   * The program that names a lock as libvirt does (`/lib/udev/scsi_id`, `lvs`) could
+   * not be run (`pr_error_path`).
+   */
+  PR_ERR_LOCK_NAME_PROGRAM = 7407,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -448,6 +543,14 @@ typedef struct pr_capabilities pr_capabilities;
 typedef struct pr_device pr_device;
 
 /**
+ * A disk lock taken by `pr_disk_lock_acquire`: the lock file (held by this process: fcntl
+ * locks belong to the process and go with it) and, unless file-only, the LUN's
+ * reservation. `pr_disk_lock_release` releases it; `pr_disk_lock_free` frees the handle,
+ * releasing the lock first if it is still held. Thread-safe.
+ */
+typedef struct pr_disk_lock pr_disk_lock;
+
+/**
  * An error object: a [`pr_result`] with its message, the path it happened on, and for a
  * command that reached the device its SCSI status and sense data. Returned through the
  * `pr_error **err` argument of fallible calls (when that argument is not NULL); the caller
@@ -476,6 +579,14 @@ typedef struct pr_keys pr_keys;
  * failed-path workarounds). Thread-safe.
  */
 typedef struct pr_lun pr_lun;
+
+/**
+ * A LUN lock taken by `pr_lun_lock_acquire`: this host's key registered on every path and
+ * the reservation. `pr_lun_lock_release` releases it, `pr_lun_lock_keep` leaves it on the
+ * LUN; `pr_lun_lock_free` frees the handle, releasing the lock first if it is still held.
+ * Thread-safe.
+ */
+typedef struct pr_lun_lock pr_lun_lock;
 
 /**
  * The answer of READ RESERVATION.
@@ -597,6 +708,65 @@ typedef struct {
 } pr_fleet_options;
 
 /**
+ * How `pr_disk_lock_acquire` locks a disk. Zero-initialise it and set `struct_size` to
+ * `sizeof(pr_disk_lock_options)` (the size your header declares: later versions of the
+ * library append fields and give the defaults to a smaller struct); a NULL options
+ * pointer means all defaults: exclusive, no lockspace directory (a direct lease on the
+ * disk itself), no key (the lock file only).
+ */
+typedef struct {
+  /**
+   * `sizeof(pr_disk_lock_options)`.
+   */
+  size_t struct_size;
+  /**
+   * This host's reservation key, distinct per host; 0: none, the lock file only.
+   */
+  uint64_t key;
+  /**
+   * `PR_LOCK_EXCLUSIVE` or `PR_LOCK_SHARED`.
+   */
+  uint32_t mode;
+  /**
+   * Fence the LUN's other holders instead of failing (needs a key). The lock file is
+   * never forced: a live holder of it cannot be overridden.
+   */
+  bool force;
+  /**
+   * Forcing sends PREEMPT instead of PREEMPT AND ABORT.
+   */
+  bool preempt_only;
+  /**
+   * Holding the lock file proves that the previous holder is gone (the lockspace is on
+   * a shared filesystem every host uses): a LUN still held by another key is fenced as
+   * if forced. Off by default.
+   */
+  bool file_lock_decides_liveness;
+  /**
+   * No reservation: the lock file only, even with a key (contradicts `lun`).
+   */
+  bool file_only;
+  /**
+   * libvirt's `file_lockspace_dir` (NULL: not configured).
+   */
+  const char *file_lockspace_dir;
+  /**
+   * libvirt's `scsi_lockspace_dir` (NULL: not configured).
+   */
+  const char *scsi_lockspace_dir;
+  /**
+   * libvirt's `lvm_lockspace_dir` (NULL: not configured).
+   */
+  const char *lvm_lockspace_dir;
+  /**
+   * The LUN that enforces the lock, already open (or simulated); it must outlive the
+   * call (the lock keeps its own reference). NULL: the disk path is opened through the
+   * front door, and a disk that is not a SCSI device gets the lock file only.
+   */
+  const pr_lun *lun;
+} pr_disk_lock_options;
+
+/**
  * A log callback: `level` is a `PR_LOG_*` value (1 to 5), `message` one line of text
  * (spans, target, message and fields, e.g. `pr_multipath::exec: command path=sdb
  * action=READ KEYS outcome=ok ...`) valid during the call only, `user_data` as given to
@@ -704,6 +874,14 @@ bool pr_error_outcome_unknown(const pr_error *error);
  * NULL otherwise. Valid as long as the error.
  */
 const char *pr_error_report(const pr_error *error);
+
+/**
+ * For `PR_ERR_LOCK_HELD`: the keys of the hosts that hold the LUN (the reservation
+ * holder's first, then other registrants); for `PR_ERR_FENCE_FAILED`: the key that was to
+ * be fenced. Their count goes to `*count` (`count` may be NULL); NULL and 0 for other
+ * errors. Valid as long as the error.
+ */
+const uint64_t *pr_error_holders(const pr_error *error, size_t *count);
 
 /**
  * Opens a device by path or name (`/dev/sdb`, `sdb`, `/dev/sg3`, a map's
@@ -1230,6 +1408,146 @@ bool pr_fleet_result_already_fenced(const pr_fleet_result *result, size_t index)
  * free it. NULL when that LUN succeeded or `index` is out of range.
  */
 const pr_error *pr_fleet_result_error(const pr_fleet_result *result, size_t index);
+
+/**
+ * Locks `disk` (its path exactly as the domain XML names it: it names the lock file) as
+ * libvirt's virtlockd would, then (with a key) with the LUN's reservation, into `*out`
+ * (free with `pr_disk_lock_free`). The lock file is named as libvirt does: a `/dev` path
+ * with `lvm_lockspace_dir` by its LVM UUID (`lvs`), with `scsi_lockspace_dir` by its SCSI
+ * ID (`scsi_id`), else with `file_lockspace_dir` by the SHA-256 of the path, else the disk
+ * itself (a direct lease). `options` may be NULL (see `pr_disk_lock_options`). Errors:
+ * `PR_ERR_LOCK_FILE_BUSY`, `PR_ERR_LOCK_HELD` (another host holds the LUN: its keys in
+ * `pr_error_holders`; nothing of this call is left), `PR_ERR_LOCK_HELD_BY_THIS_PROCESS`,
+ * `PR_ERR_NO_LOCKSPACE`, `PR_ERR_LOCKSPACE_NOT_A_DIRECTORY`, `PR_ERR_PERMISSION_DENIED`,
+ * `PR_ERR_LOCK_NAME_PROGRAM`, a PR command's own code with its SCSI status and sense
+ * data; on any error nothing is held.
+ */
+pr_result pr_disk_lock_acquire(const char *disk,
+                               const pr_disk_lock_options *options,
+                               pr_disk_lock **out,
+                               pr_error **err);
+
+/**
+ * Releases the lock: the LUN's reservation and registration, then the lock file (unlinked
+ * as virtlockd does); both are attempted and the first error is returned (the lock is no
+ * longer held either way). A lock already released: nothing to do, `PR_OK`. The handle
+ * stays valid (its getters still describe what was locked) until `pr_disk_lock_free`.
+ */
+pr_result pr_disk_lock_release(pr_disk_lock *lock, pr_error **err);
+
+/**
+ * Frees a disk lock handle, releasing the lock first if it is still held (errors then
+ * only logged; call `pr_disk_lock_release` to see them). NULL is a no-op. A child made by
+ * `fork()` must not free its parent's locks' handles expecting to release them: it holds
+ * none of its parent's fcntl locks (its copy never unlinks the parent's lock file), and
+ * releasing would remove the parent's reservation.
+ */
+void pr_disk_lock_free(pr_disk_lock *lock);
+
+/**
+ * Whether the lock is held (acquired and not yet released); false for NULL.
+ */
+bool pr_disk_lock_is_held(const pr_disk_lock *lock);
+
+/**
+ * The lock file (for a direct lease, the disk itself); valid as long as the handle. NULL
+ * for NULL.
+ */
+const char *pr_disk_lock_path(const pr_disk_lock *lock);
+
+/**
+ * The lockspace resource name (the SHA-256, SCSI ID or LVM UUID, or the disk path for a
+ * direct lease); valid as long as the handle. NULL for NULL.
+ */
+const char *pr_disk_lock_name(const pr_disk_lock *lock);
+
+/**
+ * How the lock file was named (`PR_LOCK_NAME_*`); 0 for NULL.
+ */
+uint32_t pr_disk_lock_name_kind(const pr_disk_lock *lock);
+
+/**
+ * How the lock is enforced: `PR_LOCK_FILE_AND_RESERVATION` or `PR_LOCK_FILE_ONLY`; 0 for
+ * NULL.
+ */
+uint32_t pr_disk_lock_enforcement(const pr_disk_lock *lock);
+
+/**
+ * Why the lock file alone enforces the lock ("no reservation key given", "no LUN asked
+ * for", or why the disk is not a SCSI device); NULL when the reservation enforces it too,
+ * and for NULL. Valid as long as the handle.
+ */
+const char *pr_disk_lock_file_only_reason(const pr_disk_lock *lock);
+
+/**
+ * The reservation key given (0: none); 0 for NULL.
+ */
+uint64_t pr_disk_lock_key(const pr_disk_lock *lock);
+
+/**
+ * The mode (`PR_LOCK_EXCLUSIVE` or `PR_LOCK_SHARED`); `PR_LOCK_EXCLUSIVE` for NULL.
+ */
+uint32_t pr_disk_lock_mode(const pr_disk_lock *lock);
+
+/**
+ * Locks `lun` with its reservation alone (no lock file), with this host's `key` (not 0;
+ * distinct per host: SCSI tells hosts apart only by key) in `mode` (`PR_LOCK_*`): `key`
+ * registered on every path, then RESERVE (exclusive: Write Exclusive, Registrants Only;
+ * shared: Write Exclusive, All Registrants), into `*out` (free with `pr_lun_lock_free`).
+ * Flags: `PR_LOCK_FORCE`, `PR_LOCK_PREEMPT_ONLY`. `PR_ERR_LOCK_HELD` when another host
+ * holds the LUN (its keys in `pr_error_holders`; nothing of this call left), else a PR
+ * command's own error.
+ */
+pr_result pr_lun_lock_acquire(const pr_lun *lun,
+                              uint64_t key,
+                              uint32_t mode,
+                              uint32_t flags,
+                              pr_lun_lock **out,
+                              pr_error **err);
+
+/**
+ * Releases the lock: RELEASE if this key holds the reservation, then unregisters every
+ * path. `PR_ERR_LOCK_NOT_HELD` when the key was fenced meanwhile (nothing changed). A
+ * lock already released or kept: nothing to do, `PR_OK`. The handle stays valid until
+ * `pr_lun_lock_free`.
+ */
+pr_result pr_lun_lock_release(pr_lun_lock *lock, pr_error **err);
+
+/**
+ * Leaves the lock on the LUN (for a lock that must outlive this process; a later process
+ * releases it with `pr_lun_release_key`) and writes its key to `*key`; the handle then
+ * holds nothing. `PR_ERR_LOCK_NOT_HELD` when it was released or kept already.
+ */
+pr_result pr_lun_lock_keep(pr_lun_lock *lock, uint64_t *key, pr_error **err);
+
+/**
+ * Frees a LUN lock handle, releasing the lock first if it is still held (errors then only
+ * logged). NULL is a no-op.
+ */
+void pr_lun_lock_free(pr_lun_lock *lock);
+
+/**
+ * Whether the lock is held (acquired, not yet released or kept); false for NULL.
+ */
+bool pr_lun_lock_is_held(const pr_lun_lock *lock);
+
+/**
+ * This host's key; 0 for NULL.
+ */
+uint64_t pr_lun_lock_key(const pr_lun_lock *lock);
+
+/**
+ * The mode (`PR_LOCK_EXCLUSIVE` or `PR_LOCK_SHARED`); `PR_LOCK_EXCLUSIVE` for NULL.
+ */
+uint32_t pr_lun_lock_mode(const pr_lun_lock *lock);
+
+/**
+ * Releases the lock of `mode` that `key` holds on `lun`, taken by this or an earlier
+ * process of this host (after `pr_lun_lock_keep`): RELEASE if `key` holds the
+ * reservation, then unregisters every path. `PR_ERR_LOCK_NOT_HELD` when `key` is not
+ * registered.
+ */
+pr_result pr_lun_release_key(const pr_lun *lun, uint64_t key, uint32_t mode, pr_error **err);
 
 /**
  * A simulated target with `target_ports` target ports (relative target port identifiers

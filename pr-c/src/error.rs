@@ -18,6 +18,7 @@ use pr_multipath::{ErrorKind, Failure};
 /// - 7100-7199: devices, paths and the operating system.
 /// - 7200-7299: the SCSI outcome of a command that reached the device.
 /// - 7300-7399: multipath policy (pr-multipath refused or could not finish safely).
+/// - 7400-7499: disk and LUN locks (pr-lock).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
@@ -92,6 +93,29 @@ pub enum pr_result {
     PR_ERR_SAFETY_CHECK = 7301,
     /// RELEASE with a type other than the held reservation's.
     PR_ERR_TYPE_MISMATCH = 7302,
+    /// The LUN is held by another host (its reservation, or for an exclusive lock its
+    /// registrations): not acquired, nothing of this call left on the LUN. The holders'
+    /// keys are in the error object (`pr_error_holders`), the LUN in `pr_error_path`;
+    /// forcing fences them.
+    PR_ERR_LOCK_HELD = 7400,
+    /// Another process (virtlockd, or another program, on this host or on a shared
+    /// filesystem another) holds a conflicting lock on the lock file (`pr_error_path`).
+    PR_ERR_LOCK_FILE_BUSY = 7401,
+    /// This process already holds a lock on this lock file (fcntl locks belong to the
+    /// process: a second one would silently merge with the first).
+    PR_ERR_LOCK_HELD_BY_THIS_PROCESS = 7402,
+    /// The lockspace directory (`pr_error_path`) does not exist.
+    PR_ERR_NO_LOCKSPACE = 7403,
+    /// The lockspace path (`pr_error_path`) exists but is not a directory.
+    PR_ERR_LOCKSPACE_NOT_A_DIRECTORY = 7404,
+    /// Release of a LUN lock whose key is not registered (fenced meanwhile, or never
+    /// taken); nothing was changed.
+    PR_ERR_LOCK_NOT_HELD = 7405,
+    /// Forcing did not remove a holder (its key is in `pr_error_holders`).
+    PR_ERR_FENCE_FAILED = 7406,
+    /// The program that names a lock as libvirt does (`/lib/udev/scsi_id`, `lvs`) could
+    /// not be run (`pr_error_path`).
+    PR_ERR_LOCK_NAME_PROGRAM = 7407,
 }
 
 impl pr_result {
@@ -135,11 +159,23 @@ impl pr_result {
             pr_result::PR_ERR_KEY_MISMATCH => c"configured reservation key doesn't match",
             pr_result::PR_ERR_SAFETY_CHECK => c"safety check refused to preempt",
             pr_result::PR_ERR_TYPE_MISMATCH => c"reservation type mismatch",
+            pr_result::PR_ERR_LOCK_HELD => c"the LUN is held by another host",
+            pr_result::PR_ERR_LOCK_FILE_BUSY => c"the lock file is held by another process",
+            pr_result::PR_ERR_LOCK_HELD_BY_THIS_PROCESS => {
+                c"this process already holds this lock file"
+            }
+            pr_result::PR_ERR_NO_LOCKSPACE => c"the lockspace directory does not exist",
+            pr_result::PR_ERR_LOCKSPACE_NOT_A_DIRECTORY => {
+                c"the lockspace location is not a directory"
+            }
+            pr_result::PR_ERR_LOCK_NOT_HELD => c"the lock is not held",
+            pr_result::PR_ERR_FENCE_FAILED => c"fencing the holder failed",
+            pr_result::PR_ERR_LOCK_NAME_PROGRAM => c"cannot run the program that names the lock",
         }
     }
 
     /// Every code, for tests and for [`from_u32`](Self::from_u32).
-    pub(crate) const ALL: [pr_result; 30] = [
+    pub(crate) const ALL: [pr_result; 38] = [
         pr_result::PR_OK,
         pr_result::PR_ERR_NULL_ARGUMENT,
         pr_result::PR_ERR_INVALID_ARGUMENT,
@@ -170,6 +206,14 @@ impl pr_result {
         pr_result::PR_ERR_KEY_MISMATCH,
         pr_result::PR_ERR_SAFETY_CHECK,
         pr_result::PR_ERR_TYPE_MISMATCH,
+        pr_result::PR_ERR_LOCK_HELD,
+        pr_result::PR_ERR_LOCK_FILE_BUSY,
+        pr_result::PR_ERR_LOCK_HELD_BY_THIS_PROCESS,
+        pr_result::PR_ERR_NO_LOCKSPACE,
+        pr_result::PR_ERR_LOCKSPACE_NOT_A_DIRECTORY,
+        pr_result::PR_ERR_LOCK_NOT_HELD,
+        pr_result::PR_ERR_FENCE_FAILED,
+        pr_result::PR_ERR_LOCK_NAME_PROGRAM,
     ];
 
     /// The code with this value, if any.
@@ -203,6 +247,9 @@ pub struct ErrorInfo {
     pub outcome_unknown: bool,
     /// The per-path report of a multipath operation, as text.
     pub report: Option<CString>,
+    /// For a lock held by others: their reservation keys (the reservation holder's
+    /// first); for a failed fence: the victim's. Empty otherwise.
+    pub holders: Vec<u64>,
 }
 
 /// A C string from any text: interior NUL bytes become U+FFFD.
@@ -230,6 +277,7 @@ impl ErrorInfo {
             driver_status: 0,
             outcome_unknown: false,
             report: None,
+            holders: Vec::new(),
         }
     }
 
@@ -380,6 +428,69 @@ impl ErrorInfo {
             info.report = Some(cstring(r.to_string()));
         }
         info
+    }
+}
+
+impl ErrorInfo {
+    /// From a pr-lock error: a PR command's failure keeps its SCSI status, sense data and
+    /// report (as every other call's); a lock held by others names their keys
+    /// ([`holders`](Self::holders)) and the LUN; file and directory errors name the path.
+    pub fn from_lock(e: &pr_lock::Error) -> Self {
+        use pr_lock::Error as E;
+        let message = e.to_string();
+        let display = |p: &std::path::Path| p.display().to_string();
+        match e {
+            E::Pr(p) => Self::from_multipath(p),
+            E::Held { lun, holders, .. } => {
+                let mut i = Self::new(pr_result::PR_ERR_LOCK_HELD, message).with_path(Some(lun));
+                i.holders = holders.iter().map(|k| k.0).collect();
+                i
+            }
+            E::FenceFailed { lun, victim, .. } => {
+                let mut i = Self::new(pr_result::PR_ERR_FENCE_FAILED, message).with_path(Some(lun));
+                i.holders = vec![victim.0];
+                i
+            }
+            E::NotHeld { lun, .. } => {
+                Self::new(pr_result::PR_ERR_LOCK_NOT_HELD, message).with_path(Some(lun))
+            }
+            E::FileLockBusy { path, .. } => {
+                Self::new(pr_result::PR_ERR_LOCK_FILE_BUSY, message).with_path(Some(&display(path)))
+            }
+            E::HeldByThisProcess { path } => {
+                Self::new(pr_result::PR_ERR_LOCK_HELD_BY_THIS_PROCESS, message)
+                    .with_path(Some(&display(path)))
+            }
+            E::NoLockspace { dir } => {
+                Self::new(pr_result::PR_ERR_NO_LOCKSPACE, message).with_path(Some(&display(dir)))
+            }
+            E::NotADirectory { dir } => {
+                Self::new(pr_result::PR_ERR_LOCKSPACE_NOT_A_DIRECTORY, message)
+                    .with_path(Some(&display(dir)))
+            }
+            E::Io { path, source, .. } => {
+                let code = match source.kind() {
+                    std::io::ErrorKind::PermissionDenied => pr_result::PR_ERR_PERMISSION_DENIED,
+                    std::io::ErrorKind::NotFound => pr_result::PR_ERR_NOT_FOUND,
+                    _ => pr_result::PR_ERR_OS,
+                };
+                Self::new(code, message).with_path(Some(&display(path)))
+            }
+            E::KeyProgram { program, .. } => {
+                Self::new(pr_result::PR_ERR_LOCK_NAME_PROGRAM, message)
+                    .with_path(Some(&display(program)))
+            }
+            E::InvalidDisk { .. } => Self::invalid("disk", message),
+            E::ZeroKey => Self::invalid("key", message),
+            // A variant pr-lock adds later: its message, as an OS-level failure.
+            _ => Self::new(pr_result::PR_ERR_OS, message),
+        }
+    }
+}
+
+impl From<pr_lock::Error> for ErrorInfo {
+    fn from(e: pr_lock::Error) -> Self {
+        ErrorInfo::from_lock(&e)
     }
 }
 

@@ -238,3 +238,47 @@ pub(crate) fn dup_fd(fd: c_int, name: &str) -> Result<OwnedFd, ErrorInfo> {
     // SAFETY: `new` is a descriptor fcntl just created for us; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
+
+/// A versioned options struct argument, which may be NULL (`Ok(None)`: the defaults). Its
+/// first field is a `size_t struct_size` the caller sets to `sizeof` the struct as its
+/// header declares it; `min` is the size of the struct's first published version. A
+/// caller built with an older header (`min <= struct_size < size_of::<T>()`) gets
+/// `default`'s values for the fields it does not know; a size outside that range (a
+/// header newer than this library, or a field never set) is refused, naming the argument.
+/// `T` must be `#[repr(C)]` with a `usize` at offset 0 (checked by its users at compile
+/// time) and valid for whatever values C's types give its fields.
+pub(crate) fn sized_opt_ref<T: Copy>(
+    ptr: *const T,
+    min: usize,
+    default: T,
+    name: &str,
+) -> Result<Option<T>, ErrorInfo> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    if !ptr.is_aligned() {
+        return Err(ErrorInfo::invalid(name, "misaligned pointer"));
+    }
+    // SAFETY: non-NULL and aligned for `T`, whose first field is a `usize` at offset 0 (so
+    // aligned for it too); by the C contract it points to at least that field.
+    let size = unsafe { ptr.cast::<usize>().read() };
+    let max = std::mem::size_of::<T>();
+    if size < min || size > max {
+        return Err(ErrorInfo::invalid(
+            name,
+            format!(
+                "struct_size is {size}; this library takes {min} to {max} (set it to sizeof the \
+                 struct; a larger one comes from a newer header than this library)"
+            ),
+        ));
+    }
+    let mut out = default;
+    // SAFETY: the caller's struct has `size` bytes (the C contract of `struct_size`),
+    // `size <= size_of::<T>()` so the copy stays inside `out`; the regions do not overlap
+    // (`out` is a local). The bytes copied are whole fields of `T`'s earlier versions
+    // (versions only ever append fields), each holding a value of its C type.
+    unsafe {
+        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&raw mut out).cast::<u8>(), size);
+    }
+    Ok(Some(out))
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The native C API on real devices: a dm-multipath map of LIO LUNs (node 1's paths) and a
-//! node-2 path outside every map, in the project's QEMU lab. The test calls the exported
+//! node-2 path outside every map, in the project's QEMU lab; the lock calls on the map
+//! (the lock file named by the real `scsi_id`, the reservation through the front door). The test calls the exported
 //! `pr_*` functions exactly as a C program does (through the rlib of the same code).
 //!
 //! `#[ignore]`d: run with `lab/test.sh` (it runs every ignored test of the workspace in
@@ -246,4 +247,115 @@ fn c_api_on_a_real_multipath_map() {
     pr_device_free(node2_fd);
     drop(file);
     pr_library_exit();
+}
+
+/// The reservation as node 2 reads it: holder and type, if any.
+fn holder_of(node2: *const pr_device) -> Option<(u64, u32)> {
+    let mut err = ptr::null_mut();
+    let mut r = ptr::null_mut();
+    ok(
+        "read reservation",
+        pr_device_read_reservation(node2, &mut r, &mut err),
+        err,
+    );
+    let out = pr_reservation_is_held(r).then(|| (pr_reservation_key(r), pr_reservation_type(r)));
+    pr_reservation_free(r);
+    out
+}
+
+#[test]
+#[ignore = "needs the QEMU lab (lab/test.sh)"]
+fn c_api_disk_lock_on_a_real_multipath_map() {
+    let lab = LabLun::get(1);
+    let mut err: *mut pr_error = ptr::null_mut();
+    let mut node2 = ptr::null_mut();
+    ok(
+        "open node-2 path",
+        pr_device_open(c(&lab.node2[0]).as_ptr(), 0, &mut node2, &mut err),
+        err,
+    );
+    reset(node2);
+
+    // Node 1 locks the map by its path, as a domain XML names it, with libvirt's
+    // scsi_lockspace_dir: the lock file is named by what the real scsi_id prints.
+    let dir = tempfile::tempdir().unwrap();
+    let dir_c = c(dir.path());
+    let o = pr_disk_lock_options {
+        scsi_lockspace_dir: dir_c.as_ptr(),
+        key: K1,
+        ..Default::default()
+    };
+    let disk = c(&lab.map);
+    let mut lock = ptr::null_mut();
+    ok(
+        "disk lock",
+        pr_disk_lock_acquire(disk.as_ptr(), &o, &mut lock, &mut err),
+        err,
+    );
+    assert_eq!(pr_disk_lock_enforcement(lock), PR_LOCK_FILE_AND_RESERVATION);
+    assert_eq!(pr_disk_lock_name_kind(lock), PR_LOCK_NAME_SCSI);
+    let map = lab.map.to_string_lossy().into_owned();
+    let scsi_id = pr_lab_support::run_ok(
+        "/lib/udev/scsi_id",
+        &["--replace-whitespace", "--whitelisted", "--device", &map],
+    );
+    let name = text(pr_disk_lock_name(lock));
+    assert_eq!(Some(name.as_str()), scsi_id.lines().next());
+    assert!(dir.path().join(&name).exists());
+    let keys = keys_of_lun_device(node2);
+    assert_eq!(keys.iter().filter(|&&k| k == K1).count(), lab.paths.len());
+    assert_eq!(keys.len(), lab.paths.len());
+    assert_eq!(
+        holder_of(node2),
+        Some((K1, PR_TYPE_WRITE_EXCLUSIVE_REG_ONLY))
+    );
+
+    // Node 2, as a LUN of its one path, is refused with node 1's key, leaving nothing.
+    let node2_path = c(&lab.node2[0]);
+    let paths = [node2_path.as_ptr()];
+    let name2 = CString::new("node2").unwrap();
+    let mut lun2 = ptr::null_mut();
+    ok(
+        "node-2 LUN",
+        pr_lun_open_paths(name2.as_ptr(), paths.as_ptr(), 1, &mut lun2, &mut err),
+        err,
+    );
+    let mut refused = ptr::null_mut();
+    let r = pr_lun_lock_acquire(lun2, K2, PR_LOCK_EXCLUSIVE, 0, &mut refused, &mut err);
+    assert_eq!(r, pr_result::PR_ERR_LOCK_HELD);
+    let mut n = 0;
+    let holders = pr_error_holders(err, &mut n);
+    assert_eq!(n, 1);
+    // SAFETY: one key at `holders`, owned by `err`, freed below.
+    assert_eq!(unsafe { *holders }, K1);
+    pr_error_free(err);
+    err = ptr::null_mut();
+    assert!(refused.is_null());
+    assert_eq!(keys_of_lun_device(node2).len(), lab.paths.len());
+
+    // Release: reservation, registrations and lock file gone.
+    ok("release", pr_disk_lock_release(lock, &mut err), err);
+    assert!(keys_of_lun_device(node2).is_empty());
+    assert_eq!(holder_of(node2), None);
+    assert!(!dir.path().join(&name).exists());
+    pr_disk_lock_free(lock);
+    pr_lun_free(lun2);
+    reset(node2);
+    pr_device_free(node2);
+    pr_library_exit();
+}
+
+fn keys_of_lun_device(dev: *const pr_device) -> Vec<u64> {
+    let mut err = ptr::null_mut();
+    let mut k = ptr::null_mut();
+    ok("read keys", pr_device_read_keys(dev, &mut k, &mut err), err);
+    let v = (0..pr_keys_count(k))
+        .map(|i| {
+            let mut key = 0;
+            ok("key", pr_keys_get(k, i, &mut key, &mut err), err);
+            key
+        })
+        .collect();
+    pr_keys_free(k);
+    v
 }

@@ -39,14 +39,28 @@ use crate::names::Resource;
 use crate::sys::{self, LockType};
 
 /// Files this process holds a lock on, by (device, inode), with the descriptors that must
-/// stay open until that lock is released (see the module doc).
-static HELD: Mutex<Option<Table>> = Mutex::new(None);
+/// stay open until that lock is released (see the module doc), and the process they
+/// belong to.
+static HELD: Mutex<Option<(u32, Table)>> = Mutex::new(None);
 
 /// (device, inode) of each file held, and the descriptors parked until its release.
 type Table = HashMap<(u64, u64), Vec<File>>;
 
-fn held() -> MutexGuard<'static, Option<Table>> {
+fn held() -> MutexGuard<'static, Option<(u32, Table)>> {
     HELD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// This process's table. A child made by `fork()` inherits its parent's table but none of
+/// its fcntl locks (they are not inherited): there the table is stale and starts empty
+/// (closing the child's copies of the descriptors drops nothing of the parent's), so that
+/// the child's acquire of a file its parent holds fails with [`Error::FileLockBusy`], as
+/// for any other process, instead of [`Error::HeldByThisProcess`].
+fn table(held: &mut Option<(u32, Table)>) -> &mut Table {
+    let pid = std::process::id();
+    if held.as_ref().is_some_and(|(owner, _)| *owner != pid) {
+        *held = None;
+    }
+    &mut held.get_or_insert_with(|| (pid, HashMap::new())).1
 }
 
 /// Creates the lockspace directory `dir` as virtlockd does when asked to create a
@@ -88,7 +102,9 @@ fn check_lockspace_dir(dir: &Path) -> Result<()> {
 }
 
 /// A lock file held by this process, as virtlockd holds one. Dropping it releases it
-/// like [`release`](Self::release) (errors then only logged).
+/// like [`release`](Self::release) (errors then only logged). A child made by `fork()`
+/// does not hold its parent's lock: releasing or dropping the inherited value there only
+/// closes the child's descriptor (it never unlinks the parent's lock file).
 #[derive(Debug)]
 pub struct FileLock {
     path: PathBuf,
@@ -97,6 +113,8 @@ pub struct FileLock {
     autocreate: bool,
     id: (u64, u64),
     file: Option<File>,
+    /// The process that took the lock (fcntl locks are not inherited across `fork()`).
+    pid: u32,
 }
 
 fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
@@ -120,8 +138,8 @@ impl FileLock {
         }
         let path = resource.path();
         let autocreate = resource.autocreate();
-        let mut table = held();
-        let table = table.get_or_insert_with(HashMap::new);
+        let mut guard = held();
+        let table = table(&mut guard);
         loop {
             let mut open = OpenOptions::new();
             open.read(true).write(true);
@@ -183,6 +201,7 @@ impl FileLock {
                 autocreate,
                 id,
                 file: Some(file),
+                pid: std::process::id(),
             });
         }
     }
@@ -214,6 +233,15 @@ impl FileLock {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
+        if self.pid != std::process::id() {
+            // A child made by fork() holds none of its parent's fcntl locks: unlinking the
+            // file would take it from under the parent, which still holds the lock.
+            tracing::warn!(path = %self.path.display(), owner = self.pid,
+                "lock file held by another process (the parent of a fork): only this \
+                 process's descriptor is closed");
+            drop(file);
+            return Ok(());
+        }
         let mut result = Ok(());
         if self.autocreate {
             let unlink = match self.mode {
@@ -243,7 +271,7 @@ impl FileLock {
                 }
             }
         }
-        let parked = held().as_mut().and_then(|t| t.remove(&self.id));
+        let parked = table(&mut held()).remove(&self.id);
         drop(file);
         drop(parked);
         tracing::info!(path = %self.path.display(), mode = %self.mode, "file lock released");
@@ -254,5 +282,22 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.release_inner();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a child made by `fork()` finds: its parent's table, under its parent's pid.
+    #[test]
+    fn a_table_inherited_from_another_process_starts_empty() {
+        let pid = std::process::id();
+        let mut inherited = Some((pid.wrapping_add(1), Table::from([((1, 2), Vec::new())])));
+        assert!(table(&mut inherited).is_empty());
+        assert_eq!(inherited.as_ref().map(|(p, _)| *p), Some(pid));
+        // This process's own table is kept.
+        table(&mut inherited).insert((3, 4), Vec::new());
+        assert!(table(&mut inherited).contains_key(&(3, 4)));
     }
 }

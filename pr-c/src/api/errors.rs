@@ -130,3 +130,22 @@ pub extern "C" fn pr_error_report(error: *const pr_error) -> *const c_char {
             .map_or(std::ptr::null(), |r| r.as_ptr())
     })
 }
+
+/// For `PR_ERR_LOCK_HELD`: the keys of the hosts that hold the LUN (the reservation
+/// holder's first, then other registrants); for `PR_ERR_FENCE_FAILED`: the key that was to
+/// be fenced. Their count goes to `*count` (`count` may be NULL); NULL and 0 for other
+/// errors. Valid as long as the error.
+#[unsafe(no_mangle)]
+pub extern "C" fn pr_error_holders(error: *const pr_error, count: *mut usize) -> *const u64 {
+    boundary_or(std::ptr::null(), || {
+        let holders = err_ref(error).map_or(&[][..], |e| e.holders.as_slice());
+        if let Ok(out) = Out::new(count, "count") {
+            out.write(holders.len());
+        }
+        if holders.is_empty() {
+            std::ptr::null()
+        } else {
+            holders.as_ptr()
+        }
+    })
+}

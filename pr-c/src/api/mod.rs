@@ -12,6 +12,7 @@
 //! - `device`, `lun`: opening devices and LUNs, and their actions.
 //! - `results`: the PR IN result objects and their getters.
 //! - `fleet`: cancellation tokens, many-LUN fence and unfence.
+//! - `lock`: VM disk locks and LUN locks (pr-lock).
 //! - `sim`: the simulator, simulated clusters, fault injection.
 //! - `log`: routing pr-multipath's `tracing` events to a C callback.
 
@@ -31,6 +32,8 @@ mod results;
 
 mod fleet;
 
+mod lock;
+
 mod sim;
 
 mod log;
@@ -41,6 +44,7 @@ pub use device::*;
 pub use errors::*;
 pub use fleet::*;
 pub use library::*;
+pub use lock::*;
 pub use log::*;
 pub use lun::*;
 pub use prout::*;
