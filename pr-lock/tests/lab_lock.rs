@@ -51,7 +51,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use pr_core::types::{ReservationKey, ReservationType};
@@ -240,6 +241,12 @@ fn io(sg: &str, write: bool) -> Io {
         match rc {
             0 => return Io::Good,
             24 => return Io::Conflict,
+            _ if format!("{out}{err}")
+                .to_lowercase()
+                .contains("reservation conflict") =>
+            {
+                return Io::Conflict;
+            }
             6 => last = format!("unit attention: {out}{err}"),
             _ => return Io::Other(format!("sg_raw status {rc}: {out}{err}")),
         }
@@ -252,6 +259,12 @@ fn writes(sgs: &[String]) -> Vec<Io> {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// A progress line on the real standard error (libtest captures only the print macros),
+/// so that a lab log shows how far a test got even when it hangs.
+fn progress(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "lab_lock: {msg}");
+}
 
 fn scsi_id(dev: &str) -> String {
     let out = run_ok(
@@ -321,6 +334,7 @@ fn prsdk() -> PathBuf {
 // ---------------------------------------------------------------- 1. enforcement
 
 fn forced_fence_enforcement(action: FenceAction) {
+    progress(&format!("enforcement with {action:?}"));
     let n = Nodes::get();
     let dir1 = tempfile::tempdir().unwrap();
     let dir2 = tempfile::tempdir().unwrap();
@@ -456,6 +470,7 @@ fn lab_lock_lapsed_lease_lets_node2_fence_without_force() {
 
     // Node 1: `prsdk lock` holds the map while `sleep` runs.
     let prsdk = prsdk();
+    progress(&format!("lapsed lease: starting {} lock", prsdk.display()));
     let mut holder = Holder {
         child: Command::new(&prsdk)
             .args([
@@ -476,6 +491,7 @@ fn lab_lock_lapsed_lease_lets_node2_fence_without_force() {
     wait_until("prsdk lock to hold the map and run sleep", 60, || {
         !holder.children().is_empty()
     });
+    progress("lapsed lease: node 1's prsdk lock holds the map");
     assert!(lock_file.exists(), "{}", lock_file.display());
     n.held_by(K1, node1_paths);
 
@@ -498,12 +514,14 @@ fn lab_lock_lapsed_lease_lets_node2_fence_without_force() {
     assert_eq!(writes(&n.node1_sgs()), vec![Io::Good; node1_paths]);
 
     // Node 1 dies: the kernel drops its fcntl lock, its reservation stays.
+    progress("lapsed lease: node 2 refused while node 1 lives; killing node 1's holder");
     holder.kill();
     assert!(lock_file.exists(), "a killed holder does not unlink");
     n.held_by(K1, node1_paths);
 
     // Node 2 takes the file lock, so node 1's lease lapsed: it fences node 1 without force.
     assert!(!req2.lun_options.force);
+    progress("lapsed lease: node 1 killed, its reservation stays; node 2 acquires");
     let l2 = DiskLock::acquire(&req2).expect("node 2 acquires after node 1 died");
     assert_eq!(l2.enforcement(), &Enforcement::FileAndReservation);
     n.held_by(K2, n.lab.node2.len());
@@ -644,12 +662,16 @@ fn child_entry() {
 }
 
 struct Contender {
+    node: usize,
     child: Child,
-    out: BufReader<ChildStdout>,
+    lines: Receiver<String>,
 }
 
+/// How long a contender may take to say the next thing.
+const CONTENDER_SECS: u64 = 60;
+
 impl Contender {
-    fn spawn(spec: String) -> Contender {
+    fn spawn(node: usize, spec: String) -> Contender {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
             .env(CHILD, spec)
@@ -658,25 +680,46 @@ impl Contender {
             .spawn()
             .expect("spawn a contender");
         let out = BufReader::new(child.stdout.take().unwrap());
-        Contender { child, out }
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(std::result::Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Contender { node, child, lines }
     }
 
-    /// The next line starting with `prefix`, without it.
+    /// The next line starting with `prefix`, without it; fails after [`CONTENDER_SECS`].
     fn line(&mut self, prefix: &str) -> String {
-        let mut line = String::new();
+        let end = Instant::now() + Duration::from_secs(CONTENDER_SECS);
+        let mut seen = Vec::new();
         loop {
-            line.clear();
-            let n = self.out.read_line(&mut line).expect("read a contender");
-            assert!(n > 0, "contender ended before saying {prefix:?}");
-            if let Some(rest) = line.trim_end().strip_prefix(prefix) {
-                return rest.trim_start().to_owned();
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.trim_end().strip_prefix(prefix) {
+                        return rest.trim_start().to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "node {}'s contender did not say {prefix:?} within {CONTENDER_SECS} s \
+                     (it said {seen:?})",
+                    self.node
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "node {}'s contender ended before saying {prefix:?} (it said {seen:?})",
+                    self.node
+                ),
             }
         }
     }
 
     fn finish(mut self) {
         let st = self.child.wait().unwrap();
-        assert!(st.success(), "contender: {st}");
+        assert!(st.success(), "node {}'s contender: {st}", self.node);
     }
 }
 
@@ -699,16 +742,24 @@ fn race_round(n: &Nodes, what: &str, dir: &Path, round: usize) -> usize {
             stop.display()
         )
     };
-    let mut c = [Contender::spawn(spec(1)), Contender::spawn(spec(2))];
+    progress(&format!(
+        "{what} race round {round}: starting both contenders"
+    ));
+    let mut c = [Contender::spawn(1, spec(1)), Contender::spawn(2, spec(2))];
     for x in &mut c {
         x.line("READY");
     }
+    progress(&format!("{what} race round {round}: both ready, go"));
     std::fs::write(&go, b"").unwrap();
     let results: Vec<String> = c.iter_mut().map(|x| x.line("RESULT")).collect();
     let won: Vec<usize> = (0..2).filter(|&i| results[i] == "won").collect();
     assert_eq!(won.len(), 1, "{what} round {round}: {results:?}");
     let w = won[0];
     let loser = &results[1 - w];
+    progress(&format!(
+        "{what} race round {round}: node {} won; {results:?}",
+        w + 1
+    ));
     // A LunLock loses at the LUN (held by the winner's key); a DiskLock at the shared
     // lock file, before its LUN is touched.
     let expect = if what == "lun" { "held " } else { "busy " };
