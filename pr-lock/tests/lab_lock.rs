@@ -488,8 +488,11 @@ fn lab_lock_lapsed_lease_lets_node2_fence_without_force() {
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", prsdk.display())),
     };
+    // (Its first child is scsi_id, naming the lock; `sleep` runs once both locks are held.)
     wait_until("prsdk lock to hold the map and run sleep", 60, || {
-        !holder.children().is_empty()
+        holder.children().iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
     });
     progress("lapsed lease: node 1's prsdk lock holds the map");
     assert!(lock_file.exists(), "{}", lock_file.display());
@@ -619,9 +622,10 @@ fn child_entry() {
         (node2_lun(&lab), K2, lab.node2[0].display().to_string())
     };
     let out = std::io::stdout();
+    // Each on a line of its own (libtest's "test child_entry ... " has no newline).
     let say = |s: &str| {
         let mut o = out.lock();
-        writeln!(o, "{s}").unwrap();
+        writeln!(o, "\n{s}").unwrap();
         o.flush().unwrap();
     };
     say("READY");
