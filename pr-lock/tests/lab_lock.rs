@@ -809,19 +809,31 @@ fn lab_lock_races_on_real_pr_one_winner_each_round() {
     let shared = tempfile::tempdir().unwrap();
     let conflicts_before = reserve_conflicts_logged();
     let mut wins = [[0usize; 2]; 2];
+    // The RESERVE refusals if every LunLock round came down to the RESERVE: the front door
+    // fails a conflicting RESERVE over to the loser's next path, so it is sent (and
+    // refused) once per path of the loser.
+    let mut all_at_reserve = 0;
     for (i, (what, rounds)) in [("lun", 10), ("disk", 4)].into_iter().enumerate() {
         for round in 0..rounds {
             let w = race_round(&n, what, shared.path(), round);
             wins[i][w - 1] += 1;
+            if what == "lun" {
+                all_at_reserve += if w == 1 {
+                    n.lab.node2.len()
+                } else {
+                    n.lab.paths.len()
+                };
+            }
         }
     }
-    // How many rounds came down to the RESERVE (both registered, LIO refused the second
+    // Whether rounds came down to the RESERVE (both registered, LIO refused the second
     // RESERVE and logged it) rather than the loser seeing the winner's hold first: a
     // figure, not an assertion (the kernel log may be rate-limited).
     let decided_by_reserve = reserve_conflicts_logged().saturating_sub(conflicts_before);
     progress(&format!(
         "races won (node 1, node 2): LunLock {:?} of 10, DiskLock {:?} of 4; RESERVE \
-         conflicts LIO logged: {decided_by_reserve}",
+         refusals LIO logged: {decided_by_reserve} ({all_at_reserve} if every LunLock round \
+         came down to the RESERVE)",
         wins[0], wins[1]
     ));
     assert!(entries(shared.path()).is_empty());
