@@ -21,6 +21,10 @@
 //!   1's WRITE(10) (`sg_raw`) gets RESERVATION CONFLICT on every node-1 path while node
 //!   2's is GOOD and node 1 can still read; node 1's release is `NotHeld` and changes
 //!   nothing.
+//! - `lab_lock_shared_locks_let_both_nodes_write`: both nodes hold shared locks (per-host
+//!   lockspaces): Write Exclusive, All Registrants, both write; an exclusive lock is
+//!   refused naming the other sharer; when node 1 leaves, its writes conflict and node
+//!   2's still work; when node 2 leaves, the LUN is clean.
 //! - `lab_lock_lapsed_lease_lets_node2_fence_without_force`: node 1's lock is held by
 //!   `prsdk lock --key K1 --scsi-lockspace DIR MAP -- sleep 1000` (shared lockspace); node
 //!   2's acquire with `file_lock_decides_liveness` fails (file lock busy) while node 1
@@ -402,6 +406,74 @@ fn forced_fence_enforcement(action: FenceAction) {
         "node 1's lock file unlinked"
     );
 
+    l2.release().expect("node 2 releases");
+    assert!(entries(dir2.path()).is_empty());
+    n.assert_clean();
+}
+
+/// Shared locks on a real LUN (libvirt's `<shareable/>`): both nodes hold one (per-host
+/// lockspaces: one process cannot hold two locks of one lock file), the LUN shows Write
+/// Exclusive, All Registrants with both keys, and both nodes write; an exclusive lock is
+/// refused while the other sharer holds; after node 1 releases, its writes conflict and
+/// node 2's still work; after node 2 releases, the LUN is clean.
+#[test]
+#[ignore = "needs the lab (lab/test.sh)"]
+fn lab_lock_shared_locks_let_both_nodes_write() {
+    progress("shared locks");
+    let n = Nodes::get();
+    let dir1 = tempfile::tempdir().unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let (p1, p2) = (n.lab.paths.len(), n.lab.node2.len());
+    let we_ar = Some(ReservationType::WriteExclusiveAllRegistrants);
+
+    let l1 = DiskLock::acquire(
+        &DiskLockRequest::new(n.map.clone(), Mode::Shared, scsi_lockspace(dir1.path())).key(K1),
+    )
+    .expect("node 1 shares its map");
+    let l2 = DiskLock::acquire(
+        &DiskLockRequest::new(n.node2_path(), Mode::Shared, scsi_lockspace(dir2.path()))
+            .key(K2)
+            .storage(Storage::Lun(n.node2.clone())),
+    )
+    .expect("node 2 shares the LUN");
+    assert_eq!(l1.enforcement(), &Enforcement::FileAndReservation);
+    assert_eq!(l2.enforcement(), &Enforcement::FileAndReservation);
+    let (keys, res) = n.state();
+    let mut want = vec![K1; p1];
+    want.extend(vec![K2; p2]);
+    want.sort();
+    assert_eq!(keys, want);
+    assert_eq!(
+        res.map(|(_, t)| t),
+        Some(we_ar),
+        "Write Exclusive, All Registrants"
+    );
+    assert_eq!(writes(&n.node1_sgs()), vec![Io::Good; p1], "node 1 writes");
+    assert_eq!(io(&n.node2_sg(), true), Io::Good, "node 2 writes");
+
+    // An exclusive lock conflicts with the other sharer, naming it; nothing changes.
+    let e =
+        LunLock::acquire(&n.node1, K1, Mode::Exclusive, &LunLockOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, Error::Held { holders, .. } if holders == &[K2]),
+        "{e:?}"
+    );
+    assert_eq!(n.state().0, want);
+
+    // Node 1 leaves: the reservation stays with node 2, node 1 can no longer write.
+    l1.release().expect("node 1 releases");
+    assert!(entries(dir1.path()).is_empty());
+    let (keys, res) = n.state();
+    assert_eq!(keys, vec![K2; p2]);
+    assert_eq!(res.map(|(_, t)| t), Some(we_ar));
+    assert_eq!(
+        writes(&n.node1_sgs()),
+        vec![Io::Conflict; p1],
+        "node 1 unregistered under an all-registrants reservation"
+    );
+    assert_eq!(io(&n.node2_sg(), true), Io::Good, "node 2 still writes");
+
+    // The last sharer leaves: the reservation lapses with its registration.
     l2.release().expect("node 2 releases");
     assert!(entries(dir2.path()).is_empty());
     n.assert_clean();
