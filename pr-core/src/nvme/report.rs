@@ -215,7 +215,11 @@ impl<'a> ReservationReport<'a> {
 
     /// The number of entries present (at most REGCTL).
     pub fn controllers_present(&self) -> u16 {
-        let n = self.body.len().checked_div(entry_len(self.eds)).unwrap_or(0);
+        let n = self
+            .body
+            .len()
+            .checked_div(entry_len(self.eds))
+            .unwrap_or(0);
         u16::try_from(n)
             .unwrap_or(u16::MAX)
             .min(self.registered_controllers())
