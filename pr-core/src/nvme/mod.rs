@@ -80,7 +80,15 @@ use crate::types::ReservationType;
 /// [`NvmeReservationType::from_scsi`]); the codes differ: NVMe numbers them 1-6, SCSI 1, 3, 5,
 /// 6, 7, 8. This is the mapping Linux's `drivers/nvme/host/pr.c` applies between the block
 /// layer's `enum pr_type` and `enum nvme_pr_type`.
+///
+/// With the `serde` feature: the snake_case name, the same as the SCSI type's (serialized
+/// and deserialized).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[repr(u8)]
 pub enum NvmeReservationType {
     /// 1: Write Exclusive (SCSI 1h).

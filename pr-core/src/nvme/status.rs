@@ -231,8 +231,13 @@ const EINVAL: i32 = 22;
 const ENOLINK: i32 = 67;
 const ETIMEDOUT: i32 = 110;
 
-/// What to do after a command completed.
+/// What to do after a command completed. With the `serde` feature: its snake_case name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Disposition {
     /// The command succeeded.
     Success,
@@ -250,7 +255,14 @@ pub enum Disposition {
 
 /// The result of `NVME_IOCTL_IO_CMD` (or `NVME_IOCTL_IO64_CMD`): success, an NVMe status, or
 /// an errno.
+///
+/// With the `serde` feature: `"success"`, `{"status": <NvmeStatus>}` or `{"errno": n}`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum NvmeIoctlResult {
     /// 0: the command succeeded.
     Success,
