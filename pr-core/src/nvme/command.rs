@@ -872,8 +872,10 @@ impl ResvCommand {
     }
 
     /// The NVMe command for a SCSI PERSISTENT RESERVE OUT request, as Linux's NVMe driver
-    /// maps the block layer's PR calls (`drivers/nvme/host/pr.c`), with two differences
-    /// noted below.
+    /// maps the block layer's PR calls (`drivers/nvme/host/pr.c`), with the differences
+    /// noted below. A third: Linux sets IEKEY on release and clear when the key is 0 (and on
+    /// reserve with `PR_FL_IGNORE_KEY`); this mapping never sets it outside Register, because
+    /// Linux's own target (nvmet) and NVMe 1.3 and later controllers refuse it there.
     ///
     /// - REGISTER: key 0 → register; new key 0 → unregister (Linux sends replace with NRKEY 0
     ///   instead); otherwise replace. APTPL → [`Cptpl::Persist`], else [`Cptpl::NoChange`]
