@@ -148,6 +148,9 @@ pub enum Error {
     /// A command completed with an error status, sense data or a transport failure.
     #[error(transparent)]
     Command(#[from] crate::outcome::CommandError),
+    /// An NVMe reservation command could not be built.
+    #[error(transparent)]
+    Nvme(#[from] crate::nvme::NvmeBuildError),
     /// A reservation key in text form could not be parsed.
     #[error(
         "invalid reservation key ({text_len} characters): expected 0x-prefixed hex, hex with an h suffix, or decimal, at most 64 bits"

@@ -1,6 +1,7 @@
 //! SCSI Persistent Reservation wire formats for Linux tooling: PERSISTENT RESERVE IN/OUT
 //! CDBs, PR OUT parameter lists, every PR IN response, TransportIDs, SCSI status and sense
-//! data, and one typed model of a completed command.
+//! data, and one typed model of a completed command; and the NVMe reservation commands,
+//! Reservation Report data and completion status ([`nvme`]).
 //!
 //! `pr-core` is **not** a transport: it performs no IO, reads no clock, allocates nothing on
 //! its encode and decode paths, and contains no `unsafe` code. Bytes go in and come out; a
@@ -16,6 +17,9 @@
 //! - [`transport_id`]: every SPC-5 TransportID format, binary and the textual forms of `sg_persist`.
 //! - [`sense`]: SCSI status codes, fixed and descriptor sense data, sense key and ASC/ASCQ names.
 //! - [`outcome`]: the typed result of a completed command, which keeps its sense bytes.
+//! - [`nvme`]: NVMe reservations under the same model: the Register, Acquire, Release and
+//!   Report commands, the Reservation Status data (64- and 128-bit host identifiers), the
+//!   NVMe reservation types mapped one-to-one onto SCSI's, and the completion status.
 //! - [`transport`]: the async transport trait that every device, path or simulator implements.
 //! - [`display`]: human-readable rendering of decoded responses (kept apart from decoding).
 //! - `serde_support` (feature `serde`): the plain, JSON-ready form of every result type.
@@ -63,6 +67,7 @@
 pub mod cdb;
 pub mod display;
 pub mod error;
+pub mod nvme;
 pub mod outcome;
 pub mod prin;
 pub mod prout;

@@ -25,6 +25,13 @@
 //! | [`SenseBuf`] | the sense bytes as a lower-case hex string, no separators | `"7000050000000a…"` |
 //! | [`CommandError`] | a summary object, see below | |
 //! | [`TransportError`] | `{"kind", "message", "device", "errno"}` | |
+//! | [`NvmeReservationType`] | snake_case name, as [`ReservationType`]'s | `"exclusive_access"` |
+//! | [`NvmeStatus`] | `{"code", "sct", "sc", "crd", "more", "dnr", "name"}`: `code` the whole 15-bit value, `name` of SCT/SC or `null` | `{"code": 16515, "sct": 0, "sc": 131, …, "name": "Reservation Conflict"}` |
+//! | [`NvmeIoctlResult`] | `"success"`, `{"status": NvmeStatus}` or `{"errno": n}` | `{"errno": 4}` |
+//! | [`Disposition`] | snake_case name | `"retry_other_path"` |
+//! | [`HostId`] | lower-case hex string of its 8 or 16 bytes | `"0011…"` |
+//! | [`RegisteredController`] | `{"cntlid", "rcsts", "holds_reservation", "host_id", "key"}` | |
+//! | [`ReservationReport`] | `{"generation", "type_code", "type", "registered_controllers", "persist_through_power_loss", "extended", "truncated", "needed_len", "controllers"}` (`controllers`: those present) | |
 //!
 //! Conventions:
 //! - Keys are strings because a 64-bit key does not survive a JSON number in JavaScript
@@ -76,6 +83,9 @@
 //! [`PrOutAction`]: crate::types::PrOutAction
 //! [`ProtocolId`]: crate::transport_id::ProtocolId
 //! [`SenseKey`]: crate::sense::SenseKey
+//! [`NvmeReservationType`]: crate::nvme::NvmeReservationType
+//! [`NvmeIoctlResult`]: crate::nvme::NvmeIoctlResult
+//! [`Disposition`]: crate::nvme::Disposition
 
 use core::fmt::{self, Write as _};
 use core::time::Duration;
@@ -83,6 +93,7 @@ use core::time::Duration;
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
+use crate::nvme::{HostId, NvmeStatus, RegisteredController, ReservationReport};
 use crate::outcome::{CommandError, DriverStatus, HostStatus, SenseBuf};
 use crate::prin::{AllowCommands, Capabilities, CapabilityFlags, Reservation, TypeMask};
 use crate::sense::{FieldPointer, ScsiStatus};
@@ -431,6 +442,70 @@ impl Serialize for TransportError {
         st.serialize_field("message", &format_args!("{self}"))?;
         st.serialize_field("device", &device)?;
         st.serialize_field("errno", &errno)?;
+        st.end()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NVMe
+// ---------------------------------------------------------------------------------------------
+
+impl Serialize for NvmeStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("NvmeStatus", 7)?;
+        st.serialize_field("code", &self.0)?;
+        st.serialize_field("sct", &self.sct())?;
+        st.serialize_field("sc", &self.sc())?;
+        st.serialize_field("crd", &self.crd())?;
+        st.serialize_field("more", &self.more())?;
+        st.serialize_field("dnr", &self.dnr())?;
+        st.serialize_field("name", &self.name())?;
+        st.end()
+    }
+}
+
+impl Serialize for HostId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Hex(self.as_bytes()).serialize(s)
+    }
+}
+
+impl Serialize for RegisteredController {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("RegisteredController", 5)?;
+        st.serialize_field("cntlid", &self.cntlid)?;
+        st.serialize_field("rcsts", &self.rcsts)?;
+        st.serialize_field("holds_reservation", &self.holds_reservation())?;
+        st.serialize_field("host_id", &self.host_id)?;
+        st.serialize_field("key", &self.key)?;
+        st.end()
+    }
+}
+
+/// The registered controllers of a report, as a sequence.
+struct Controllers<'a>(ReservationReport<'a>);
+
+impl Serialize for Controllers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.controllers())
+    }
+}
+
+impl Serialize for ReservationReport<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("ReservationReport", 9)?;
+        st.serialize_field("generation", &self.generation())?;
+        st.serialize_field("type_code", &self.type_code())?;
+        st.serialize_field("type", &self.reservation_type())?;
+        st.serialize_field("registered_controllers", &self.registered_controllers())?;
+        st.serialize_field(
+            "persist_through_power_loss",
+            &self.persist_through_power_loss(),
+        )?;
+        st.serialize_field("extended", &self.is_extended())?;
+        st.serialize_field("truncated", &self.is_truncated())?;
+        st.serialize_field("needed_len", &self.needed_len())?;
+        st.serialize_field("controllers", &Controllers(*self))?;
         st.end()
     }
 }

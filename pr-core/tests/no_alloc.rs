@@ -209,3 +209,91 @@ fn counter_sees_allocations() {
     let (_v, n) = allocations(|| vec![1u8; 10]);
     assert!(n >= 1);
 }
+
+#[test]
+fn nvme_codec_paths_allocate_nothing() {
+    use pr_core::nvme::report::CNTLID_DYNAMIC;
+    use pr_core::nvme::{
+        HostId, NvmeIoctlResult, NvmeReservationType, NvmeStatus, RegisteredController,
+        ReservationReport, ResvAcquire, ResvCommand, ResvRegister, ResvRelease, ResvReport,
+    };
+
+    let std_entries = [
+        RegisteredController {
+            cntlid: 1,
+            rcsts: 1,
+            host_id: HostId::Bits64([0x11; 8]),
+            key: ReservationKey(0x11),
+        },
+        RegisteredController {
+            cntlid: 2,
+            rcsts: 0,
+            host_id: HostId::Bits64([0x22; 8]),
+            key: ReservationKey(0x22),
+        },
+    ];
+    let ext_entries = [RegisteredController {
+        cntlid: CNTLID_DYNAMIC,
+        rcsts: 1,
+        host_id: HostId::Bits128([0x33; 16]),
+        key: ReservationKey(0x33),
+    }];
+    let scsi_reqs = [
+        PrOut::register(ReservationKey(0), ReservationKey(0x1234)).with_aptpl(),
+        PrOut::register_ignore(ReservationKey(0x1234)),
+        PrOut::reserve(ReservationKey(1), ReservationType::ExclusiveAccess),
+        PrOut::preempt_and_abort(
+            ReservationKey(1),
+            ReservationKey(2),
+            ReservationType::WriteExclusiveAllRegistrants,
+        ),
+        PrOut::release(ReservationKey(1), ReservationType::ExclusiveAccess),
+        PrOut::clear(ReservationKey(1)),
+        PrOut::replace_lost_reservation(ReservationKey(9), ReservationType::WriteExclusive),
+    ];
+    let mut data = [0u8; 16];
+    let mut std_buf = [0u8; 24 + 36];
+    let mut ext_buf = [0u8; 128];
+
+    let (total, n) = allocations(|| {
+        let mut total = 0usize;
+        let cmds = [
+            ResvCommand::Register(ResvRegister::replace(ReservationKey(1), ReservationKey(2))),
+            ResvCommand::Acquire(ResvAcquire::preempt(
+                ReservationKey(1),
+                ReservationKey(2),
+                NvmeReservationType::ExclusiveAccessRegistrantsOnly,
+            )),
+            ResvCommand::Release(ResvRelease::clear(ReservationKey(1))),
+            ResvCommand::Report(ResvReport::for_len(4096, true).unwrap()),
+        ];
+        for c in cmds {
+            let len = c.encode_data(&mut data).unwrap();
+            let back = ResvCommand::decode(c.opcode(), c.cdw10().unwrap(), c.cdw11(), &data[..len])
+                .unwrap();
+            total += usize::from(back == c) + len;
+        }
+        for r in &scsi_reqs {
+            // Mapped or refused (REPLACE LOST RESERVATION), without allocating either way.
+            total += ResvCommand::from_prout(r).map_or(1, |c| usize::from(c.opcode()));
+        }
+        // Reports: standard (truncated: room for one entry and a half) and extended.
+        let len = ReservationReport::encode(5, 3, true, std_entries, false, &mut std_buf).unwrap();
+        let r = ReservationReport::decode(&std_buf[..len], false).unwrap();
+        total += r.controllers().count() + usize::from(r.is_truncated());
+        total += usize::try_from(r.needed_len().unwrap()).unwrap();
+        total += r.keys().map(|k| k.0 as usize).sum::<usize>();
+        let len = ReservationReport::encode(6, 6, false, ext_entries, true, &mut ext_buf).unwrap();
+        let r = ReservationReport::decode(&ext_buf[..len], true).unwrap();
+        total += r.holder().unwrap().key.0 as usize;
+        // Statuses.
+        for ret in [0, 0x4083, 0x370, -4, -22] {
+            let s = NvmeIoctlResult::from_return(ret);
+            total += usize::from(s.is_retryable()) + usize::from(s.is_reservation_conflict());
+        }
+        total += usize::from(NvmeStatus::from_cqe_status(0x8107).sc());
+        total
+    });
+    assert!(total > 0);
+    assert_eq!(n, 0, "the NVMe codec allocated {n} times");
+}

@@ -435,3 +435,52 @@ fn building_blocks() {
     assert_eq!(text(&Micros(Duration::from_millis(1500))), "1500000");
     assert_eq!(text(&Micros(Duration::MAX)), u64::MAX.to_string());
 }
+
+#[test]
+fn nvme_values() {
+    use pr_core::nvme::{
+        Disposition, HostId, NvmeIoctlResult, NvmeReservationType, NvmeStatus,
+        RegisteredController, ReservationReport,
+    };
+    round_trip(
+        NvmeReservationType::ExclusiveAccessRegistrantsOnly,
+        r#""exclusive_access_registrants_only""#,
+    );
+    // NVMe and SCSI types with the same rules have the same name.
+    for t in NvmeReservationType::ALL {
+        assert_eq!(text(&t), text(&t.to_scsi()));
+    }
+    assert_eq!(
+        value(&NvmeStatus(0x4083)),
+        json!({"code": 0x4083, "sct": 0, "sc": 0x83, "crd": 0, "more": false, "dnr": true,
+               "name": "Reservation Conflict"})
+    );
+    assert_eq!(value(&NvmeStatus(0x0281))["name"], Value::Null);
+    assert_eq!(text(&NvmeIoctlResult::from_return(-4)), r#"{"errno":4}"#);
+    assert_eq!(text(&NvmeIoctlResult::from_return(0)), r#""success""#);
+    assert_eq!(
+        value(&NvmeIoctlResult::from_return(0x83))["status"]["sc"],
+        json!(0x83)
+    );
+    assert_eq!(text(&Disposition::RetryOtherPath), r#""retry_other_path""#);
+
+    let es = [RegisteredController {
+        cntlid: 0xffff,
+        rcsts: 1,
+        host_id: HostId::Bits128([0xab; 16]),
+        key: ReservationKey(0x1234),
+    }];
+    let mut buf = [0u8; 128];
+    let n = ReservationReport::encode(3, 4, false, es, true, &mut buf).unwrap();
+    let r = ReservationReport::decode(&buf[..n], true).unwrap();
+    assert_eq!(
+        value(&r),
+        json!({
+            "generation": 3, "type_code": 4, "type": "exclusive_access_registrants_only",
+            "registered_controllers": 1, "persist_through_power_loss": false,
+            "extended": true, "truncated": false, "needed_len": null,
+            "controllers": [{"cntlid": 65535, "rcsts": 1, "holds_reservation": true,
+                             "host_id": "abababababababababababababababab", "key": "0x1234"}]
+        })
+    );
+}
