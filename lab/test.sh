@@ -19,6 +19,8 @@
 #   --topology NAME     run only this topology (repeatable); default: all of
 #                         loop : -T loop  -l 2 -p 3 --node2-paths 1
 #                         iscsi: -T iscsi -l 2 -p 2 --node2-paths 1
+#                       on the sid stack each also gets --nvme 2 (NVMe/TCP namespaces
+#                       with reservations; lab/README.md, "NVMe over TCP")
 #   --selftest-only     do not build or run the Rust tests
 #   -t, --timeout SECS  limit of each lab run (default 1500)
 #   TEST-ARGS           extra arguments for every test binary (e.g. a name filter)
@@ -42,6 +44,9 @@ declare -A TOPO_OPTS=(
 # daemon, e.g. pr-lock's real virtlockd): scripts/test-all.sh runs them on the host.
 declare -A TOPO_ARGS=([loop]="--skip iscsi_only --skip host_only" [iscsi]="--skip host_only")
 declare -A STACK_ARGS=([debian12]="--skip sid_only" [sid]="")
+# lab/run.sh options per stack: sid also exports two NVMe namespaces over NVMe/TCP (the
+# kernel NVMe target's reservations need Linux 6.13+; Debian 12's 6.1 has none)
+declare -A STACK_OPTS=([debian12]="" [sid]="--nvme 2")
 ALL_TOPOS=(loop iscsi)
 
 topos=() selftest_only=0 tmo=1500 test_args=() stack_arg=debian12
@@ -163,7 +168,7 @@ for stack in "${stacks[@]}"; do
     results=$sout/results-$topo.txt
     : >"$results"
     # shellcheck disable=SC2206
-    opts=(${TOPO_OPTS[$topo]}) targs=(${TOPO_ARGS[$topo]} ${STACK_ARGS[$stack]})
+    opts=(${TOPO_OPTS[$topo]} ${STACK_OPTS[$stack]}) targs=(${TOPO_ARGS[$topo]} ${STACK_ARGS[$stack]})
     echo
     echo "lab/test.sh: ===== stack $stack, topology $topo: lab/run.sh --stack $stack ${opts[*]} (limit ${tmo}s)"
     t0=$(now)
@@ -195,7 +200,7 @@ for stack in "${stacks[@]}"; do
       125) what="LAB FAILURE (see $out/$stack/log-$topo.txt)"; failed=1 ;;
       *) what="FAILED (exit $rc)"; failed=1 ;;
     esac
-    echo "stack $stack, topology $topo [${TOPO_OPTS[$topo]}]: $what, ${RUN_SECS[$id]}s" \
+    echo "stack $stack, topology $topo [${TOPO_OPTS[$topo]}${STACK_OPTS[$stack]:+ ${STACK_OPTS[$stack]}}]: $what, ${RUN_SECS[$id]}s" \
       "(VM ${RUN_VM[$id]:-?}s, lab ready after ${RUN_READY[$id]:-?}s)"
     if [ -s "$out/$stack/results-$topo.txt" ]; then
       while IFS=$'\t' read -r st name detail; do

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::native::{EXIT_CONFLICT, EXIT_OTHER, EXIT_TARGET, EXIT_USAGE, lock_exit_code};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigSet, Signal, kill};
@@ -40,13 +41,6 @@ const DEFAULT_CONF: &str = "/etc/pr-sdk/libvirt-hook.conf";
 const CONF_ENV: &str = "PRSDK_LIBVIRT_HOOK_CONF";
 const DEFAULT_STATE: &str = "/run/pr-sdk/libvirt-hook";
 const DEFAULT_LOCKD_CONF: &str = "/etc/libvirt/qemu-lockd.conf";
-
-/// Exit statuses (native mode's).
-const EXIT_USAGE: i32 = 1;
-const EXIT_TARGET: i32 = 2;
-const EXIT_PERMISSION: i32 = 3;
-const EXIT_CONFLICT: i32 = 4;
-const EXIT_OTHER: i32 = 7;
 
 /// What the hook holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -424,21 +418,6 @@ enum Held {
     Nothing,
 }
 
-fn exit_of(e: &Error) -> i32 {
-    match e {
-        Error::Held { .. } | Error::FileLockBusy { .. } | Error::HeldByThisProcess { .. } => {
-            EXIT_CONFLICT
-        }
-        Error::NoLockspace { .. } | Error::NotADirectory { .. } | Error::InvalidDisk { .. } => {
-            EXIT_TARGET
-        }
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-            EXIT_PERMISSION
-        }
-        _ => EXIT_OTHER,
-    }
-}
-
 /// Opens the disk's LUN; `Ok(None)`: not a SCSI device.
 fn open_lun(disk: &pr_lock::libvirt::Disk) -> Result<Option<Lun>, Error> {
     match Lun::open(&disk.path) {
@@ -590,7 +569,7 @@ fn holder(config_path: &Path, domain: &str, xml: &str) -> i32 {
                 {
                     message.push_str(&format!("; held by {who}"));
                 }
-                if exit_of(&e) == EXIT_CONFLICT {
+                if lock_exit_code(&e) == EXIT_CONFLICT {
                     message.push_str(
                         "; not started (another domain, or another host, holds this disk; live migration of exclusive disks is not supported by this hook)",
                     );
@@ -601,7 +580,7 @@ fn holder(config_path: &Path, domain: &str, xml: &str) -> i32 {
                     }
                 }
                 let _ = std::fs::remove_file(&pidfile);
-                return holder_report(&fail(exit_of(&e), message));
+                return holder_report(&fail(lock_exit_code(&e), message));
             }
         }
     }

@@ -17,8 +17,8 @@ pub(super) const EXIT_CANNOT_RUN: i32 = 126;
 /// Exit status: COMMAND was not found.
 pub(super) const EXIT_NOT_FOUND: i32 = 127;
 
-/// The exit status for a pr-lock error.
-fn lock_exit_code(e: &Error) -> i32 {
+/// The exit status for a pr-lock error (`prsdk lock` and the libvirt hook).
+pub(crate) fn lock_exit_code(e: &Error) -> i32 {
     match e {
         Error::Held { .. } | Error::FileLockBusy { .. } | Error::HeldByThisProcess { .. } => {
             EXIT_CONFLICT

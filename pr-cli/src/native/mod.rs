@@ -8,6 +8,7 @@
 //! operations).
 
 mod lock;
+pub(crate) use lock::lock_exit_code;
 mod out;
 mod parse;
 mod read;
