@@ -380,21 +380,23 @@ nvme_connect_all() {
 # nvme_ctrls NODE I: the controllers (nvmeX) of node NODE to namespace I's subsystem, in
 # port order
 nvme_ctrls() {
-  local port d ports=NVME_PORTS_$1
+  local port d nqn host addr want ports=NVME_PORTS_$1
+  want=$(nvme_hostnqn "$1")
   for port in ${!ports}; do
     for d in /sys/class/nvme/nvme*; do
-      [ -e "$d/subsysnqn" ] || continue
-      [ "$(cat "$d/subsysnqn")" = "$NVME_SUBNQN_PREFIX$2" ] &&
-        [ "$(cat "$d/hostnqn")" = "$(nvme_hostnqn "$1")" ] &&
-        [[ $(cat "$d/address") == *"trsvcid=$port,"* ]] && echo "${d##*/}"
-    done
+      # (read, not cat: under TCG every fork counts, and this runs in loops)
+      read -r nqn <"$d/subsysnqn" && read -r host <"$d/hostnqn" && read -r addr <"$d/address" ||
+        continue
+      [ "$nqn" = "$NVME_SUBNQN_PREFIX$2" ] && [ "$host" = "$want" ] &&
+        [[ $addr == *"trsvcid=$port,"* ]] && echo "${d##*/}"
+    done 2>/dev/null
   done
 }
 # nvme_path CTRL: the path (nvmeScXn1) of nsid 1 through CTRL
 nvme_path() {
-  local p
+  local p n
   for p in /sys/class/nvme/"$1"/nvme*c*n*; do
-    [ -e "$p/nsid" ] && [ "$(cat "$p/nsid")" = 1 ] && { echo "${p##*/}"; return 0; }
+    read -r n <"$p/nsid" 2>/dev/null && [ "$n" = 1 ] && { echo "${p##*/}"; return 0; }
   done
   return 1
 }
@@ -407,13 +409,13 @@ nvme_head() {
   return 1
 }
 nvme_ready() {
-  local node c i cs
+  local node c i cs st
   for ((i = 0; i < LAB_NVME; i++)); do
     for node in 1 2; do
       cs=$(nvme_ctrls $node $i)
       (($(wc -w <<<"$cs") == 2)) || return 1
       for c in $cs; do
-        [ "$(cat /sys/class/nvme/"$c"/state)" = live ] && [ -c "/dev/$c" ] || return 1
+        read -r st <"/sys/class/nvme/$c/state" && [ "$st" = live ] && [ -c "/dev/$c" ] || return 1
         [ -b "/dev/$(nvme_head "$(nvme_path "$c")")" ] || return 1
       done
     done
