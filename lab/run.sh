@@ -47,6 +47,10 @@
 # these), and per LUN i: LAB_MPATH_i, LAB_WWID_i, LAB_PATHS_i, LAB_SG_i,
 # LAB_NODE2_PATHS_i, LAB_NODE2_SG_i; LAB_INITIATORS, LAB_NODE2_INITIATORS; and
 # LAB_GUEST_TOOLS (source it for lab_add_path, lab_del_path, lab_fail_path, ...).
+# With --nvme N also LAB_NVME_NS and per namespace i: LAB_NVME_SUBNQN_i, LAB_NVME_DEV_i,
+# LAB_NVME_NG_i, LAB_NVME_CTRLS_i, LAB_NVME_PATHS_i, LAB_NVME_NODE2_CTRLS_i,
+# LAB_NVME_NODE2_PATHS_i; LAB_NVME_HOSTNQN_1/2, LAB_NVME_HOSTID_1/2, LAB_NVME_PORTS_1/2
+# (see lab/README.md, "NVMe over TCP").
 #
 # Exit status: CMD's; 124 when the time limit hit; 125 when the lab itself failed
 # (the reason and the guest console tail go to stderr); 2 on bad usage.
