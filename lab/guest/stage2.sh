@@ -396,7 +396,7 @@ nvme_ctrls() {
 nvme_path() {
   local p n
   for p in /sys/class/nvme/"$1"/nvme*c*n*; do
-    read -r n <"$p/nsid" 2>/dev/null && [ "$n" = 1 ] && { echo "${p##*/}"; return 0; }
+    read -r n 2>/dev/null <"$p/nsid" && [ "$n" = 1 ] && { echo "${p##*/}"; return 0; }
   done
   return 1
 }

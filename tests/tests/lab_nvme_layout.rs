@@ -126,6 +126,16 @@ fn nvme_layout_sid_only() {
             assert!(link.exists(), "path {p} is not under the head {head}");
         }
         assert!(ns.ng.exists(), "{} is missing", ns.ng.display());
+        // ANA: node 1's paths optimized, node 2's non-optimized (so the head's I/O stays on
+        // node 1's controllers while one of them is live)
+        for (paths, want) in [(&ns.paths, "optimized"), (&ns.node2_paths, "non-optimized")] {
+            for p in paths {
+                let f = Path::new("/sys/block").join(p).join("ana_state");
+                let got = fs::read_to_string(&f)
+                    .unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display()));
+                assert_eq!(got.trim(), want, "ANA state of path {p}");
+            }
+        }
 
         // reservations: node 1 through the head, node 2 through its first controller
         let (hid1, hid2) = (ns.hostid[0].replace('-', ""), ns.hostid[1].replace('-', ""));
