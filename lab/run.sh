@@ -22,6 +22,11 @@
 #                         replayed at boot) and holds the LUN images, so data and APTPL
 #                         registrations survive to the next run with the same DIR
 #       --lun-size MIB    size of each LUN (default 64)
+#       --nvme N          also N NVMe namespaces (default 0: off): the kernel NVMe target
+#                         (nvmet) over TCP on 127.0.0.1:4420 and :4421, reservations
+#                         enabled, connected as two hosts (node 1, node 2), each through
+#                         both ports (native NVMe multipath); sid stack only (Debian 12's
+#                         6.1 nvmet has no reservations: exit 125)
 #       --topology FILE   copy the guest's topology file to FILE on the host
 #   -v, --verbose         stream the guest console to stderr too
 #   -S, --stack NAME      the guest's software (default: LAB_STACK, else debian12):
@@ -42,6 +47,10 @@
 # these), and per LUN i: LAB_MPATH_i, LAB_WWID_i, LAB_PATHS_i, LAB_SG_i,
 # LAB_NODE2_PATHS_i, LAB_NODE2_SG_i; LAB_INITIATORS, LAB_NODE2_INITIATORS; and
 # LAB_GUEST_TOOLS (source it for lab_add_path, lab_del_path, lab_fail_path, ...).
+# With --nvme N also LAB_NVME_NS and per namespace i: LAB_NVME_SUBNQN_i, LAB_NVME_DEV_i,
+# LAB_NVME_NG_i, LAB_NVME_CTRLS_i, LAB_NVME_PATHS_i, LAB_NVME_NODE2_CTRLS_i,
+# LAB_NVME_NODE2_PATHS_i; LAB_NVME_HOSTNQN_1/2, LAB_NVME_HOSTID_1/2, LAB_NVME_PORTS_1/2
+# (see lab/README.md, "NVMe over TCP").
 #
 # Exit status: CMD's; 124 when the time limit hit; 125 when the lab itself failed
 # (the reason and the guest console tail go to stderr); 2 on bad usage.
@@ -53,7 +62,7 @@ fail() { echo "lab/run.sh: $*" >&2; exit 125; }
 bad() { echo "lab/run.sh: $*" >&2; exit 2; }
 
 luns=1 paths=2 node2=0 transport=loop tmo=600 share="" state="" lun_mb=64 topo_out=""
-verbose=0 keep=0 envs=() stack=${LAB_STACK:-debian12} manifest_out=
+verbose=0 keep=0 envs=() stack=${LAB_STACK:-debian12} manifest_out= nvme=0
 while (($#)); do
   case $1 in
     -l|--luns) luns=${2-}; shift 2 ;;
@@ -65,6 +74,7 @@ while (($#)); do
     -e|--env) envs+=("${2-}"); shift 2 ;;
     -s|--state) state=${2-}; shift 2 ;;
     --lun-size) lun_mb=${2-}; shift 2 ;;
+    --nvme) nvme=${2-}; shift 2 ;;
     --topology) topo_out=${2-}; shift 2 ;;
     -S|--stack) stack=${2-}; shift 2 ;;
     --manifest) manifest_out=${2-}; shift 2 ;;
@@ -79,7 +89,7 @@ done
 (($#)) || bad "no command given (usage: lab/run.sh [options] -- CMD [ARG...])"
 num() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3)) || bad "$1 must be an integer >= $3 (got '$2')"; }
 num --luns "$luns" 1; num --paths "$paths" 1; num --node2-paths "$node2" 0
-num --timeout "$tmo" 1; num --lun-size "$lun_mb" 1
+num --timeout "$tmo" 1; num --lun-size "$lun_mb" 1; num --nvme "$nvme" 0
 [[ $transport == loop || $transport == iscsi ]] || bad "--transport must be loop or iscsi"
 [[ $stack == debian12 || $stack == sid ]] || bad "--stack must be debian12 or sid (got '$stack')"
 share=$(cd "${share:-$LAB_DIR/..}" 2>/dev/null && pwd) || bad "bad --dir"
@@ -132,6 +142,20 @@ fi
       echo "run lab/setup.sh as root"))"
 kver=${kernel##*/vmlinuz-}
 kernel=$(in_root "$kernel")
+# --nvme needs NVMe reservations in the kernel target (nvmet's namespace attribute
+# resv_enable, Linux 6.13+): the sid stack's 7.x has it, Debian 12's 6.1 does not
+if ((nvme > 0)); then
+  nvmet_ko=$(ls "$(in_root "/lib/modules/$kver")"/kernel/drivers/nvme/target/nvmet.ko* 2>/dev/null | head -n 1)
+  [ -n "$nvmet_ko" ] || fail "--nvme: the $stack kernel $kver has no nvmet module"
+  case $nvmet_ko in
+    *.xz) unpack=(xz -dc) ;; *.zst) unpack=(zstd -qdc) ;; *.gz) unpack=(gzip -dc) ;; *) unpack=(cat) ;;
+  esac
+  # (grep -c reads everything: no SIGPIPE for the unpacker under pipefail)
+  hits=$("${unpack[@]}" "$nvmet_ko" 2>/dev/null | grep -ac resv_enable) || hits=0
+  ((hits > 0)) ||
+    fail "--nvme: the $stack kernel $kver's NVMe target (nvmet) has no reservations" \
+      "(namespace attribute resv_enable, Linux 6.13+; Debian 12's 6.1 lacks it): use --stack sid"
+fi
 for tool in qemu-system-x86_64 busybox cpio modprobe timeout; do
   command -v $tool >/dev/null || fail "$tool is missing (run lab/setup.sh as root)"
 done
@@ -190,7 +214,7 @@ case $cwd/ in "$share"/*) ;; *) cwd=$share ;; esac
     "$share" "$cwd" "$LAB_DIR" "$PATH"
   printf 'LAB_STATE=%q\nLAB_LUN_MB=%q\n' "$([ -n "$state" ] && echo 1 || echo 0)" "$lun_mb"
   printf 'LAB_FAIL_SETUP=%q\n' "${LAB_FAIL_SETUP:-}"
-  printf 'LAB_STACK=%q\n' "$stack"
+  printf 'LAB_STACK=%q\nLAB_NVME=%q\n' "$stack" "$nvme"
 } >"$run/params"
 for e in ${envs[@]+"${envs[@]}"}; do printf '%s=%q\n' "${e%%=*}" "${e#*=}"; done >"$run/env"
 printf '%q ' "$@" >"$run/cmd"
@@ -282,7 +306,7 @@ if [ "$accel" = kvm ] && [ "${LAB_ACCEL:-auto}" = auto ]; then
   fi
 fi
 echo "lab: accelerator $accel ($why); kernel $kver; $transport, $luns LUN(s) x $paths path(s)" \
-  "+ $node2 node-2 path(s); limit ${tmo}s" >&2
+  "+ $node2 node-2 path(s)$( ((nvme)) && echo "; NVMe/TCP: $nvme namespace(s), 2 hosts x 2 ports"); limit ${tmo}s" >&2
 
 # stream CMD's output (and with -v the console) while QEMU runs
 boots=1

@@ -147,6 +147,55 @@ expect_fail "write to the fenced map fails" timeout 60 dd if=/dev/zero of="$M" b
 check "clean up: clear via $N" prout -C -K 0xf2 "$N"
 check "no registrations left" keys_are "$A" 0
 
+if ((${LAB_NVME_NS:-0} > 0)); then
+  echo "## NVMe over TCP (--nvme): namespace 0, node 1 = head $LAB_NVME_DEV_0, node 2 = controllers $LAB_NVME_NODE2_CTRLS_0"
+  D=$LAB_NVME_DEV_0
+  read -r C2 C2B _ <<<"$LAB_NVME_NODE2_CTRLS_0"
+  hid1=${LAB_NVME_HOSTID_1//-/} hid2=${LAB_NVME_HOSTID_2//-/}
+  # live_paths NODE: `nvme list-subsys` lists the node's two controllers of namespace 0's
+  # subsystem as live, under the node's host NQN
+  live_paths() {
+    local v nqn=LAB_NVME_HOSTNQN_$1 o n=0 c
+    [ "$1" = 2 ] && v=LAB_NVME_NODE2_CTRLS_0 || v=LAB_NVME_CTRLS_0
+    o=$(nvme list-subsys 2>&1); echo "$o"
+    for c in ${!v}; do
+      awk -v nqn="hostnqn=${!nqn}" -v sn="NQN=$LAB_NVME_SUBNQN_0" -v c="${c#/dev/}" '
+        / NQN=/ {s = $3 == sn}
+        /hostnqn=/ {h = $1 == nqn}
+        s && h && $2 == c && $NF == "live" {f = 1} END {exit !f}' <<<"$o" && n=$((n + 1))
+    done
+    echo "node $1: $n live path(s)"; ((n == 2))
+  }
+  check "node 1 has two live paths (nvme list-subsys)" live_paths 1
+  check "node 2 has two live paths (nvme list-subsys)" live_paths 2
+  in_head() { local p; for p in $LAB_NVME_PATHS_0 $LAB_NVME_NODE2_PATHS_0; do
+    [ -e "/sys/block/${D#/dev/}/multipath/$p" ] || { echo "$p not under $D"; return 1; }; done; }
+  check "the kernel puts both nodes' paths under one head $D" in_head
+  # report_is RTYPE REGCTL [HOLDER_HOSTID]: resv-report --eds -o json through $C2B
+  report_is() {
+    local o; o=$(nvme resv-report "$C2B" -n 1 --eds -o json 2>&1); echo "$o"
+    python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); want_t, want_n, holder = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+ids = {e["hostid"]: e["rcsts"] for e in r.get("regctlext", [])}
+ok = r["rtype"] == want_t and r["regctl"] == want_n
+if holder: ok = ok and ids.get(holder[0]) == 1 and all(i in ids for i in sys.argv[5:] + holder)
+sys.exit(0 if ok else 1)' "$o" "$@"
+  }
+  nvme_conflicts() { local o; o=$(nvme write "$1" -n 1 -s 0 -c 0 -z 4096 -d /dev/zero 2>&1); echo "$o"
+    grep -qi 'reservation conflict' <<<"$o"; }
+  check "no registrations at start" report_is 0 0
+  check "node 1 registers 0x11 (resv-register on the head $D)" nvme resv-register "$D" -n 1 --nrkey=0x11 --rrega=0
+  check "node 2 registers 0x22 (resv-register on its controller $C2)" nvme resv-register "$C2" -n 1 --nrkey=0x22 --rrega=0
+  check "node 1 acquires Write Exclusive" nvme resv-acquire "$D" -n 1 --crkey=0x11 --rtype=1 --racqa=0
+  check "resv-report --eds: type 1, both Host IDs, node 1 holds it" report_is 1 2 "$hid1" "$hid2"
+  check "node 1 writes through the head (dd oflag=direct)" dd if=/dev/zero of="$D" bs=4096 count=1 oflag=direct status=none
+  check "node 2's write ($C2): Reservation Conflict" nvme_conflicts "$C2"
+  check "node 2's write through its other path ($C2B): Reservation Conflict" nvme_conflicts "$C2B"
+  check "node 1 clears (resv-release --rrela=1)" nvme resv-release "$D" -n 1 --crkey=0x11 --rtype=1 --rrela=1
+  check "no registrations after clear" report_is 0 0
+fi
+
 rm -f "$out"
 echo "$passed passed, $failed failed"
 ((failed == 0))

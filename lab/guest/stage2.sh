@@ -305,6 +305,137 @@ for dm in $(mpath_dms); do
   done
 done
 
+# --- NVMe over TCP (--nvme N): the kernel target, four ports, two hosts -----------------
+# Namespace i (i = 0..N-1) is nsid 1 of its own nvmet subsystem (NVME_SUBNQN_PREFIX<i>),
+# file-backed (tmpfs), reservations enabled (the namespace attribute resv_enable, Linux
+# 6.13+, written before the namespace is enabled). Two allowed hosts, node 1 and node 2,
+# each its own host NQN and Host ID (the NQN's uuid is the Host ID, as the kernel wants).
+# Node 1 connects through TCP ports 4420 and 4421 of 127.0.0.1, node 2 through 4422 and
+# 4423, whose ANA group is non-optimized.
+# What the host driver does with that (Linux 7.2, measured): it keys its subsystems on the
+# subsystem NQN only, so the four controllers of a subsystem (both hosts) share one
+# nvme-subsystem and one namespace head /dev/nvmeSn1 with four paths; there are no
+# per-path block or generic devices. Hence:
+#   - node 1's device is that head: its I/O and reservation commands go through an
+#     optimized path, i.e. node 1's controllers while one of them is live (node 2's
+#     ports are non-optimized: used only when no optimized path is left);
+#   - node 2's handles are its two controllers' character devices /dev/nvmeX: an I/O
+#     command there (NVME_IOCTL_IO_CMD, nvme-cli on /dev/nvmeX -n 1) goes through that
+#     controller, hence node 2's Host ID, and the kernel accepts it only when the
+#     controller has one namespace: the reason for one subsystem per namespace.
+NVME_SUBNQN_PREFIX=nqn.2014-08.org.linux-iscsi.labpr:nvme
+NVME_PORTS_1="4420 4421" NVME_PORTS_2="4422 4423"
+nvme_hostid() { printf '6c616270-7200-4000-8000-%012d' "$1"; } # "labp" "r", node number
+nvme_hostnqn() { echo "nqn.2014-08.org.nvmexpress:uuid:$(nvme_hostid "$1")"; }
+NVMET=/sys/kernel/config/nvmet
+nvme_target_up() {
+  local sub ns i img port node pid=0 ports
+  for node in 1 2; do mkdir -p "$NVMET/hosts/$(nvme_hostnqn $node)" || return 1; done
+  mkdir -p /run/lab-nvme || return 1
+  for ((i = 0; i < LAB_NVME; i++)); do
+    sub=$NVMET/subsystems/$NVME_SUBNQN_PREFIX$i
+    mkdir -p "$sub" && echo 0 >"$sub/attr_allow_any_host" || return 1
+    for node in 1 2; do
+      ln -s "$NVMET/hosts/$(nvme_hostnqn $node)" "$sub/allowed_hosts/" || return 1
+    done
+    # on tmpfs (/run), not on the overlay root: nvmet takes the file's block size from
+    # its inode, and an overlayfs inode gives 0 (the host then skips the namespace:
+    # "invalid LBA data size 0")
+    ns=$sub/namespaces/1 img=/run/lab-nvme/ns$i.img
+    truncate -s "${LAB_LUN_MB}M" "$img" && mkdir -p "$ns" && echo "$img" >"$ns/device_path" ||
+      return 1
+    [ -e "$ns/resv_enable" ] || { say "nvmet has no resv_enable (reservations)"; return 1; }
+    echo 1 >"$ns/resv_enable" && echo 1 >"$ns/enable" || return 1
+  done
+  for node in 1 2; do
+    ports=NVME_PORTS_$node
+    for port in ${!ports}; do
+      pid=$((pid + 1))
+      mkdir -p "$NVMET/ports/$pid" || return 1
+      echo tcp >"$NVMET/ports/$pid/addr_trtype" && echo ipv4 >"$NVMET/ports/$pid/addr_adrfam" &&
+        echo 127.0.0.1 >"$NVMET/ports/$pid/addr_traddr" &&
+        echo "$port" >"$NVMET/ports/$pid/addr_trsvcid" || return 1
+      if [ $node = 2 ]; then
+        echo non-optimized >"$NVMET/ports/$pid/ana_groups/1/ana_state" || return 1
+      fi
+      for ((i = 0; i < LAB_NVME; i++)); do
+        ln -s "$NVMET/subsystems/$NVME_SUBNQN_PREFIX$i" "$NVMET/ports/$pid/subsystems/" || return 1
+      done
+    done
+  done
+}
+nvme_connect_all() {
+  local node port i ports
+  for node in 1 2; do
+    ports=NVME_PORTS_$node
+    for port in ${!ports}; do
+      for ((i = 0; i < LAB_NVME; i++)); do
+        timeout 60 nvme connect -t tcp -a 127.0.0.1 -s "$port" -n "$NVME_SUBNQN_PREFIX$i" \
+          --hostnqn "$(nvme_hostnqn $node)" --hostid "$(nvme_hostid $node)" >/dev/null ||
+          { say "nvme connect node $node port $port subsystem $i failed"; return 1; }
+      done
+    done
+  done
+}
+# nvme_ctrls NODE I: the controllers (nvmeX) of node NODE to namespace I's subsystem, in
+# port order
+nvme_ctrls() {
+  local port d nqn host addr want ports=NVME_PORTS_$1
+  want=$(nvme_hostnqn "$1")
+  for port in ${!ports}; do
+    for d in /sys/class/nvme/nvme*; do
+      # (read, not cat: under TCG every fork counts, and this runs in loops)
+      read -r nqn <"$d/subsysnqn" && read -r host <"$d/hostnqn" && read -r addr <"$d/address" ||
+        continue
+      [ "$nqn" = "$NVME_SUBNQN_PREFIX$2" ] && [ "$host" = "$want" ] &&
+        [[ $addr == *"trsvcid=$port,"* ]] && echo "${d##*/}"
+    done 2>/dev/null
+  done
+}
+# nvme_path CTRL: the path (nvmeScXn1) of nsid 1 through CTRL
+nvme_path() {
+  local p n
+  for p in /sys/class/nvme/"$1"/nvme*c*n*; do
+    read -r n 2>/dev/null <"$p/nsid" && [ "$n" = 1 ] && { echo "${p##*/}"; return 0; }
+  done
+  return 1
+}
+# nvme_head PATH: the namespace head (block device nvmeSnH) that PATH belongs to
+nvme_head() {
+  local h
+  for h in /sys/block/nvme*n*/multipath/"$1"; do
+    [ -e "$h" ] && { h=${h%/multipath/*}; echo "${h##*/}"; return 0; }
+  done
+  return 1
+}
+nvme_ready() {
+  local node c i cs st
+  for ((i = 0; i < LAB_NVME; i++)); do
+    for node in 1 2; do
+      cs=$(nvme_ctrls $node $i)
+      (($(wc -w <<<"$cs") == 2)) || return 1
+      for c in $cs; do
+        read -r st <"/sys/class/nvme/$c/state" && [ "$st" = live ] && [ -c "/dev/$c" ] || return 1
+        [ -b "/dev/$(nvme_head "$(nvme_path "$c")")" ] || return 1
+      done
+    done
+  done
+}
+if ((${LAB_NVME:-0} > 0)); then
+  t_nvme=$(uptime_s)
+  modprobe -a nvmet nvmet_tcp nvme_tcp || die "modprobe nvmet nvmet_tcp nvme_tcp"
+  [ "$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null)" = Y ] ||
+    die "nvme_core has no native multipath (multipath=$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null))"
+  nvme_target_up || die "nvmet target ($LAB_NVME subsystem(s) $NVME_SUBNQN_PREFIX<i>, ports $NVME_PORTS_1 $NVME_PORTS_2)"
+  nvme_connect_all || die "nvme connect"
+  poll $((60 + 10 * LAB_NVME)) nvme_ready ||
+    { nvme list-subsys; ls -l /dev/nvme* /dev/ng*; ls /sys/block /sys/class/nvme/*/
+      dmesg | grep -i nvme | tail -n 30
+      die "NVMe: the controllers and namespaces of both nodes did not appear"; }
+  udevadm settle -t 30
+  say "NVMe over TCP ready in $(awk -v a="$t_nvme" -v b="$(uptime_s)" 'BEGIN {printf "%.1f", b - a}') s"
+fi
+
 # --- the topology, for the command and guest-tools.sh ---------------------------
 topo=$RUN/topology.sh
 q() { printf "%s='%s'\n" "$1" "$2"; }
@@ -332,6 +463,25 @@ q() { printf "%s='%s'\n" "$1" "$2"; }
       q "${pre}PATHS_$i" "${sds% }"; q "${pre}SG_$i" "${sgs% }"
     done
   done
+  q LAB_NVME_NS "${LAB_NVME:-0}"
+  if ((${LAB_NVME:-0} > 0)); then
+    q LAB_NVME_TRADDR 127.0.0.1; q LAB_NVME_PORTS_1 "$NVME_PORTS_1"; q LAB_NVME_PORTS_2 "$NVME_PORTS_2"
+    for node in 1 2; do
+      q "LAB_NVME_HOSTNQN_$node" "$(nvme_hostnqn $node)"; q "LAB_NVME_HOSTID_$node" "$(nvme_hostid $node)"
+    done
+    for ((i = 0; i < LAB_NVME; i++)); do
+      q "LAB_NVME_SUBNQN_$i" "$NVME_SUBNQN_PREFIX$i"
+      c1=$(nvme_ctrls 1 $i | head -n 1)
+      head=$(nvme_head "$(nvme_path "$c1")")
+      q "LAB_NVME_DEV_$i" "/dev/$head"; q "LAB_NVME_NG_$i" "/dev/ng${head#nvme}"
+      for node in 1 2; do
+        pre=LAB_NVME_; [ $node = 2 ] && pre=LAB_NVME_NODE2_
+        cs=$(nvme_ctrls $node $i | sed 's|^|/dev/|' | tr '\n' ' ')
+        ps=$(for c in $(nvme_ctrls $node $i); do nvme_path "$c"; done | tr '\n' ' ')
+        q "${pre}CTRLS_$i" "${cs% }"; q "${pre}PATHS_$i" "${ps% }"
+      done
+    done
+  fi
   q LAB_TOPOLOGY "$topo"
 } >$topo
 uptime_s >$RUN/ready

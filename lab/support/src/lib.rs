@@ -128,6 +128,79 @@ impl LabLun {
     }
 }
 
+/// One NVMe namespace of the lab (`lab/run.sh --nvme N`, sid stack only): nsid 1 of its
+/// own kernel-target subsystem over NVMe/TCP, reservations enabled, connected as two hosts.
+///
+/// Linux merges the controllers of one subsystem NQN into one namespace head whatever the
+/// host NQN, so node 1 and node 2 share [`NvmeNs::dev`] (four paths). Node 1's handle is
+/// that head: its I/O goes through node 1's ports (node 2's are ANA non-optimized). Node 2's
+/// handles are its controllers' character devices ([`NvmeNs::node2_ctrls`]): an I/O command
+/// there (`nvme ... /dev/nvmeX -n 1`) goes through that controller, so with node 2's Host ID.
+#[derive(Clone, Debug)]
+pub struct NvmeNs {
+    /// The namespace number (the `i` of `LAB_NVME_*_i`).
+    pub index: usize,
+    /// The subsystem NQN.
+    pub subnqn: String,
+    /// The namespace ID (always 1: one namespace per subsystem).
+    pub nsid: u32,
+    /// The namespace head's block device, `/dev/nvmeSn1` (node 1's device).
+    pub dev: PathBuf,
+    /// The head's generic character device, `/dev/ngSn1`.
+    pub ng: PathBuf,
+    /// Node 1's controllers (`/dev/nvmeX`), in port order (4420, 4421).
+    pub ctrls: Vec<PathBuf>,
+    /// Node 1's paths (`nvmeScXn1`, sysfs names: no device node), in port order.
+    pub paths: Vec<String>,
+    /// Node 2's controllers (`/dev/nvmeX`), in port order (4422, 4423).
+    pub node2_ctrls: Vec<PathBuf>,
+    /// Node 2's paths, in port order.
+    pub node2_paths: Vec<String>,
+    /// Host NQNs of node 1 and node 2.
+    pub hostnqn: [String; 2],
+    /// Host IDs (UUIDs) of node 1 and node 2.
+    pub hostid: [String; 2],
+}
+
+impl NvmeNs {
+    /// NVMe namespace `i` of the lab; panics with the reason when the lab has no NVMe
+    /// (`lab/run.sh --stack sid --nvme N`) or too few namespaces.
+    pub fn get(i: usize) -> NvmeNs {
+        let n: usize = std::env::var("LAB_NVME_NS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(
+            n > i,
+            "this test needs NVMe namespace {i} of the lab, which has {n} (LAB_NVME_NS): \
+             run it with `lab/test.sh --stack sid` or `lab/run.sh --stack sid --nvme {} ...` \
+             (the kernel NVMe target's reservations need Linux 6.13+: the debian12 stack's \
+             6.1 has none)",
+            i + 1
+        );
+        let ns = NvmeNs {
+            index: i,
+            subnqn: need(&format!("LAB_NVME_SUBNQN_{i}")),
+            nsid: 1,
+            dev: PathBuf::from(need(&format!("LAB_NVME_DEV_{i}"))),
+            ng: PathBuf::from(need(&format!("LAB_NVME_NG_{i}"))),
+            ctrls: paths(&format!("LAB_NVME_CTRLS_{i}")),
+            paths: words(&format!("LAB_NVME_PATHS_{i}")),
+            node2_ctrls: paths(&format!("LAB_NVME_NODE2_CTRLS_{i}")),
+            node2_paths: words(&format!("LAB_NVME_NODE2_PATHS_{i}")),
+            hostnqn: [need("LAB_NVME_HOSTNQN_1"), need("LAB_NVME_HOSTNQN_2")],
+            hostid: [need("LAB_NVME_HOSTID_1"), need("LAB_NVME_HOSTID_2")],
+        };
+        assert!(
+            ns.ctrls.len() == 2 && ns.node2_ctrls.len() == 2,
+            "NVMe namespace {i}: node 1 has {} and node 2 {} controller(s); the lab makes 2 each",
+            ns.ctrls.len(),
+            ns.node2_ctrls.len()
+        );
+        ns
+    }
+}
+
 /// `sg_persist ARGS DEV` (the program at `sg_persist`), re-sent while it ends in UNIT
 /// ATTENTION (exit 6), at most `tries` times; it must then succeed. Its stdout.
 pub fn sg_persist_settled(sg_persist: &str, args: &[&str], dev: &str, tries: usize) -> String {
@@ -176,6 +249,15 @@ mod tests {
     #[should_panic(expected = "needs the project's QEMU lab")]
     fn missing_variable_fails_loudly() {
         need("LAB_SURELY_NOT_SET_ANYWHERE");
+    }
+
+    #[test]
+    #[should_panic(expected = "--nvme")]
+    fn missing_nvme_fails_loudly() {
+        if std::env::var_os("LAB_NVME_NS").is_some() {
+            panic!("LAB_NVME_NS is set here: not testing the message (--nvme)");
+        }
+        NvmeNs::get(0);
     }
 
     #[test]
