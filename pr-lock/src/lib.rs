@@ -84,20 +84,35 @@ impl fmt::Display for Mode {
 /// runs (`prsdk lock DISK -- COMMAND`). Ctrl-C reaches the whole foreground process
 /// group: the child gets it and ends as it chooses, and the lock holder survives to
 /// release the lock. Without this, the holder would die with the signal: the kernel drops
-/// its lock file's lock, but its reservation would stay on the LUN. Create it after the
-/// child is spawned (ignored dispositions are inherited across `exec`); dropping it
-/// restores the previous dispositions. Process-wide: one at a time.
+/// its lock file's lock, but its reservation would stay on the LUN. Start the child with
+/// [`spawn`](Self::spawn): it ignores the signals first and gives the child the
+/// dispositions from before, so that no signal sent between the spawn and the guard can
+/// kill the holder. Dropping the guard restores the previous dispositions. Process-wide:
+/// one at a time.
 #[derive(Debug)]
 pub struct TerminalSignalsIgnored {
     previous: [libc::sighandler_t; 2],
 }
 
 impl TerminalSignalsIgnored {
-    /// Ignores SIGINT and SIGQUIT until the guard is dropped.
+    /// Ignores SIGINT and SIGQUIT until the guard is dropped. A child spawned meanwhile
+    /// inherits the ignoring unless it is spawned with [`spawn`](Self::spawn).
     pub fn new() -> Self {
         TerminalSignalsIgnored {
             previous: sys::ignore_terminal_signals(),
         }
+    }
+
+    /// Ignores SIGINT and SIGQUIT, then spawns `cmd` with them as they were before (the
+    /// default, or ignored if this process had inherited that), as `system(3)` does.
+    /// Ignoring first closes the window in which a signal the child sends at once (or a
+    /// Ctrl-C) would kill this process before the guard exists. On a spawn error the
+    /// guard is dropped and the dispositions restored.
+    pub fn spawn(cmd: &mut std::process::Command) -> std::io::Result<(std::process::Child, Self)> {
+        let guard = TerminalSignalsIgnored::new();
+        sys::child_restores_terminal_signals(cmd, guard.previous);
+        let child = cmd.spawn()?;
+        Ok((child, guard))
     }
 }
 

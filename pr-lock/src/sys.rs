@@ -3,6 +3,8 @@
 //! `EAGAIN` or `EACCES` at once, never a wait.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 use nix::errno::Errno;
 
@@ -55,4 +57,28 @@ pub(crate) fn restore_terminal_signals(previous: [libc::sighandler_t; 2]) {
             unsafe { libc::signal(s, h) };
         }
     }
+}
+
+/// Makes `cmd`'s child put the terminal signals back as they were before this process
+/// ignored them (`previous`, from [`ignore_terminal_signals`]) right before it executes, as
+/// `system(3)` does: the default where this process had the default or a handler (handlers
+/// do not survive `exec` anyway), ignored where this process had inherited an ignore.
+pub(crate) fn child_restores_terminal_signals(
+    cmd: &mut Command,
+    previous: [libc::sighandler_t; 2],
+) {
+    let to_default = previous.map(|h| h != libc::SIG_IGN);
+    let restore = move || {
+        for (s, d) in TERMINAL_SIGNALS.into_iter().zip(to_default) {
+            if d {
+                // SAFETY: `signal` with `SIG_DFL` installs no handler code and is
+                // async-signal-safe, so it may run between fork and exec.
+                unsafe { libc::signal(s, libc::SIG_DFL) };
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the child between fork and exec; it only calls `signal`
+    // (async-signal-safe), allocates nothing, takes no lock and touches no shared state.
+    unsafe { cmd.pre_exec(restore) };
 }

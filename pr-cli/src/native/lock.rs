@@ -111,15 +111,11 @@ pub(super) fn lock(
     {
         let _ = writeln!(err, "prsdk lock: {disk}: lock file only ({why})");
     }
-    let waited = Command::new(&o.exec[0])
-        .args(&o.exec[1..])
-        .spawn()
-        .and_then(|mut child| {
-            // Ctrl-C goes to COMMAND (the foreground process group), not to the holder,
-            // which must live to release the reservation.
-            let _ignored = pr_lock::TerminalSignalsIgnored::new();
-            child.wait()
-        });
+    // Ctrl-C goes to COMMAND (the foreground process group), not to the holder, which
+    // must live to release the reservation: the holder ignores it from before the spawn.
+    let waited =
+        pr_lock::TerminalSignalsIgnored::spawn(Command::new(&o.exec[0]).args(&o.exec[1..]))
+            .and_then(|(mut child, _ignored)| child.wait());
     let status = match waited {
         Ok(s) => {
             use std::os::unix::process::ExitStatusExt;
