@@ -41,10 +41,9 @@ fn c(s: &std::path::Path) -> CString {
     CString::new(s.to_string_lossy().into_owned()).unwrap()
 }
 
-fn keys_of_lun(lun: *const pr_lun) -> Vec<u64> {
+/// The keys of a READ KEYS result, which it frees.
+fn keys_taken(k: *mut pr_keys) -> Vec<u64> {
     let mut err = ptr::null_mut();
-    let mut k = ptr::null_mut();
-    ok("read keys", pr_lun_read_keys(lun, &mut k, &mut err), err);
     let v = (0..pr_keys_count(k))
         .map(|i| {
             let mut key = 0;
@@ -54,6 +53,13 @@ fn keys_of_lun(lun: *const pr_lun) -> Vec<u64> {
         .collect();
     pr_keys_free(k);
     v
+}
+
+fn keys_of_lun(lun: *const pr_lun) -> Vec<u64> {
+    let mut err = ptr::null_mut();
+    let mut k = ptr::null_mut();
+    ok("read keys", pr_lun_read_keys(lun, &mut k, &mut err), err);
+    keys_taken(k)
 }
 
 /// Node 2 removes every registration: REGISTER AND IGNORE, then CLEAR.
@@ -349,13 +355,5 @@ fn keys_of_lun_device(dev: *const pr_device) -> Vec<u64> {
     let mut err = ptr::null_mut();
     let mut k = ptr::null_mut();
     ok("read keys", pr_device_read_keys(dev, &mut k, &mut err), err);
-    let v = (0..pr_keys_count(k))
-        .map(|i| {
-            let mut key = 0;
-            ok("key", pr_keys_get(k, i, &mut key, &mut err), err);
-            key
-        })
-        .collect();
-    pr_keys_free(k);
-    v
+    keys_taken(k)
 }
